@@ -1,0 +1,150 @@
+import type { Migration } from '../sql/migrations.ts';
+
+/**
+ * PostgreSQL schema history; the same tables, columns, constraints and indexes as
+ * sqlite/migrations.ts, in PostgreSQL types. Object keys are bytea, compared byte-wise, because
+ * text columns order by a collation rather than by UTF-8 bytes (S3's order). Text columns that
+ * are sorted or compared by range (bucket names, upload ids, blob ids) use the "C" collation so
+ * that their order is byte-wise too, as in SQLite.
+ */
+
+/** The bookkeeping the migrations run under; `schema` is a validated identifier, already quoted. */
+export function postgresBootstrap(schema: string): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS ${schema};
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  applied_at_ms BIGINT NOT NULL
+);
+`;
+}
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenants, principals, access keys, buckets, object versions, multipart uploads, blob garbage',
+    script: `
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+
+CREATE TABLE principals (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants (id),
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'service', 'role')),
+  name TEXT NOT NULL,
+  is_tenant_admin SMALLINT NOT NULL CHECK (is_tenant_admin IN (0, 1)),
+  created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX principals_by_tenant ON principals (tenant_id);
+
+CREATE TABLE access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL REFERENCES principals (id),
+  tenant_id TEXT NOT NULL,
+  sealed_secret BYTEA NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  created_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT
+);
+CREATE INDEX access_keys_by_principal ON access_keys (principal_id);
+
+CREATE TABLE buckets (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  region TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  versioning TEXT NOT NULL CHECK (versioning IN ('Unversioned', 'Enabled', 'Suspended')),
+  object_lock_enabled SMALLINT NOT NULL CHECK (object_lock_enabled IN (0, 1)),
+  classification TEXT,
+  jurisdiction TEXT,
+  tier TEXT
+);
+CREATE INDEX buckets_by_tenant ON buckets (tenant_id, name);
+
+CREATE TABLE bucket_configs (
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets (name) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  document TEXT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (bucket, kind)
+);
+
+CREATE TABLE object_versions (
+  seq BIGSERIAL PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets (name),
+  object_key BYTEA NOT NULL,
+  version_id TEXT NOT NULL,
+  version_uid TEXT NOT NULL,
+  is_latest SMALLINT NOT NULL CHECK (is_latest IN (0, 1)),
+  is_delete_marker SMALLINT NOT NULL CHECK (is_delete_marker IN (0, 1)),
+  size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+  etag TEXT NOT NULL,
+  last_modified_ms BIGINT NOT NULL,
+  system_meta TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  checksum TEXT,
+  layout TEXT NOT NULL,
+  inline_data BYTEA,
+  encryption TEXT,
+  tags TEXT NOT NULL,
+  owner_tenant_id TEXT NOT NULL,
+  format SMALLINT NOT NULL,
+  retention_mode TEXT,
+  retain_until_ms BIGINT,
+  legal_hold SMALLINT CHECK (legal_hold IN (0, 1)),
+  classification TEXT,
+  UNIQUE (bucket, object_key, version_id)
+);
+CREATE INDEX object_versions_by_key ON object_versions (bucket, object_key, seq DESC);
+CREATE INDEX object_versions_listing ON object_versions (bucket, object_key)
+  WHERE is_latest = 1 AND is_delete_marker = 0;
+CREATE UNIQUE INDEX object_versions_one_latest ON object_versions (bucket, object_key) WHERE is_latest = 1;
+
+CREATE TABLE version_blobs (
+  blob_id TEXT NOT NULL,
+  seq BIGINT NOT NULL REFERENCES object_versions (seq) ON DELETE CASCADE,
+  PRIMARY KEY (blob_id, seq)
+);
+CREATE INDEX version_blobs_by_seq ON version_blobs (seq);
+
+CREATE TABLE multipart_uploads (
+  upload_id TEXT COLLATE "C" PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL REFERENCES buckets (name),
+  object_key BYTEA NOT NULL,
+  version_uid TEXT NOT NULL,
+  initiated_at_ms BIGINT NOT NULL,
+  system_meta TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  checksum_algorithm TEXT,
+  checksum_type TEXT,
+  encryption TEXT,
+  tags TEXT NOT NULL,
+  owner_tenant_id TEXT NOT NULL,
+  initiator_principal_id TEXT NOT NULL,
+  format SMALLINT NOT NULL
+);
+CREATE INDEX multipart_uploads_by_key ON multipart_uploads (bucket, object_key, initiated_at_ms, upload_id);
+
+CREATE TABLE multipart_parts (
+  upload_id TEXT COLLATE "C" NOT NULL REFERENCES multipart_uploads (upload_id) ON DELETE CASCADE,
+  part_number INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+  etag TEXT NOT NULL,
+  checksum TEXT,
+  last_modified_ms BIGINT NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+);
+CREATE INDEX multipart_parts_by_blob ON multipart_parts (blob_id);
+
+CREATE TABLE blob_garbage (
+  blob_id TEXT COLLATE "C" PRIMARY KEY,
+  enqueued_at_ms BIGINT NOT NULL
+);
+CREATE INDEX blob_garbage_by_age ON blob_garbage (enqueued_at_ms, blob_id);
+`,
+  },
+];

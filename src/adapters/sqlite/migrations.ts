@@ -1,0 +1,145 @@
+import type { Migration } from '../sql/migrations.ts';
+
+/**
+ * SQLite schema history. STRICT tables make SQLite refuse a value of the wrong type instead of
+ * storing it (https://sqlite.org/stricttables.html). Times are epoch milliseconds, booleans 0/1,
+ * object keys BLOBs of UTF-8 (compared with memcmp, i.e. S3's order). Keep this in step with
+ * postgres/migrations.ts: same tables, columns, constraints and indexes.
+ */
+
+export const SQLITE_BOOTSTRAP = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  applied_at_ms INTEGER NOT NULL
+) STRICT;
+`;
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenants, principals, access keys, buckets, object versions, multipart uploads, blob garbage',
+    script: `
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE principals (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants (id),
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'service', 'role')),
+  name TEXT NOT NULL,
+  is_tenant_admin INTEGER NOT NULL CHECK (is_tenant_admin IN (0, 1)),
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX principals_by_tenant ON principals (tenant_id);
+
+CREATE TABLE access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL REFERENCES principals (id),
+  tenant_id TEXT NOT NULL,
+  sealed_secret BLOB NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER
+) STRICT;
+CREATE INDEX access_keys_by_principal ON access_keys (principal_id);
+
+CREATE TABLE buckets (
+  name TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  region TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  versioning TEXT NOT NULL CHECK (versioning IN ('Unversioned', 'Enabled', 'Suspended')),
+  object_lock_enabled INTEGER NOT NULL CHECK (object_lock_enabled IN (0, 1)),
+  classification TEXT,
+  jurisdiction TEXT,
+  tier TEXT
+) STRICT;
+CREATE INDEX buckets_by_tenant ON buckets (tenant_id, name);
+
+CREATE TABLE bucket_configs (
+  bucket TEXT NOT NULL REFERENCES buckets (name) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  document TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (bucket, kind)
+) STRICT;
+
+CREATE TABLE object_versions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  bucket TEXT NOT NULL REFERENCES buckets (name),
+  object_key BLOB NOT NULL,
+  version_id TEXT NOT NULL,
+  version_uid TEXT NOT NULL,
+  is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)),
+  is_delete_marker INTEGER NOT NULL CHECK (is_delete_marker IN (0, 1)),
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  etag TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  system_meta TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  checksum TEXT,
+  layout TEXT NOT NULL,
+  inline_data BLOB,
+  encryption TEXT,
+  tags TEXT NOT NULL,
+  owner_tenant_id TEXT NOT NULL,
+  format INTEGER NOT NULL,
+  retention_mode TEXT,
+  retain_until_ms INTEGER,
+  legal_hold INTEGER CHECK (legal_hold IN (0, 1)),
+  classification TEXT,
+  UNIQUE (bucket, object_key, version_id)
+) STRICT;
+CREATE INDEX object_versions_by_key ON object_versions (bucket, object_key, seq DESC);
+CREATE INDEX object_versions_listing ON object_versions (bucket, object_key)
+  WHERE is_latest = 1 AND is_delete_marker = 0;
+CREATE UNIQUE INDEX object_versions_one_latest ON object_versions (bucket, object_key) WHERE is_latest = 1;
+
+CREATE TABLE version_blobs (
+  blob_id TEXT NOT NULL,
+  seq INTEGER NOT NULL REFERENCES object_versions (seq) ON DELETE CASCADE,
+  PRIMARY KEY (blob_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX version_blobs_by_seq ON version_blobs (seq);
+
+CREATE TABLE multipart_uploads (
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL REFERENCES buckets (name),
+  object_key BLOB NOT NULL,
+  version_uid TEXT NOT NULL,
+  initiated_at_ms INTEGER NOT NULL,
+  system_meta TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  checksum_algorithm TEXT,
+  checksum_type TEXT,
+  encryption TEXT,
+  tags TEXT NOT NULL,
+  owner_tenant_id TEXT NOT NULL,
+  initiator_principal_id TEXT NOT NULL,
+  format INTEGER NOT NULL
+) STRICT;
+CREATE INDEX multipart_uploads_by_key ON multipart_uploads (bucket, object_key, initiated_at_ms, upload_id);
+
+CREATE TABLE multipart_parts (
+  upload_id TEXT NOT NULL REFERENCES multipart_uploads (upload_id) ON DELETE CASCADE,
+  part_number INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  etag TEXT NOT NULL,
+  checksum TEXT,
+  last_modified_ms INTEGER NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+) STRICT;
+CREATE INDEX multipart_parts_by_blob ON multipart_parts (blob_id);
+
+CREATE TABLE blob_garbage (
+  blob_id TEXT PRIMARY KEY,
+  enqueued_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX blob_garbage_by_age ON blob_garbage (enqueued_at_ms, blob_id);
+`,
+  },
+];

@@ -1,0 +1,209 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LIMITS } from '../../platform/limits.ts';
+import type { SqlDatabase, SqlRow, SqlSession, SqlValue } from '../sql/driver.ts';
+import { SQLITE_BOOTSTRAP } from './migrations.ts';
+
+/**
+ * SQLite through `node:sqlite`, for single-node installs. Two connections to one file:
+ *
+ * - the write connection runs every transaction, one at a time: an async mutex queues them, so a
+ *   transaction's callback may await (blob I/O, other reads) without another request's statements
+ *   landing inside it. BEGIN IMMEDIATE takes SQLite's write lock up front, which also excludes
+ *   other connections to the file; while one holds it, BEGIN is retried asynchronously (SQLite's
+ *   own busy handler would sleep with the whole event loop blocked).
+ * - the read connection answers reads outside transactions. In WAL mode it sees the last
+ *   committed state and never an open transaction's writes (https://sqlite.org/wal.html).
+ *
+ * synchronous=FULL makes every commit durable before it is acknowledged: in WAL mode NORMAL may
+ * lose the last transactions on power loss (https://sqlite.org/pragma.html#pragma_synchronous).
+ */
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = 'sqlite';
+  readonly placeholderStyle = 'question-mark';
+  readonly transactionLockSql = null;
+  readonly bootstrapScript = SQLITE_BOOTSTRAP;
+
+  readonly #writer: StatementCache;
+  readonly #reader: StatementCache;
+  /** Resolves when the last queued transaction has finished: the tail of the mutex queue. */
+  #queueTail: Promise<void> = Promise.resolve();
+  /** Set while a transaction's callback runs, to turn a nested transaction (a deadlock) into an error. */
+  readonly #insideTransaction = new AsyncLocalStorage<true>();
+  #closed = false;
+
+  constructor(path: string) {
+    const writer = new DatabaseSync(path, { timeout: 0, enableForeignKeyConstraints: true });
+    writer.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    // Opened after the writer has switched the file to WAL, which a read-only connection cannot do.
+    const reader = new DatabaseSync(path, {
+      readOnly: true,
+      timeout: LIMITS.sqliteBusyTimeoutMs,
+      enableForeignKeyConstraints: true,
+    });
+    this.#writer = new StatementCache(writer);
+    this.#reader = new StatementCache(reader);
+  }
+
+  query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    this.#checkOpen();
+    return Promise.resolve(this.#reader.all(sql, params));
+  }
+
+  /** A write outside a transaction is a transaction of one statement. */
+  execute(sql: string, params: readonly SqlValue[]): Promise<number> {
+    return this.transaction((session) => session.execute(sql, params));
+  }
+
+  async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    if (this.#insideTransaction.getStore() === true) {
+      throw new Error('a metadata transaction was started inside another; SQLite runs them one at a time');
+    }
+    return this.#exclusively(() => this.#insideTransaction.run(true, () => this.#runTransaction(work)));
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE (https://sqlite.org/rescode.html).
+    return error instanceof Error && 'errcode' in error && (error.errcode === 1555 || error.errcode === 2067);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queueTail;
+    this.#writer.close();
+    this.#reader.close();
+  }
+
+  async #runTransaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+    await this.#beginImmediate();
+    const session = new SqliteSession(this.#writer);
+    try {
+      const result = await work(session);
+      this.#writer.exec('COMMIT');
+      return result;
+    } catch (error) {
+      // A failed COMMIT may already have rolled back; ROLLBACK without a transaction would throw.
+      if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+      throw error;
+    } finally {
+      session.end();
+    }
+  }
+
+  async #beginImmediate(): Promise<void> {
+    const deadlineMs = Date.now() + LIMITS.sqliteBusyTimeoutMs;
+    for (let pauseMs = 1; ; pauseMs = Math.min(2 * pauseMs, 50)) {
+      try {
+        this.#writer.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadlineMs) throw error;
+        await sleep(pauseMs);
+      }
+    }
+  }
+
+  async #exclusively<T>(task: () => Promise<T>): Promise<T> {
+    const previous = this.#queueTail;
+    let release = (): void => undefined;
+    this.#queueTail = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await task();
+    } finally {
+      release();
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('the metadata database is closed');
+  }
+}
+
+/** SQLITE_BUSY: another connection holds the lock (https://sqlite.org/rescode.html#busy). */
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && 'errcode' in error && typeof error.errcode === 'number' && (error.errcode & 0xff) === 5;
+}
+
+/** The write connection as seen by one transaction; refuses use after the transaction ended. */
+class SqliteSession implements SqlSession {
+  readonly #connection: StatementCache;
+  #ended = false;
+
+  constructor(connection: StatementCache) {
+    this.#connection = connection;
+  }
+
+  query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    this.#checkActive();
+    return Promise.resolve(this.#connection.all(sql, params));
+  }
+
+  execute(sql: string, params: readonly SqlValue[]): Promise<number> {
+    this.#checkActive();
+    return Promise.resolve(this.#connection.run(sql, params));
+  }
+
+  runScript(sql: string): Promise<void> {
+    this.#checkActive();
+    this.#connection.exec(sql);
+    return Promise.resolve();
+  }
+
+  end(): void {
+    this.#ended = true;
+  }
+
+  #checkActive(): void {
+    if (this.#ended) throw new Error('the metadata transaction has already ended');
+  }
+}
+
+/** One connection with its prepared statements, each SQL text prepared once. */
+class StatementCache {
+  readonly #connection: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(connection: DatabaseSync) {
+    this.#connection = connection;
+  }
+
+  get inTransaction(): boolean {
+    return this.#connection.isTransaction;
+  }
+
+  all(sql: string, params: readonly SqlValue[]): SqlRow[] {
+    return this.#prepared(sql).all(...params);
+  }
+
+  run(sql: string, params: readonly SqlValue[]): number {
+    return Number(this.#prepared(sql).run(...params).changes);
+  }
+
+  exec(sql: string): void {
+    this.#connection.exec(sql);
+  }
+
+  close(): void {
+    this.#statements.clear();
+    this.#connection.close();
+  }
+
+  #prepared(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      const oldest = this.#statements.keys().next();
+      if (this.#statements.size >= LIMITS.sqlStatementCacheEntries && oldest.done !== true) {
+        this.#statements.delete(oldest.value);
+      }
+      statement = this.#connection.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

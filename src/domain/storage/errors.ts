@@ -1,0 +1,41 @@
+import { SovraError } from '../../platform/errors.ts';
+
+/** Stable codes of the storage domain; protocols map them to wire errors in one table each. */
+export type StorageErrorCode =
+  | 'BucketNotFound'
+  | 'BucketNotEmpty'
+  | 'BucketAlreadyExists'
+  | 'BucketAlreadyOwnedByYou'
+  | 'InvalidBucketName'
+  | 'ObjectNotFound'
+  | 'VersionNotFound'
+  | 'KeyTooLong'
+  | 'InvalidObjectKey'
+  | 'PreconditionFailed'
+  | 'NotModified'
+  | 'RangeNotSatisfiable'
+  | 'UploadNotFound'
+  | 'InvalidPart'
+  | 'InvalidPartOrder'
+  | 'PartTooSmall'
+  | 'EntityTooLarge'
+  | 'IncompleteBody'
+  | 'DigestMismatch'
+  | 'ChecksumMismatch'
+  | 'InvalidChecksum'
+  | 'DataCorrupted'
+  | 'InvalidArgument'
+  | 'MetadataTooLarge'
+  | 'ConditionalWriteConflict'
+  | 'InvalidLocation'
+  | 'DeleteMarkerNotReadable'
+  | 'InvalidCopyRequest'
+  | 'EmptyPartList'
+  | 'UnsupportedCondition'
+  | 'InvalidVersionId';
+
+export class StorageError extends SovraError<StorageErrorCode> {}
+
+export function storageError(code: StorageErrorCode, message: string, details: Record<string, unknown> = {}) {
+  return new StorageError(code, message, details);
+}

@@ -1,0 +1,528 @@
+import type { Readable } from 'node:stream';
+import type { Clock } from '../../platform/clock.ts';
+import { randomHexId } from '../../platform/ids.ts';
+import { LIMITS } from '../../platform/limits.ts';
+import type { Caller } from '../iam/caller.ts';
+import { etagMatches, evaluateReadConditions, resolveRange, type ByteRangeRequest, type ReadConditions } from './conditions.ts';
+import { CHECKSUM_DIGEST_BYTES } from './digests.ts';
+import { storageError } from './errors.ts';
+import type { FrameSuite } from './frame-codec.ts';
+import { validateBucketName, validateObjectKey } from './names.ts';
+import { ObjectData, type IngestedData } from './object-data.ts';
+import type { ListVersionsPage, MetadataStore, MetadataTx } from './ports.ts';
+import type {
+  BucketRecord,
+  ChecksumAlgorithm,
+  DataLayout,
+  ListObjectsPage,
+  NewObjectVersion,
+  ObjectChecksum,
+  ObjectVersion,
+  SystemMetadata,
+  VersioningState,
+} from './types.ts';
+import { OBJECT_RECORD_FORMAT } from './types.ts';
+
+/** What the client asserted about the body, verified after it has been read. */
+export interface ChecksumClaim {
+  algorithm: ChecksumAlgorithm;
+  /** Base64 value; a function because trailing checksums arrive after the body. */
+  expected: () => string | undefined;
+}
+
+export interface WriteConditions {
+  /** `If-None-Match: *`: create only. */
+  ifNoneMatch?: string | undefined;
+  /** `If-Match: "etag"`: replace only that version. */
+  ifMatch?: string | undefined;
+}
+
+export interface PutObjectInput {
+  caller: Caller;
+  bucket: string;
+  key: string;
+  body: AsyncIterable<Uint8Array>;
+  declaredBytes: number | null;
+  system: SystemMetadata;
+  userMetadata: Record<string, string>;
+  tags: Record<string, string>;
+  checksum: ChecksumClaim | null;
+  /** Decoded Content-MD5, when sent. */
+  contentMd5: Buffer | null;
+  conditions: WriteConditions;
+}
+
+export interface CopyObjectInput {
+  caller: Caller;
+  source: { bucket: string; key: string; versionId: string | null };
+  sourceConditions: ReadConditions;
+  bucket: string;
+  key: string;
+  metadataDirective: 'COPY' | 'REPLACE';
+  system: SystemMetadata;
+  userMetadata: Record<string, string>;
+  tags: Record<string, string> | null;
+  checksumAlgorithm: ChecksumAlgorithm | null;
+  conditions: WriteConditions;
+}
+
+export interface DeleteObjectResult {
+  versionId: string | null;
+  deleteMarker: boolean;
+}
+
+export interface ObjectRead {
+  version: ObjectVersion;
+  /** Present when a Range was requested and satisfied. */
+  range: { start: number; endExclusive: number } | null;
+  body: Readable;
+}
+
+/**
+ * Buckets and object versions with S3's semantics: versioning (null versions, delete markers),
+ * conditional reads and writes, atomic replacement. Bytes go through ObjectData; rows through the
+ * MetadataStore in one transaction per change.
+ */
+export class ObjectStore {
+  readonly #metadata: MetadataStore;
+  readonly #data: ObjectData;
+  readonly #clock: Clock;
+  readonly #region: string;
+
+  constructor(options: { metadata: MetadataStore; data: ObjectData; clock: Clock; region: string }) {
+    this.#metadata = options.metadata;
+    this.#data = options.data;
+    this.#clock = options.clock;
+    this.#region = options.region;
+  }
+
+  get region(): string {
+    return this.#region;
+  }
+
+  /** The frame suite for new data; encryption replaces the CRC suite when the KMS lands. */
+  frameSuiteFor(_version: { encryption: unknown }): FrameSuite {
+    return { kind: 'crc32' };
+  }
+
+  // ---- buckets ------------------------------------------------------------------------------
+
+  async createBucket(caller: Caller, name: string, region: string | null): Promise<BucketRecord> {
+    validateBucketName(name);
+    const location = region === null || region === '' ? this.#region : region;
+    if (location !== this.#region) {
+      throw storageError('InvalidLocation', `The specified location-constraint is not valid; this endpoint serves ${this.#region}`, {
+        region: this.#region,
+      });
+    }
+    const bucket: BucketRecord = {
+      name,
+      tenantId: caller.tenantId,
+      region: location,
+      createdAt: this.#clock.now(),
+      versioning: 'Unversioned',
+      objectLockEnabled: false,
+      classification: null,
+      jurisdiction: null,
+      tier: null,
+    };
+    await this.#metadata.transaction(async (tx) => {
+      const existing = await tx.getBucket(name);
+      if (existing !== null) {
+        throw existing.tenantId === caller.tenantId
+          ? storageError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { name })
+          : storageError('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { name });
+      }
+      await tx.insertBucket(bucket);
+    });
+    return bucket;
+  }
+
+  async getBucket(name: string): Promise<BucketRecord> {
+    const bucket = await this.#metadata.getBucket(name);
+    if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+    return bucket;
+  }
+
+  async findBucket(name: string): Promise<BucketRecord | null> {
+    return this.#metadata.getBucket(name);
+  }
+
+  listBuckets(tenantId: string): Promise<BucketRecord[]> {
+    return this.#metadata.listBuckets(tenantId);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.#metadata.transaction(async (tx) => {
+      const bucket = await tx.getBucket(name);
+      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+      if (await tx.bucketHasContent(name)) {
+        throw storageError('BucketNotEmpty', 'The bucket you tried to delete is not empty', { name });
+      }
+      await tx.deleteBucket(name);
+    });
+  }
+
+  async setVersioning(name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {
+    await this.#metadata.transaction(async (tx) => {
+      const bucket = await tx.getBucket(name);
+      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+      await tx.setBucketVersioning(name, state);
+    });
+  }
+
+  // ---- objects: write -----------------------------------------------------------------------
+
+  async putObject(input: PutObjectInput): Promise<ObjectVersion> {
+    validateObjectKey(input.key);
+    const bucket = await this.getBucket(input.bucket);
+    await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
+    const versionUid = randomHexId();
+    const algorithms = input.checksum === null ? [] : [input.checksum.algorithm];
+    const ingested = await this.#data.ingest({
+      body: input.body,
+      binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
+      suite: this.frameSuiteFor({ encryption: null }),
+      declaredBytes: input.declaredBytes,
+      maxBytes: LIMITS.singlePutMaxBytes,
+      checksumAlgorithms: algorithms,
+      allowInline: true,
+    });
+    try {
+      verifyIngestedDigests(ingested, input.contentMd5, input.checksum);
+      const version = this.#newVersion(bucket, input.key, versionUid, input.caller, ingested, {
+        system: input.system,
+        userMetadata: input.userMetadata,
+        tags: input.tags,
+        checksum:
+          input.checksum === null
+            ? null
+            : {
+                algorithm: input.checksum.algorithm,
+                value: ingested.checksums.get(input.checksum.algorithm)!.toString('base64'),
+                type: 'FULL_OBJECT',
+              },
+      });
+      return await this.commitVersion(bucket.name, version, input.conditions);
+    } catch (error) {
+      if (ingested.blobId !== null) await this.#data.discard(ingested.blobId);
+      throw error;
+    }
+  }
+
+  async copyObject(input: CopyObjectInput): Promise<{ version: ObjectVersion; source: ObjectVersion }> {
+    validateObjectKey(input.key);
+    const source = await this.getObjectVersion(input.source.bucket, input.source.key, input.source.versionId);
+    evaluateReadConditions(input.sourceConditions, source.etag, source.lastModified, true);
+    if (source.sizeBytes > LIMITS.copySourceMaxBytes) {
+      throw storageError('InvalidArgument', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+    }
+    const sameObject = input.source.bucket === input.bucket && input.source.key === input.key;
+    if (sameObject && input.metadataDirective === 'COPY' && input.source.versionId === null && input.tags === null) {
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+      throw storageError(
+        'InvalidCopyRequest',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+      );
+    }
+    const bucket = await this.getBucket(input.bucket);
+    await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
+    const versionUid = randomHexId();
+    const checksumAlgorithm = input.checksumAlgorithm ?? source.checksum?.algorithm ?? null;
+    const body = this.#data.read(source, this.frameSuiteFor(source), 0, source.sizeBytes);
+    const ingested = await this.#data.ingest({
+      body,
+      binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
+      suite: this.frameSuiteFor({ encryption: null }),
+      declaredBytes: source.sizeBytes,
+      maxBytes: LIMITS.copySourceMaxBytes,
+      checksumAlgorithms: checksumAlgorithm === null ? [] : [checksumAlgorithm],
+      allowInline: true,
+    });
+    try {
+      const replace = input.metadataDirective === 'REPLACE';
+      const version = this.#newVersion(bucket, input.key, versionUid, input.caller, ingested, {
+        system: replace ? input.system : source.system,
+        userMetadata: replace ? input.userMetadata : source.userMetadata,
+        tags: input.tags ?? source.tags,
+        checksum:
+          checksumAlgorithm === null
+            ? null
+            : { algorithm: checksumAlgorithm, value: ingested.checksums.get(checksumAlgorithm)!.toString('base64'), type: 'FULL_OBJECT' },
+      });
+      return { version: await this.commitVersion(bucket.name, version, input.conditions), source };
+    } catch (error) {
+      if (ingested.blobId !== null) await this.#data.discard(ingested.blobId);
+      throw error;
+    }
+  }
+
+  #newVersion(
+    bucket: BucketRecord,
+    key: string,
+    versionUid: string,
+    caller: Caller,
+    ingested: IngestedData,
+    fields: { system: SystemMetadata; userMetadata: Record<string, string>; tags: Record<string, string>; checksum: ObjectChecksum | null },
+  ): NewObjectVersion {
+    const layout: DataLayout =
+      ingested.blobId === null
+        ? { kind: 'inline', frameSizeLog2: ingested.frameSizeLog2 }
+        : {
+            kind: 'segments',
+            frameSizeLog2: ingested.frameSizeLog2,
+            segments: [{ blobId: ingested.blobId, sizeBytes: ingested.sizeBytes }],
+          };
+    return {
+      format: OBJECT_RECORD_FORMAT,
+      bucket: bucket.name,
+      key,
+      versionUid,
+      versionId: versionUid,
+      isDeleteMarker: false,
+      sizeBytes: ingested.sizeBytes,
+      etag: ingested.md5.toString('hex'),
+      lastModified: this.#clock.now(),
+      system: fields.system,
+      userMetadata: fields.userMetadata,
+      checksum: fields.checksum,
+      layout,
+      inlineData: ingested.inlineData,
+      encryption: null,
+      tags: fields.tags,
+      ownerTenantId: caller.tenantId,
+    };
+  }
+
+  /** Fails fast, before the body is read, when a conditional write cannot succeed. */
+  async #checkWriteConditions(bucket: string, key: string, conditions: WriteConditions): Promise<void> {
+    if (conditions.ifMatch === undefined && conditions.ifNoneMatch === undefined) return;
+    const latest = await this.#metadata.getLatestVersion(bucket, key);
+    checkWriteConditions(latest, conditions);
+  }
+
+  /**
+   * Makes a fully written version visible: in one transaction, re-check the write conditions,
+   * apply the bucket's versioning rule and queue the bytes it replaces for deletion.
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/AddingObjectstoVersionSuspendedBuckets.html
+   */
+  async commitVersion(
+    bucketName: string,
+    version: NewObjectVersion,
+    conditions: WriteConditions,
+    extra?: (tx: MetadataTx) => Promise<void>,
+  ): Promise<ObjectVersion> {
+    return this.#metadata.transaction(async (tx) => {
+      const bucket = await tx.getBucket(bucketName);
+      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
+      await tx.lockObjectKey(bucketName, version.key);
+      const latest = await tx.getLatestVersion(bucketName, version.key);
+      checkWriteConditions(latest, conditions);
+      const row: NewObjectVersion = { ...version, versionId: bucket.versioning === 'Enabled' ? version.versionUid : 'null' };
+      if (row.versionId === 'null') await this.#removeNullVersion(tx, bucketName, version.key);
+      if (extra !== undefined) await extra(tx);
+      const seq = await tx.insertVersion(row);
+      return { ...row, seq, isLatest: true };
+    });
+  }
+
+  async #removeNullVersion(tx: MetadataTx, bucket: string, key: string): Promise<void> {
+    const existing = await tx.getVersion(bucket, key, 'null');
+    if (existing === null) return;
+    await tx.deleteVersion(bucket, key, 'null');
+    await tx.enqueueGarbage(blobIdsOf(existing));
+  }
+
+  // ---- objects: read ------------------------------------------------------------------------
+
+  /** The requested version (latest when versionId is null); delete markers are not objects. */
+  async getObjectVersion(bucket: string, key: string, versionId: string | null): Promise<ObjectVersion> {
+    const version = await this.findVersion(bucket, key, versionId);
+    if (version.isDeleteMarker) {
+      if (versionId === null) {
+        throw storageError('ObjectNotFound', 'The specified key does not exist.', { key, deleteMarker: true, versionId: version.versionId });
+      }
+      throw storageError('DeleteMarkerNotReadable', 'The specified method is not allowed against this resource.', {
+        deleteMarker: true,
+        versionId: version.versionId,
+      });
+    }
+    return version;
+  }
+
+  /** Like getObjectVersion but returns delete markers too. */
+  async findVersion(bucket: string, key: string, versionId: string | null): Promise<ObjectVersion> {
+    await this.getBucket(bucket);
+    if (versionId === null) {
+      const latest = await this.#metadata.getLatestVersion(bucket, key);
+      if (latest === null) throw storageError('ObjectNotFound', 'The specified key does not exist.', { key });
+      return latest;
+    }
+    const version = await this.#metadata.getVersion(bucket, key, versionId);
+    if (version === null) {
+      throw storageError('VersionNotFound', 'The specified version does not exist.', { key, versionId });
+    }
+    return version;
+  }
+
+  async readObject(
+    bucket: string,
+    key: string,
+    versionId: string | null,
+    conditions: ReadConditions,
+    range: ByteRangeRequest | null,
+  ): Promise<ObjectRead> {
+    const version = await this.getObjectVersion(bucket, key, versionId);
+    evaluateReadConditions(conditions, version.etag, version.lastModified);
+    const resolved = range === null ? null : resolveRange(range, version.sizeBytes);
+    const start = resolved?.start ?? 0;
+    const endExclusive = resolved?.endExclusive ?? version.sizeBytes;
+    const body = this.#data.read(version, this.frameSuiteFor(version), start, endExclusive);
+    return { version, range: resolved, body };
+  }
+
+  /** Plaintext stream of a byte range of a version (UploadPartCopy, CopyObject). */
+  openVersion(version: ObjectVersion, start: number, endExclusive: number): Readable {
+    return this.#data.read(version, this.frameSuiteFor(version), start, endExclusive);
+  }
+
+  // ---- objects: delete ----------------------------------------------------------------------
+
+  /**
+   * DeleteObject semantics per versioning state
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html):
+   * a versionId removes that version permanently; otherwise unversioned buckets remove the null
+   * version, enabled buckets add a delete marker, suspended buckets replace the null version
+   * with a null delete marker.
+   */
+  async deleteObject(caller: Caller, bucketName: string, key: string, versionId: string | null): Promise<DeleteObjectResult> {
+    return this.#metadata.transaction(async (tx) => {
+      const bucket = await tx.getBucket(bucketName);
+      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
+      await tx.lockObjectKey(bucketName, key);
+      if (versionId !== null) {
+        const version = await tx.getVersion(bucketName, key, versionId);
+        if (version === null) {
+          if (!isPlausibleVersionId(versionId)) {
+            throw storageError('InvalidVersionId', 'Invalid version id specified');
+          }
+          return { versionId, deleteMarker: false };
+        }
+        await tx.deleteVersion(bucketName, key, versionId);
+        await tx.enqueueGarbage(blobIdsOf(version));
+        return { versionId, deleteMarker: version.isDeleteMarker };
+      }
+      if (bucket.versioning === 'Unversioned') {
+        await this.#removeNullVersion(tx, bucketName, key);
+        return { versionId: null, deleteMarker: false };
+      }
+      const markerUid = randomHexId();
+      const markerVersionId = bucket.versioning === 'Enabled' ? markerUid : 'null';
+      if (markerVersionId === 'null') await this.#removeNullVersion(tx, bucketName, key);
+      await tx.insertVersion({
+        format: OBJECT_RECORD_FORMAT,
+        bucket: bucketName,
+        key,
+        versionUid: markerUid,
+        versionId: markerVersionId,
+        isDeleteMarker: true,
+        sizeBytes: 0,
+        etag: '',
+        lastModified: this.#clock.now(),
+        system: {},
+        userMetadata: {},
+        checksum: null,
+        layout: { kind: 'none' },
+        inlineData: null,
+        encryption: null,
+        tags: {},
+        ownerTenantId: caller.tenantId,
+      });
+      return { versionId: markerVersionId, deleteMarker: true };
+    });
+  }
+
+  // ---- listings -----------------------------------------------------------------------------
+
+  async listObjects(
+    bucket: string,
+    query: { prefix: string; delimiter: string; after: string; maxKeys: number },
+  ): Promise<ListObjectsPage> {
+    await this.getBucket(bucket);
+    if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false, lastReturned: null };
+    return this.#metadata.listObjects(bucket, query);
+  }
+
+  async listVersions(
+    bucket: string,
+    query: { prefix: string; delimiter: string; keyMarker: string; versionIdMarker: string; maxKeys: number },
+  ): Promise<ListVersionsPage> {
+    await this.getBucket(bucket);
+    let versionSeqMarker: number | null = null;
+    if (query.versionIdMarker !== '') {
+      if (query.keyMarker === '') {
+        throw storageError('InvalidArgument', 'A version-id marker cannot be specified without a key marker.');
+      }
+      const marker = await this.#metadata.getVersion(bucket, query.keyMarker, query.versionIdMarker);
+      if (marker === null) throw storageError('InvalidVersionId', 'Invalid version id specified');
+      versionSeqMarker = marker.seq;
+    }
+    if (query.maxKeys === 0) return { versions: [], commonPrefixes: [], isTruncated: false };
+    return this.#metadata.listVersions(bucket, { ...query, versionSeqMarker });
+  }
+}
+
+export function blobIdsOf(version: { layout: DataLayout }): string[] {
+  return version.layout.kind === 'segments' ? version.layout.segments.map((s) => s.blobId) : [];
+}
+
+function isPlausibleVersionId(versionId: string): boolean {
+  return versionId === 'null' || /^[0-9a-f]{32}$/.test(versionId);
+}
+
+/**
+ * Conditional writes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html):
+ * If-None-Match: * fails when a current object exists; If-Match fails when none exists (404) or
+ * its ETag differs (412).
+ */
+export function checkWriteConditions(latest: ObjectVersion | null, conditions: WriteConditions): void {
+  const current = latest !== null && !latest.isDeleteMarker ? latest : null;
+  if (conditions.ifNoneMatch !== undefined) {
+    if (conditions.ifNoneMatch.trim() !== '*') {
+      throw storageError('UnsupportedCondition', 'If-None-Match on writes accepts only *');
+    }
+    if (current !== null) {
+      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+        condition: 'If-None-Match',
+      });
+    }
+  }
+  if (conditions.ifMatch !== undefined) {
+    if (current === null) throw storageError('ObjectNotFound', 'The specified key does not exist.', {});
+    if (!etagMatches(conditions.ifMatch, current.etag)) {
+      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+        condition: 'If-Match',
+      });
+    }
+  }
+}
+
+/** Content-MD5 and x-amz-checksum-* verification after the body has been read. */
+export function verifyIngestedDigests(ingested: IngestedData, contentMd5: Buffer | null, claim: ChecksumClaim | null): void {
+  if (contentMd5 !== null && !contentMd5.equals(ingested.md5)) {
+    throw storageError('DigestMismatch', 'The Content-MD5 you specified did not match what we received.');
+  }
+  if (claim === null) return;
+  const expected = claim.expected();
+  if (expected === undefined) return;
+  const actual = ingested.checksums.get(claim.algorithm);
+  const expectedBytes = Buffer.from(expected, 'base64');
+  if (expectedBytes.length !== CHECKSUM_DIGEST_BYTES[claim.algorithm] || expectedBytes.toString('base64') !== expected) {
+    throw storageError('InvalidChecksum', `Value for x-amz-checksum-${claim.algorithm.toLowerCase()} header is invalid.`);
+  }
+  if (actual === undefined || !actual.equals(expectedBytes)) {
+    throw storageError('ChecksumMismatch', `The ${claim.algorithm} you specified did not match the calculated checksum.`, {
+      algorithm: claim.algorithm,
+    });
+  }
+}

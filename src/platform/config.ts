@@ -1,0 +1,173 @@
+import { readFileSync, statSync } from 'node:fs';
+import { SovraError } from './errors.ts';
+
+/**
+ * Server configuration: defaults < config file < environment < command-line flags. Loaded once,
+ * validated completely, typed; unknown keys are errors. This is the only module that reads
+ * `process.env` (through the `env` argument).
+ */
+export interface ServerConfig {
+  dataDir: string;
+  listen: { host: string; port: number };
+  region: string;
+  domains: string[];
+  metadata: { backend: 'sqlite' } | { backend: 'postgres'; url: string; schema: string };
+  tls: { certFile: string; keyFile: string } | { dev: true } | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  gcIntervalMs: number;
+  shutdownDrainMs: number;
+}
+
+export type ConfigErrorCode = 'InvalidConfig';
+export class ConfigError extends SovraError<ConfigErrorCode> {}
+
+/** One documented setting: its flag, environment variable and config-file key. */
+export interface SettingSpec {
+  key: string;
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+}
+
+export const SERVER_SETTINGS: readonly SettingSpec[] = [
+  { key: 'dataDir', flag: '--data-dir <dir>', env: 'SOVRA_DATA_DIR', description: 'directory for metadata and object data', default: './data' },
+  { key: 'listen', flag: '--listen <host:port>', env: 'SOVRA_LISTEN', description: 'address to listen on', default: '127.0.0.1:9000' },
+  { key: 'region', flag: '--region <name>', env: 'SOVRA_REGION', description: 'region this endpoint serves (SigV4 scope, LocationConstraint)', default: 'us-east-1' },
+  { key: 'domains', flag: '--domains <list>', env: 'SOVRA_DOMAINS', description: 'comma-separated base domains for virtual-hosted-style bucket addressing', default: 'localhost' },
+  { key: 'metadataBackend', flag: '--metadata-backend <sqlite|postgres>', env: 'SOVRA_METADATA_BACKEND', description: 'metadata store', default: 'sqlite' },
+  { key: 'postgresUrl', flag: '--postgres-url <url>', env: 'SOVRA_POSTGRES_URL', description: 'PostgreSQL connection string (metadata-backend postgres)' },
+  { key: 'postgresSchema', flag: '--postgres-schema <name>', env: 'SOVRA_POSTGRES_SCHEMA', description: 'PostgreSQL schema for Sovra tables', default: 'sovra' },
+  { key: 'tlsCert', flag: '--tls-cert <file>', env: 'SOVRA_TLS_CERT', description: 'PEM certificate chain; serves HTTPS with --tls-key' },
+  { key: 'tlsKey', flag: '--tls-key <file>', env: 'SOVRA_TLS_KEY', description: 'PEM private key (must not be group/world readable)' },
+  { key: 'devTls', flag: '--dev-tls', env: 'SOVRA_DEV_TLS', description: 'serve HTTPS with a self-signed certificate made at start (local use only)' },
+  { key: 'logLevel', flag: '--log-level <level>', env: 'SOVRA_LOG_LEVEL', description: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
+  { key: 'config', flag: '--config <file>', env: 'SOVRA_CONFIG', description: 'JSON configuration file with any of the keys above' },
+];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export type RawSettings = Partial<Record<string, string | boolean>>;
+
+/** Merges the sources in precedence order and validates the result. */
+export function loadServerConfig(flags: RawSettings, env: Record<string, string | undefined>): ServerConfig {
+  const fromEnv: RawSettings = {};
+  for (const spec of SERVER_SETTINGS) {
+    const value = env[spec.env];
+    if (value !== undefined && value !== '') fromEnv[spec.key] = value;
+  }
+  const configPath = flags.config ?? fromEnv.config;
+  const fromFile = typeof configPath === 'string' ? readConfigFile(configPath) : {};
+  const merged: RawSettings = {};
+  for (const spec of SERVER_SETTINGS) {
+    const value = flags[spec.key] ?? fromEnv[spec.key] ?? fromFile[spec.key] ?? spec.default;
+    if (value !== undefined) merged[spec.key] = value;
+  }
+  return validate(merged);
+}
+
+function readConfigFile(path: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('InvalidConfig', `config: cannot read ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError('InvalidConfig', `config: ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('InvalidConfig', `config: ${path} must hold a JSON object`);
+  }
+  const known = new Set(SERVER_SETTINGS.map((s) => s.key));
+  const out: RawSettings = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!known.has(key) || key === 'config') {
+      throw new ConfigError('InvalidConfig', `config: unknown setting "${key}" in ${path} (known: ${[...known].filter((k) => k !== 'config').join(', ')})`);
+    }
+    if (typeof value === 'number') out[key] = String(value);
+    else if (typeof value === 'string' || typeof value === 'boolean') out[key] = value;
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[key] = value.join(',');
+    else throw new ConfigError('InvalidConfig', `config: setting "${key}" in ${path} must be a string, number or boolean`);
+  }
+  return out;
+}
+
+function bad(setting: string, message: string): ConfigError {
+  return new ConfigError('InvalidConfig', `config: ${setting}: ${message}`, { setting });
+}
+
+function text(raw: RawSettings, key: string): string | undefined {
+  const value = raw[key];
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 'true';
+  return value;
+}
+
+function flag(raw: RawSettings, key: string): boolean {
+  const value = raw[key];
+  if (value === undefined) return false;
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === false || value === 'false' || value === '0') return false;
+  throw bad(key, `expected true or false, got "${String(value)}"`);
+}
+
+function validate(raw: RawSettings): ServerConfig {
+  const dataDir = text(raw, 'dataDir');
+  if (dataDir === undefined || dataDir === '') throw bad('dataDir', 'must be set');
+  const listenText = text(raw, 'listen') ?? '';
+  const listenMatch = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(listenText);
+  if (listenMatch === null) throw bad('listen', `expected HOST:PORT, got "${listenText}"`);
+  const port = Number(listenMatch[2]);
+  if (port > 65535) throw bad('listen', `port ${port} is out of range`);
+  const host = listenMatch[1]!.replace(/^\[(.*)\]$/, '$1');
+  const region = text(raw, 'region') ?? '';
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(region)) throw bad('region', `"${region}" is not a valid region name`);
+  const domains = (text(raw, 'domains') ?? '')
+    .split(',')
+    .map((d) => d.trim().toLowerCase())
+    .filter((d) => d !== '');
+  for (const domain of domains) {
+    if (!/^[a-z0-9.-]+$/.test(domain)) throw bad('domains', `"${domain}" is not a domain name`);
+  }
+  const backend = text(raw, 'metadataBackend');
+  let metadata: ServerConfig['metadata'];
+  if (backend === 'sqlite') metadata = { backend: 'sqlite' };
+  else if (backend === 'postgres') {
+    const url = text(raw, 'postgresUrl');
+    if (url === undefined) throw bad('postgresUrl', 'must be set when metadataBackend is postgres');
+    if (!/^postgres(ql)?:\/\//.test(url)) throw bad('postgresUrl', 'must be a postgres:// URL');
+    const schema = text(raw, 'postgresSchema') ?? 'sovra';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw bad('postgresSchema', `"${schema}" is not a valid schema name`);
+    metadata = { backend: 'postgres', url, schema };
+  } else throw bad('metadataBackend', `expected sqlite or postgres, got "${String(backend)}"`);
+  const cert = text(raw, 'tlsCert');
+  const key = text(raw, 'tlsKey');
+  const dev = flag(raw, 'devTls');
+  let tls: ServerConfig['tls'] = null;
+  if (dev && (cert !== undefined || key !== undefined)) throw bad('devTls', 'cannot be combined with tlsCert/tlsKey');
+  if (dev) tls = { dev: true };
+  else if (cert !== undefined || key !== undefined) {
+    if (cert === undefined || key === undefined) throw bad(cert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey must be given together');
+    checkSecretFile('tlsKey', key);
+    tls = { certFile: cert, keyFile: key };
+  }
+  const logLevel = text(raw, 'logLevel') ?? 'info';
+  const level = LOG_LEVELS.find((l) => l === logLevel);
+  if (level === undefined) throw bad('logLevel', `expected one of ${LOG_LEVELS.join(', ')}`);
+  return { dataDir, listen: { host, port }, region, domains, metadata, tls, logLevel: level, gcIntervalMs: 5_000, shutdownDrainMs: 25_000 };
+}
+
+/** Secret files readable by group or others are refused. */
+function checkSecretFile(setting: string, path: string): void {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (error) {
+    throw bad(setting, `cannot read ${path}: ${(error as Error).message}`);
+  }
+  if ((mode & 0o077) !== 0) throw bad(setting, `${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+}

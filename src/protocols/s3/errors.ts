@@ -1,0 +1,120 @@
+import type { IamErrorCode } from '../../domain/iam/errors.ts';
+import type { StorageErrorCode } from '../../domain/storage/errors.ts';
+import { SovraError } from '../../platform/errors.ts';
+import type { SigV4ErrorCode } from '../sigv4/errors.ts';
+
+/** Errors that only exist at the S3 wire: request shape, headers, XML bodies. */
+export type S3ProtocolErrorCode =
+  | 'MalformedXML'
+  | 'InvalidArgument'
+  | 'InvalidRequest'
+  | 'NotImplemented'
+  | 'MethodNotAllowed'
+  | 'InvalidURI'
+  | 'MissingContentLength'
+  | 'InvalidDigest'
+  | 'MetadataTooLarge'
+  | 'AccessControlListNotSupported'
+  | 'InvalidStorageClass'
+  | 'InvalidTag'
+  | 'RequestHeaderSectionTooLarge'
+  | 'MissingRequestBodyError';
+
+export class S3ProtocolError extends SovraError<S3ProtocolErrorCode> {}
+
+export function s3Error(code: S3ProtocolErrorCode, message: string, details: Record<string, unknown> = {}): S3ProtocolError {
+  return new S3ProtocolError(code, message, details);
+}
+
+export interface S3WireError {
+  code: string;
+  status: number;
+}
+
+type KnownCode = StorageErrorCode | SigV4ErrorCode | IamErrorCode | S3ProtocolErrorCode;
+
+/**
+ * The one table from Sovra's error codes to S3's wire errors
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList).
+ */
+const S3_ERRORS: Record<KnownCode, S3WireError> = {
+  // storage domain
+  BucketNotFound: { code: 'NoSuchBucket', status: 404 },
+  BucketNotEmpty: { code: 'BucketNotEmpty', status: 409 },
+  BucketAlreadyExists: { code: 'BucketAlreadyExists', status: 409 },
+  BucketAlreadyOwnedByYou: { code: 'BucketAlreadyOwnedByYou', status: 409 },
+  InvalidBucketName: { code: 'InvalidBucketName', status: 400 },
+  ObjectNotFound: { code: 'NoSuchKey', status: 404 },
+  VersionNotFound: { code: 'NoSuchVersion', status: 404 },
+  KeyTooLong: { code: 'KeyTooLongError', status: 400 },
+  InvalidObjectKey: { code: 'InvalidArgument', status: 400 },
+  PreconditionFailed: { code: 'PreconditionFailed', status: 412 },
+  NotModified: { code: 'NotModified', status: 304 },
+  RangeNotSatisfiable: { code: 'InvalidRange', status: 416 },
+  UploadNotFound: { code: 'NoSuchUpload', status: 404 },
+  InvalidPart: { code: 'InvalidPart', status: 400 },
+  InvalidPartOrder: { code: 'InvalidPartOrder', status: 400 },
+  PartTooSmall: { code: 'EntityTooSmall', status: 400 },
+  EntityTooLarge: { code: 'EntityTooLarge', status: 400 },
+  IncompleteBody: { code: 'IncompleteBody', status: 400 },
+  DigestMismatch: { code: 'BadDigest', status: 400 },
+  ChecksumMismatch: { code: 'BadDigest', status: 400 },
+  InvalidChecksum: { code: 'InvalidRequest', status: 400 },
+  DataCorrupted: { code: 'InternalError', status: 500 },
+  InvalidArgument: { code: 'InvalidArgument', status: 400 },
+  MetadataTooLarge: { code: 'MetadataTooLarge', status: 400 },
+  ConditionalWriteConflict: { code: 'ConditionalRequestConflict', status: 409 },
+  InvalidLocation: { code: 'InvalidLocationConstraint', status: 400 },
+  DeleteMarkerNotReadable: { code: 'MethodNotAllowed', status: 405 },
+  InvalidCopyRequest: { code: 'InvalidRequest', status: 400 },
+  EmptyPartList: { code: 'MalformedXML', status: 400 },
+  UnsupportedCondition: { code: 'NotImplemented', status: 501 },
+  InvalidVersionId: { code: 'InvalidArgument', status: 400 },
+  // authentication (SigV4)
+  AccessDeniedAnonymous: { code: 'AccessDenied', status: 403 },
+  InvalidAccessKeyId: { code: 'InvalidAccessKeyId', status: 403 },
+  InactiveAccessKey: { code: 'InvalidAccessKeyId', status: 403 },
+  SignatureDoesNotMatch: { code: 'SignatureDoesNotMatch', status: 403 },
+  AuthorizationHeaderMalformed: { code: 'AuthorizationHeaderMalformed', status: 400 },
+  AuthorizationQueryParametersError: { code: 'AuthorizationQueryParametersError', status: 400 },
+  RequestTimeTooSkewed: { code: 'RequestTimeTooSkewed', status: 403 },
+  RequestExpired: { code: 'AccessDenied', status: 403 },
+  MissingSecurityHeader: { code: 'MissingSecurityHeader', status: 400 },
+  XAmzContentSHA256Mismatch: { code: 'XAmzContentSHA256Mismatch', status: 400 },
+  InvalidDigest: { code: 'InvalidDigest', status: 400 },
+  InvalidChunkEncoding: { code: 'IncompleteBody', status: 400 },
+  InvalidTrailer: { code: 'MalformedTrailerError', status: 400 },
+  ExpiredToken: { code: 'ExpiredToken', status: 400 },
+  InvalidRequest: { code: 'InvalidRequest', status: 400 },
+  // authorization
+  AccessDenied: { code: 'AccessDenied', status: 403 },
+  ServiceUnavailable: { code: 'ServiceUnavailable', status: 503 },
+  // S3 wire
+  MalformedXML: { code: 'MalformedXML', status: 400 },
+  NotImplemented: { code: 'NotImplemented', status: 501 },
+  MethodNotAllowed: { code: 'MethodNotAllowed', status: 405 },
+  InvalidURI: { code: 'InvalidURI', status: 400 },
+  MissingContentLength: { code: 'MissingContentLength', status: 411 },
+  AccessControlListNotSupported: { code: 'AccessControlListNotSupported', status: 400 },
+  InvalidStorageClass: { code: 'InvalidStorageClass', status: 400 },
+  InvalidTag: { code: 'InvalidTag', status: 400 },
+  RequestHeaderSectionTooLarge: { code: 'RequestHeaderSectionTooLarge', status: 400 },
+  MissingRequestBodyError: { code: 'MissingRequestBodyError', status: 400 },
+};
+
+const INTERNAL: S3WireError = { code: 'InternalError', status: 500 };
+
+/**
+ * Maps any thrown value to the S3 error to send. Uncoded errors are internal: the client sees
+ * only InternalError and the request id; the cause goes to the log.
+ */
+export function toS3WireError(error: unknown): S3WireError & { message: string; known: boolean } {
+  if (error instanceof SovraError) {
+    const wire = (S3_ERRORS as Record<string, S3WireError | undefined>)[error.code];
+    if (wire !== undefined) {
+      const message = wire.status === 500 ? 'We encountered an internal error. Please try again.' : error.message;
+      return { ...wire, message, known: wire.status !== 500 };
+    }
+  }
+  return { ...INTERNAL, message: 'We encountered an internal error. Please try again.', known: false };
+}

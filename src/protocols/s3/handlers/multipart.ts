@@ -1,0 +1,174 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Authorizer } from '../../../domain/iam/authorizer.ts';
+import type { CompletedPartClaim, MultipartUploads } from '../../../domain/storage/multipart-uploads.ts';
+import type { ObjectStore } from '../../../domain/storage/object-store.ts';
+import type { BucketRecord } from '../../../domain/storage/types.ts';
+import { LIMITS } from '../../../platform/limits.ts';
+import { s3Error } from '../errors.ts';
+import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
+import {
+  header,
+  parseNonNegativeInteger,
+  quotedEtag,
+  readChecksumAlgorithmName,
+  readContentMd5,
+  readRange,
+  readReadConditions,
+  readSystemMetadata,
+  readTaggingHeader,
+  readUserMetadata,
+  readWriteConditions,
+} from '../object-headers.ts';
+import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
+import { authorizeCopySource, checkCannedAcl, readCopySource, showsVersionIds } from './objects.ts';
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
+export async function createMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+  checkCannedAcl(x);
+  const checksumAlgorithm = readChecksumAlgorithmName(header(x.req.headers, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm');
+  const typeHeader = header(x.req.headers, 'x-amz-checksum-type');
+  if (typeHeader !== undefined && typeHeader !== 'COMPOSITE' && typeHeader !== 'FULL_OBJECT') {
+    throw s3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  }
+  const upload = await uploads.create({
+    caller: x.caller,
+    bucket: bucket.name,
+    key: x.route.key!,
+    system: readSystemMetadata(x.req.headers),
+    userMetadata: readUserMetadata(x.req.headers),
+    tags: readTaggingHeader(x.req.headers) ?? {},
+    checksumAlgorithm,
+    checksumType: typeHeader ?? null,
+  });
+  const headers: OutgoingHttpHeaders = {};
+  if (upload.checksumAlgorithm !== null) {
+    headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;
+    headers['x-amz-checksum-type'] = upload.checksumType ?? 'COMPOSITE';
+  }
+  sendXml(
+    x.res,
+    200,
+    renderXmlDocument('InitiateMultipartUploadResult', [
+      ['Bucket', bucket.name],
+      ['Key', upload.key],
+      ['UploadId', upload.uploadId],
+    ]),
+    headers,
+  );
+}
+
+function partNumberOf(x: S3Exchange): number {
+  const value = x.route.query.get('partNumber');
+  if (value === null) throw s3Error('InvalidArgument', 'Part number must be specified', { argumentName: 'partNumber' });
+  return parseNonNegativeInteger(value, 'partNumber', 0);
+}
+
+function uploadIdOf(x: S3Exchange): string {
+  const uploadId = x.route.query.get('uploadId');
+  if (uploadId === null || uploadId === '') throw s3Error('InvalidArgument', 'Upload id must be specified', { argumentName: 'uploadId' });
+  return uploadId;
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
+export async function uploadPart(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+  const part = await uploads.uploadPart({
+    bucket: bucket.name,
+    key: x.route.key!,
+    uploadId: uploadIdOf(x),
+    partNumber: partNumberOf(x),
+    body: x.body,
+    declaredBytes: x.declaredBytes,
+    contentMd5: readContentMd5(x.req.headers),
+    checksum: x.checksumClaim,
+  });
+  const headers: OutgoingHttpHeaders = { etag: quotedEtag(part.etag) };
+  if (part.checksum !== null) headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value;
+  sendEmpty(x.res, 200, headers);
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html */
+export async function uploadPartCopy(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  objects: ObjectStore,
+  authorizer: Authorizer,
+  bucket: BucketRecord,
+): Promise<void> {
+  const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
+  await authorizeCopySource(x, objects, authorizer, source);
+  const sourceVersion = await objects.getObjectVersion(source.bucket, source.key, source.versionId);
+  const rangeHeader = header(x.req.headers, 'x-amz-copy-source-range');
+  const range = readRange(rangeHeader);
+  if (rangeHeader !== undefined && (range === null || range.kind !== 'bounded')) {
+    throw s3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
+      argumentName: 'x-amz-copy-source-range',
+    });
+  }
+  if (range !== null && range.kind === 'bounded' && range.last >= sourceVersion.sizeBytes) {
+    throw s3Error('InvalidArgument', `Range specified is not valid for source object of size: ${sourceVersion.sizeBytes}`, {
+      argumentName: 'x-amz-copy-source-range',
+    });
+  }
+  const part = await uploads.uploadPartCopy({
+    bucket: bucket.name,
+    key: x.route.key!,
+    uploadId: uploadIdOf(x),
+    partNumber: partNumberOf(x),
+    source: sourceVersion,
+    sourceConditions: readReadConditions(x.req.headers, 'x-amz-copy-source-'),
+    range,
+  });
+  const headers: OutgoingHttpHeaders = {};
+  if (sourceVersion.versionId !== 'null') headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
+  const result: XmlNode[] = [
+    ['ETag', quotedEtag(part.etag)],
+    ['LastModified', part.lastModified.toISOString()],
+  ];
+  if (part.checksum !== null) result.push([`Checksum${part.checksum.algorithm}`, part.checksum.value]);
+  sendXml(x.res, 200, renderXmlDocument('CopyPartResult', result), headers);
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html */
+export async function completeMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+  const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'CompleteMultipartUpload');
+  const claims: CompletedPartClaim[] = [];
+  const entries = xmlList(doc.Part);
+  if (entries.length > LIMITS.multipartMaxParts) throw s3Error('MalformedXML', 'Too many parts listed.');
+  for (const entry of entries) {
+    const part = xmlObject(entry);
+    const number = part === undefined ? undefined : xmlText(part.PartNumber);
+    const etag = part === undefined ? undefined : xmlText(part.ETag);
+    if (part === undefined || number === undefined || etag === undefined || !/^\d+$/.test(number.trim())) {
+      throw s3Error('MalformedXML', 'Each Part must have a PartNumber and an ETag.');
+    }
+    const checksum = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']
+      .map((name) => xmlText(part[name]))
+      .find((v) => v !== undefined);
+    claims.push({ partNumber: Number(number.trim()), etag, checksum });
+  }
+  const version = await uploads.complete({
+    caller: x.caller,
+    bucket: bucket.name,
+    key: x.route.key!,
+    uploadId: uploadIdOf(x),
+    parts: claims,
+    conditions: readWriteConditions(x.req.headers),
+  });
+  const headers: OutgoingHttpHeaders = {};
+  if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
+  const result: XmlNode[] = [
+    ['Location', `/${bucket.name}/${encodeURIComponent(version.key)}`],
+    ['Bucket', bucket.name],
+    ['Key', version.key],
+    ['ETag', quotedEtag(version.etag)],
+  ];
+  if (version.checksum !== null) {
+    result.push([`Checksum${version.checksum.algorithm}`, version.checksum.value], ['ChecksumType', version.checksum.type]);
+  }
+  sendXml(x.res, 200, renderXmlDocument('CompleteMultipartUploadResult', result), headers);
+}
+
+export async function abortMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+  await uploads.abort(bucket.name, x.route.key!, uploadIdOf(x));
+  sendEmpty(x.res, 204);
+}

@@ -1,0 +1,286 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Authorizer } from '../../../domain/iam/authorizer.ts';
+import type { ObjectStore } from '../../../domain/storage/object-store.ts';
+import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
+import { isSovraError } from '../../../platform/errors.ts';
+import { LIMITS } from '../../../platform/limits.ts';
+import { s3Error, toS3WireError } from '../errors.ts';
+import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
+import {
+  checksumHeaders,
+  header,
+  parseNonNegativeInteger,
+  quotedEtag,
+  readChecksumAlgorithmName,
+  readContentMd5,
+  readRange,
+  readReadConditions,
+  readSystemMetadata,
+  readTaggingHeader,
+  readUserMetadata,
+  readWriteConditions,
+  RESPONSE_OVERRIDES,
+  versionHeaders,
+} from '../object-headers.ts';
+import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
+import { ALLOWED_CANNED_ACLS } from './buckets.ts';
+
+/** S3 reports version ids only for buckets that have ever had versioning configured. */
+export function showsVersionIds(bucket: BucketRecord): boolean {
+  return bucket.versioning !== 'Unversioned';
+}
+
+export function checkCannedAcl(x: S3Exchange): void {
+  const acl = header(x.req.headers, 'x-amz-acl');
+  if (acl !== undefined && !ALLOWED_CANNED_ACLS.has(acl)) {
+    throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+  }
+  for (const name of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
+    if (header(x.req.headers, name) !== undefined) {
+      throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+    }
+  }
+  const storageClass = header(x.req.headers, 'x-amz-storage-class');
+  if (storageClass !== undefined && storageClass !== 'STANDARD') {
+    throw s3Error('InvalidStorageClass', 'The storage class you specified is not valid; Sovra serves STANDARD.');
+  }
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html */
+export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+  checkCannedAcl(x);
+  const version = await objects.putObject({
+    caller: x.caller,
+    bucket: bucket.name,
+    key: x.route.key!,
+    body: x.body,
+    declaredBytes: x.declaredBytes,
+    system: readSystemMetadata(x.req.headers),
+    userMetadata: readUserMetadata(x.req.headers),
+    tags: readTaggingHeader(x.req.headers) ?? {},
+    checksum: x.checksumClaim,
+    contentMd5: readContentMd5(x.req.headers),
+    conditions: readWriteConditions(x.req.headers),
+  });
+  const headers: OutgoingHttpHeaders = { etag: quotedEtag(version.etag), ...checksumHeaders(version) };
+  if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
+  sendEmpty(x.res, 200, headers);
+}
+
+/** GET and HEAD Object, including ranges, partNumber, conditions and response overrides. */
+export async function getObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord, head: boolean): Promise<void> {
+  const query = x.route.query;
+  const versionId = query.get('versionId');
+  const partNumberText = query.get('partNumber');
+  let range = readRange(header(x.req.headers, 'range'));
+  let partsCount: number | null = null;
+  if (partNumberText !== null) {
+    const partNumber = parseNonNegativeInteger(partNumberText, 'partNumber', 1);
+    if (range !== null) throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+    const version = await objects.getObjectVersion(bucket.name, x.route.key!, versionId);
+    const partRange = partRangeOf(version, partNumber);
+    range = partRange.range;
+    partsCount = partRange.partsCount;
+  }
+  const read = await objects.readObject(bucket.name, x.route.key!, versionId, readReadConditions(x.req.headers), range);
+  const version = read.version;
+  const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
+  if (partsCount !== null) headers['x-amz-mp-parts-count'] = String(partsCount);
+  if (header(x.req.headers, 'x-amz-checksum-mode') === 'ENABLED' && read.range === null) {
+    Object.assign(headers, checksumHeaders(version));
+  }
+  for (const [param, name] of RESPONSE_OVERRIDES) {
+    const value = query.get(param);
+    if (value !== null) headers[name] = value;
+  }
+  let status = 200;
+  let length = version.sizeBytes;
+  if (read.range !== null) {
+    status = 206;
+    length = read.range.endExclusive - read.range.start;
+    headers['content-range'] = `bytes ${read.range.start}-${read.range.endExclusive - 1}/${version.sizeBytes}`;
+  }
+  headers['content-length'] = length;
+  if (head) {
+    read.body.destroy();
+    x.res.writeHead(status, headers);
+    x.res.end();
+    return;
+  }
+  await streamBody(x, status, headers, read.body);
+}
+
+/**
+ * Streams an object body. Errors before the first byte become S3 errors; a failure after the
+ * headers are sent (corrupt frame, disk error) aborts the connection, so the client sees a
+ * truncated response and never wrong bytes.
+ */
+async function streamBody(x: S3Exchange, status: number, headers: OutgoingHttpHeaders, body: NodeJS.ReadableStream): Promise<void> {
+  const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let first: IteratorResult<Buffer>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    await iterator.return?.();
+    throw error;
+  }
+  x.res.writeHead(status, headers);
+  if (first.done === true) {
+    x.res.end();
+    return;
+  }
+  async function* rest() {
+    yield first.value;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      yield next.value;
+    }
+  }
+  try {
+    await pipeline(rest(), x.res);
+  } catch (error) {
+    x.res.destroy(isSovraError(error) ? error : undefined);
+    if (!x.res.writableEnded) throw error;
+  }
+}
+
+function partRangeOf(version: ObjectVersion, partNumber: number) {
+  if (version.layout.kind !== 'segments' || version.layout.segments[0]?.partNumber === undefined) {
+    if (partNumber !== 1) throw s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', { argumentName: 'partNumber' });
+    return { range: null, partsCount: null };
+  }
+  const segments = version.layout.segments;
+  if (partNumber < 1 || partNumber > segments.length) {
+    throw toRangeError();
+  }
+  let start = 0;
+  for (let i = 0; i < partNumber - 1; i++) start += segments[i]!.sizeBytes;
+  const size = segments[partNumber - 1]!.sizeBytes;
+  return { range: { kind: 'bounded' as const, first: start, last: start + size - 1 }, partsCount: segments.length };
+}
+
+function toRangeError() {
+  return s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', { argumentName: 'partNumber' });
+}
+
+export async function deleteObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+  const result = await objects.deleteObject(x.caller, bucket.name, x.route.key!, x.route.query.get('versionId'));
+  const headers: OutgoingHttpHeaders = {};
+  if (result.deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  if (result.versionId !== null && showsVersionIds(bucket)) headers['x-amz-version-id'] = result.versionId;
+  sendEmpty(x.res, 204, headers);
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html */
+export async function deleteObjects(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+  const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'Delete');
+  const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
+  const entries = xmlList(doc.Object);
+  if (entries.length === 0 || entries.length > LIMITS.deleteObjectsMaxKeys) {
+    throw s3Error('MalformedXML', `The request must name between 1 and ${LIMITS.deleteObjectsMaxKeys} objects.`);
+  }
+  const results: XmlNode[] = [];
+  for (const entry of entries) {
+    const object = xmlObject(entry);
+    const key = object === undefined ? undefined : xmlText(object.Key);
+    if (key === undefined) throw s3Error('MalformedXML', 'Each Object must have a Key.');
+    const versionId = object === undefined ? null : (xmlText(object.VersionId) ?? null);
+    try {
+      const result = await objects.deleteObject(x.caller, bucket.name, key, versionId);
+      if (quiet) continue;
+      const deleted: XmlNode[] = [['Key', key]];
+      if (versionId !== null) deleted.push(['VersionId', versionId]);
+      if (result.deleteMarker) {
+        deleted.push(['DeleteMarker', 'true']);
+        if (result.versionId !== null) deleted.push(['DeleteMarkerVersionId', result.versionId]);
+      }
+      results.push(['Deleted', deleted]);
+    } catch (error) {
+      const wire = toS3WireError(error);
+      if (!wire.known) throw error;
+      const failed: XmlNode[] = [['Key', key]];
+      if (versionId !== null) failed.push(['VersionId', versionId]);
+      failed.push(['Code', wire.code], ['Message', wire.message]);
+      results.push(['Error', failed]);
+    }
+  }
+  sendXml(x.res, 200, renderXmlDocument('DeleteResult', results));
+}
+
+/** Parses `x-amz-copy-source: [/]bucket/key[?versionId=id]` (URL-encoded). */
+export function readCopySource(value: string): { bucket: string; key: string; versionId: string | null } {
+  const queryAt = value.indexOf('?');
+  const path = queryAt === -1 ? value : value.slice(0, queryAt);
+  const params = new URLSearchParams(queryAt === -1 ? '' : value.slice(queryAt + 1));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw s3Error('InvalidArgument', 'Invalid copy source encoding', { argumentName: 'x-amz-copy-source' });
+  }
+  if (decoded.startsWith('/')) decoded = decoded.slice(1);
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw s3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', {
+      argumentName: 'x-amz-copy-source',
+    });
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), versionId: params.get('versionId') };
+}
+
+/** Authorizes reading the copy source as the caller (s3:GetObject on the source). */
+export async function authorizeCopySource(
+  x: S3Exchange,
+  objects: ObjectStore,
+  authorizer: Authorizer,
+  source: { bucket: string; key: string },
+): Promise<void> {
+  const bucket = await objects.getBucket(source.bucket);
+  await authorizer.authorize(x.caller, 's3:GetObject', { bucket, key: source.key });
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html */
+export async function copyObject(
+  x: S3Exchange,
+  objects: ObjectStore,
+  authorizer: Authorizer,
+  bucket: BucketRecord,
+): Promise<void> {
+  checkCannedAcl(x);
+  const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
+  await authorizeCopySource(x, objects, authorizer, source);
+  const directive = header(x.req.headers, 'x-amz-metadata-directive') ?? 'COPY';
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw s3Error('InvalidArgument', 'Unknown metadata directive.', { argumentName: 'x-amz-metadata-directive' });
+  }
+  const taggingDirective = header(x.req.headers, 'x-amz-tagging-directive') ?? 'COPY';
+  if (taggingDirective !== 'COPY' && taggingDirective !== 'REPLACE') {
+    throw s3Error('InvalidArgument', 'Unknown tagging directive.', { argumentName: 'x-amz-tagging-directive' });
+  }
+  const { version, source: sourceVersion } = await objects.copyObject({
+    caller: x.caller,
+    source,
+    sourceConditions: readReadConditions(x.req.headers, 'x-amz-copy-source-'),
+    bucket: bucket.name,
+    key: x.route.key!,
+    metadataDirective: directive,
+    system: readSystemMetadata(x.req.headers),
+    userMetadata: readUserMetadata(x.req.headers),
+    tags: taggingDirective === 'REPLACE' ? (readTaggingHeader(x.req.headers) ?? {}) : null,
+    checksumAlgorithm: readChecksumAlgorithmName(header(x.req.headers, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm'),
+    conditions: readWriteConditions(x.req.headers),
+  });
+  const headers: OutgoingHttpHeaders = {};
+  if (sourceVersion.versionId !== 'null' || source.versionId !== null) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
+  if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
+  const result: XmlNode[] = [
+    ['ETag', quotedEtag(version.etag)],
+    ['LastModified', version.lastModified.toISOString()],
+  ];
+  if (version.checksum !== null) {
+    result.push(['ChecksumType', version.checksum.type], [`Checksum${version.checksum.algorithm}`, version.checksum.value]);
+  }
+  sendXml(x.res, 200, renderXmlDocument('CopyObjectResult', result), headers);
+}

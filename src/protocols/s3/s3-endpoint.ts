@@ -1,0 +1,346 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Authorizer } from '../../domain/iam/authorizer.ts';
+import type { Caller } from '../../domain/iam/caller.ts';
+import type { CredentialResolver } from '../../domain/iam/credentials.ts';
+import type { MultipartUploads } from '../../domain/storage/multipart-uploads.ts';
+import type { ChecksumClaim, ObjectStore } from '../../domain/storage/object-store.ts';
+import type { BucketRecord } from '../../domain/storage/types.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { assertNever, isSovraError } from '../../platform/errors.ts';
+import { LIMITS } from '../../platform/limits.ts';
+import { createAwsChunkedDecoder } from '../sigv4/chunked.ts';
+import { SigV4Error } from '../sigv4/errors.ts';
+import { createPayloadHashVerifier } from '../sigv4/payload.ts';
+import { hasAuthentication, verifySigV4, type VerifiedRequest } from '../sigv4/verify.ts';
+import { s3Error, toS3WireError } from './errors.ts';
+import type { S3Exchange } from './exchange.ts';
+import * as buckets from './handlers/buckets.ts';
+import * as listings from './handlers/listings.ts';
+import * as multipart from './handlers/multipart.ts';
+import * as objectHandlers from './handlers/objects.ts';
+import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
+import { IAM_ACTION, routeS3Request, type S3Action, type S3Route } from './route.ts';
+import { renderXmlDocument } from './xml.ts';
+
+export interface S3EndpointLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface S3EndpointOptions {
+  objects: ObjectStore;
+  uploads: MultipartUploads;
+  credentials: CredentialResolver;
+  authorizer: Authorizer;
+  clock: Clock;
+  region: string;
+  /** Base domains for virtual-hosted-style addressing (`bucket.<domain>`). */
+  domains: readonly string[];
+}
+
+/** Outcome of one request, for the access log and (later) the audit log. */
+export interface S3Outcome {
+  action: S3Action | null;
+  bucket: string | null;
+  key: string | null;
+  principalId: string | null;
+  tenantId: string | null;
+  errorCode: string | null;
+}
+
+/**
+ * The S3 wire protocol: route → authenticate (SigV4) → decode body → authorize → dispatch to a
+ * handler → render. Every failure is rendered as an S3 XML error with the request id.
+ */
+export class S3Endpoint {
+  readonly #o: S3EndpointOptions;
+
+  constructor(options: S3EndpointOptions) {
+    this.#o = options;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: S3EndpointLog): Promise<S3Outcome> {
+    const outcome: S3Outcome = { action: null, bucket: null, key: null, principalId: null, tenantId: null, errorCode: null };
+    let route: S3Route | null = null;
+    try {
+      route = routeS3Request(
+        req.method ?? 'GET',
+        req.url ?? '/',
+        header(req.headers, 'host'),
+        this.#o.domains,
+        req.headers['x-amz-copy-source'] !== undefined,
+      );
+      outcome.action = route.action;
+      outcome.bucket = route.bucket;
+      outcome.key = route.key;
+      const { auth, isTenantAdmin } = await this.#authenticate(req, route);
+      const caller: Caller = {
+        principalId: auth.principalId,
+        tenantId: auth.tenantId,
+        isTenantAdmin,
+        requestId,
+        sourceIp: req.socket.remoteAddress ?? '',
+        secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
+      };
+      outcome.principalId = caller.principalId;
+      outcome.tenantId = caller.tenantId;
+      const { body, declaredBytes, checksumClaim } = openBody(req, auth);
+      const exchange: S3Exchange = { req, res, route, caller, auth, requestId, body, declaredBytes, checksumClaim };
+      await this.#dispatch(exchange);
+      drain(req);
+    } catch (error) {
+      const wire = toS3WireError(error);
+      outcome.errorCode = wire.code;
+      if (!wire.known) log.error({ err: error, requestId }, 'request failed with an internal error');
+      this.#renderError(req, res, route, wire, requestId, error);
+    }
+    return outcome;
+  }
+
+  async #authenticate(req: IncomingMessage, route: S3Route): Promise<{ auth: VerifiedRequest; isTenantAdmin: boolean }> {
+    const input = { method: req.method ?? 'GET', rawPath: route.rawPath, rawQuery: route.rawQuery, headers: req.headers };
+    if (!hasAuthentication(input)) {
+      throw new SigV4Error('AccessDeniedAnonymous', 'Access Denied');
+    }
+    let isTenantAdmin = false;
+    const verified = await verifySigV4(
+      input,
+      async (accessKeyId) => {
+        const credential = await this.#o.credentials.resolve(accessKeyId);
+        if (credential === null) return null;
+        isTenantAdmin = credential.principal.isTenantAdmin;
+        return {
+          secretAccessKey: credential.secretAccessKey,
+          principalId: credential.principal.id,
+          tenantId: credential.principal.tenantId,
+        };
+      },
+      {
+        service: 's3',
+        nowMs: this.#o.clock.nowMs(),
+        maxSkewMs: LIMITS.clockSkewMaxMs,
+        maxPresignSeconds: LIMITS.presignMaxExpiresSeconds,
+        uriEncoding: 's3',
+      },
+    );
+    if (verified.region !== this.#o.region) {
+      throw new SigV4Error(
+        'AuthorizationHeaderMalformed',
+        `The authorization header is malformed; the region '${verified.region}' is wrong; expecting '${this.#o.region}'`,
+        { region: this.#o.region },
+      );
+    }
+    return { auth: verified, isTenantAdmin };
+  }
+
+  async #bucketFor(x: S3Exchange): Promise<BucketRecord> {
+    const bucket = await this.#o.objects.getBucket(x.route.bucket!);
+    await this.#o.authorizer.authorize(x.caller, IAM_ACTION[x.route.action], { bucket, key: x.route.key });
+    return bucket;
+  }
+
+  async #dispatch(x: S3Exchange): Promise<void> {
+    const { objects, uploads, authorizer } = this.#o;
+    const action = x.route.action;
+    switch (action) {
+      case 'ListBuckets':
+        await authorizer.authorize(x.caller, IAM_ACTION[action], { bucket: null, key: null });
+        return buckets.listBuckets(x, objects);
+      case 'CreateBucket':
+        await authorizer.authorize(x.caller, IAM_ACTION[action], { bucket: null, key: null });
+        return buckets.createBucket(x, objects);
+      case 'HeadBucket':
+        return buckets.headBucket(x, await this.#bucketFor(x));
+      case 'DeleteBucket':
+        await this.#bucketFor(x);
+        return buckets.deleteBucket(x, objects);
+      case 'GetBucketLocation':
+        return buckets.getBucketLocation(x, await this.#bucketFor(x));
+      case 'GetBucketVersioning':
+        return buckets.getBucketVersioning(x, await this.#bucketFor(x));
+      case 'PutBucketVersioning':
+        await this.#bucketFor(x);
+        return buckets.putBucketVersioning(x, objects);
+      case 'GetBucketAcl':
+        return buckets.getAcl(x, (await this.#bucketFor(x)).tenantId);
+      case 'PutBucketAcl':
+        await this.#bucketFor(x);
+        return buckets.putAcl(x);
+      case 'ListObjects':
+        return listings.listObjectsV1(x, objects, await this.#bucketFor(x));
+      case 'ListObjectsV2':
+        return listings.listObjectsV2(x, objects, await this.#bucketFor(x));
+      case 'ListObjectVersions':
+        return listings.listObjectVersions(x, objects, await this.#bucketFor(x));
+      case 'ListMultipartUploads':
+        return listings.listMultipartUploads(x, uploads, await this.#bucketFor(x));
+      case 'DeleteObjects':
+        return objectHandlers.deleteObjects(x, objects, await this.#bucketFor(x));
+      case 'PutObject':
+        return objectHandlers.putObject(x, objects, await this.#bucketFor(x));
+      case 'CopyObject':
+        return objectHandlers.copyObject(x, objects, authorizer, await this.#bucketFor(x));
+      case 'GetObject':
+        return objectHandlers.getObject(x, objects, await this.#bucketFor(x), false);
+      case 'HeadObject':
+        return objectHandlers.getObject(x, objects, await this.#bucketFor(x), true);
+      case 'DeleteObject':
+        return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x));
+      case 'GetObjectAcl': {
+        const bucket = await this.#bucketFor(x);
+        const version = await objects.getObjectVersion(bucket.name, x.route.key!, x.route.query.get('versionId'));
+        return buckets.getAcl(x, version.ownerTenantId);
+      }
+      case 'PutObjectAcl': {
+        const bucket = await this.#bucketFor(x);
+        await objects.getObjectVersion(bucket.name, x.route.key!, x.route.query.get('versionId'));
+        return buckets.putAcl(x);
+      }
+      case 'CreateMultipartUpload':
+        return multipart.createMultipartUpload(x, uploads, await this.#bucketFor(x));
+      case 'UploadPart':
+        return multipart.uploadPart(x, uploads, await this.#bucketFor(x));
+      case 'UploadPartCopy':
+        return multipart.uploadPartCopy(x, uploads, objects, authorizer, await this.#bucketFor(x));
+      case 'CompleteMultipartUpload':
+        return multipart.completeMultipartUpload(x, uploads, await this.#bucketFor(x));
+      case 'AbortMultipartUpload':
+        return multipart.abortMultipartUpload(x, uploads, await this.#bucketFor(x));
+      case 'ListParts':
+        return listings.listParts(x, uploads, await this.#bucketFor(x));
+      default:
+        return assertNever(action, 'S3 action');
+    }
+  }
+
+  #renderError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: S3Route | null,
+    wire: { code: string; status: number; message: string },
+    requestId: string,
+    error: unknown,
+  ): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = {};
+    if (isSovraError(error)) {
+      if (error.details.deleteMarker === true) headers['x-amz-delete-marker'] = 'true';
+      if (typeof error.details.versionId === 'string') headers['x-amz-version-id'] = error.details.versionId;
+    }
+    // An error before the body was read: tell the client not to send the rest on this connection.
+    const bodyPending = !req.complete;
+    if (bodyPending) headers.connection = 'close';
+    if (req.method === 'HEAD' || wire.status === 304) {
+      res.writeHead(wire.status, { ...headers, 'content-length': 0 });
+      res.end();
+    } else {
+      const nodes: [string, string][] = [
+        ['Code', wire.code],
+        ['Message', wire.message],
+      ];
+      if (route?.bucket !== null && route?.bucket !== undefined) nodes.push(['BucketName', route.bucket]);
+      if (route?.key !== null && route?.key !== undefined) nodes.push(['Key', route.key]);
+      if (isSovraError(error)) {
+        for (const field of ['region', 'maxSizeAllowed', 'argumentName', 'condition', 'partNumber'] as const) {
+          const value = error.details[field];
+          if (typeof value === 'string' || typeof value === 'number') nodes.push([DETAIL_ELEMENT[field], String(value)]);
+        }
+      }
+      nodes.push(['Resource', route?.rawPath ?? req.url ?? '/'], ['RequestId', requestId], ['HostId', requestId]);
+      const body = Buffer.from(renderXmlDocument('Error', nodes, ''), 'utf8');
+      res.writeHead(wire.status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
+      res.end(body);
+    }
+    if (bodyPending) drain(req);
+  }
+}
+
+const DETAIL_ELEMENT = {
+  region: 'Region',
+  maxSizeAllowed: 'MaxSizeAllowed',
+  argumentName: 'ArgumentName',
+  condition: 'Condition',
+  partNumber: 'PartNumber',
+} as const;
+
+/** Discards whatever the handler did not read, so keep-alive connections stay usable. */
+function drain(req: IncomingMessage): void {
+  if (!req.complete && !req.destroyed) req.resume();
+}
+
+/**
+ * The request payload as the domain sees it: aws-chunked framing removed and every signature
+ * and hash verified while streaming, with the client's checksum claim (header or trailer).
+ */
+function openBody(
+  req: IncomingMessage,
+  auth: VerifiedRequest,
+): { body: Readable; declaredBytes: number | null; checksumClaim: ChecksumClaim | null } {
+  const contentLength = parseLength(header(req.headers, 'content-length'));
+  const headerChecksum = readChecksumHeader(req.headers);
+  const trailerName = header(req.headers, 'x-amz-trailer')?.trim().toLowerCase() ?? null;
+  const sdkAlgorithm = readChecksumAlgorithmName(header(req.headers, 'x-amz-sdk-checksum-algorithm'), 'x-amz-sdk-checksum-algorithm');
+  const payload = auth.payload;
+  switch (payload.kind) {
+    case 'streaming-signed':
+    case 'streaming-signed-trailer':
+    case 'streaming-unsigned-trailer': {
+      const decoded = parseLength(header(req.headers, 'x-amz-decoded-content-length'));
+      if (decoded === null) {
+        throw s3Error('MissingContentLength', 'You must provide the x-amz-decoded-content-length header with aws-chunked uploads.');
+      }
+      const decoder = createAwsChunkedDecoder({
+        mode: payload,
+        signingKey: auth.signingKey,
+        scope: auth.scope,
+        seedSignature: auth.seedSignature,
+        requestTime: header(req.headers, 'x-amz-date') ?? '',
+        decodedContentLength: decoded,
+        expectedTrailer: trailerName,
+      });
+      const body = pipeBody(req, decoder);
+      let claim: ChecksumClaim | null = null;
+      if (trailerName !== null && trailerName.startsWith('x-amz-checksum-')) {
+        const algorithm = readChecksumAlgorithmName(trailerName.slice('x-amz-checksum-'.length), 'x-amz-trailer');
+        if (algorithm !== null) claim = { algorithm, expected: () => decoder.trailers()[trailerName] };
+      } else if (headerChecksum !== null) {
+        claim = { algorithm: headerChecksum.algorithm, expected: () => headerChecksum.value };
+      } else if (sdkAlgorithm !== null) {
+        claim = { algorithm: sdkAlgorithm, expected: () => undefined };
+      }
+      return { body, declaredBytes: decoded, checksumClaim: claim };
+    }
+    case 'sha256':
+    case 'unsigned': {
+      if (trailerName !== null) {
+        throw s3Error('InvalidRequest', 'The x-amz-trailer header requires an aws-chunked (STREAMING-*-TRAILER) payload.');
+      }
+      const body = payload.kind === 'sha256' ? pipeBody(req, createPayloadHashVerifier(payload.hex)) : req;
+      let claim: ChecksumClaim | null = null;
+      if (headerChecksum !== null) claim = { algorithm: headerChecksum.algorithm, expected: () => headerChecksum.value };
+      else if (sdkAlgorithm !== null) claim = { algorithm: sdkAlgorithm, expected: () => undefined };
+      return { body, declaredBytes: contentLength, checksumClaim: claim };
+    }
+    default:
+      return assertNever(payload, 'payload mode');
+  }
+}
+
+/** Pipes the request into a verifying transform, carrying errors from either side downstream. */
+function pipeBody(req: IncomingMessage, transform: NodeJS.ReadWriteStream & Readable): Readable {
+  req.on('error', (error) => transform.destroy(error));
+  req.on('aborted', () => transform.destroy(new SigV4Error('IncompleteBody', 'The request body ended early.')));
+  return req.pipe(transform);
+}
+
+function parseLength(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value.trim())) throw s3Error('InvalidArgument', 'Invalid content length.');
+  return Number(value.trim());
+}
+

@@ -1,0 +1,168 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { DiskBlobStore } from '../adapters/blobs/disk-blob-store.ts';
+import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
+import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
+import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
+import { CredentialResolver } from '../domain/iam/credentials.ts';
+import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
+import { MultipartUploads } from '../domain/storage/multipart-uploads.ts';
+import { ObjectData } from '../domain/storage/object-data.ts';
+import { ObjectStore } from '../domain/storage/object-store.ts';
+import type { MetadataStore } from '../domain/storage/ports.ts';
+import { S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { ServerConfig } from '../platform/config.ts';
+import { newRequestId } from '../platform/ids.ts';
+import { loggablePath, type Logger } from '../platform/logger.ts';
+import { createHttpServer } from './http-server.ts';
+import { openMetadataStore } from './metadata.ts';
+
+export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
+const HEALTH_LIVE = '/_sovra/health/live';
+const HEALTH_READY = '/_sovra/health/ready';
+
+export interface RunningServer {
+  server: Server;
+  /** host:port actually bound (port 0 resolves to a free port). */
+  address: { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds adapters, then domain services, then protocol endpoints, and
+ * wires them to one HTTP(S) server. Nothing else constructs adapters.
+ */
+export async function startServer(config: ServerConfig, log: Logger, clock: Clock, announce: (text: string) => void): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const metadata: MetadataStore = openMetadataStore(config, clock);
+  await metadata.migrate();
+  const blobs = new DiskBlobStore({ root: config.dataDir });
+  const cleaned = await blobs.cleanTemporary();
+  if (cleaned > 0) log.info({ cleaned }, 'removed temporary data left by an earlier process');
+  const sealer = LocalKeySealer.openOrCreate(join(config.dataDir, 'keys', 'local-seal.key'));
+
+  const boot = await bootstrapRootTenant(metadata, sealer, clock);
+  if (boot !== null) {
+    const path = join(config.dataDir, ADMIN_CREDENTIALS_FILE);
+    writeFileSync(path, `${JSON.stringify({ accessKeyId: boot.credentials.accessKeyId, secretAccessKey: boot.credentials.secretAccessKey }, null, 2)}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    // Printed once on the console for the operator; deliberately not through the logger.
+    announce(
+      `Sovra bootstrapped the root tenant. Admin credentials (shown once, also in ${path}, mode 0600):\n` +
+        `  accessKeyId:     ${boot.credentials.accessKeyId}\n  secretAccessKey: ${boot.credentials.secretAccessKey}\n`,
+    );
+    log.info({ tenant: boot.tenant.id, principal: boot.principal.id, credentialsFile: path }, 'bootstrapped root tenant');
+  }
+
+  const data = new ObjectData(blobs);
+  const objects = new ObjectStore({ metadata, data, clock, region: config.region });
+  const uploads = new MultipartUploads({ metadata, data, objects, clock });
+  const credentials = new CredentialResolver({ metadata, sealer, clock });
+  const s3 = new S3Endpoint({
+    objects,
+    uploads,
+    credentials,
+    authorizer: new TenantAdminAuthorizer(),
+    clock,
+    region: config.region,
+    domains: config.domains,
+  });
+  const gc = new GarbageCollector({ metadata, blobs, clock, log });
+  gc.start(config.gcIntervalMs);
+  void gc.sweepOrphans().catch((error: unknown) => log.warn({ err: error }, 'orphan sweep failed'));
+
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = newRequestId();
+    const started = process.hrtime.bigint();
+    inFlight += 1;
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('server', 'Sovra');
+    res.on('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0 && idle !== null) idle();
+    });
+    const path = req.url ?? '/';
+    if (path === HEALTH_LIVE || path === HEALTH_READY) {
+      void health(path === HEALTH_READY, metadata, res);
+      return;
+    }
+    void s3.handle(req, res, requestId, log).then((outcome) => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info(
+        {
+          requestId,
+          method: req.method,
+          path: loggablePath(path),
+          status: res.statusCode,
+          durationMs: Math.round(durationMs * 100) / 100,
+          action: outcome.action,
+          bucket: outcome.bucket,
+          principal: outcome.principalId,
+          tenant: outcome.tenantId,
+          error: outcome.errorCode,
+          remote: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+  };
+
+  const server = createHttpServer(config, listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : config.listen;
+  log.info({ address, tls: config.tls !== null, metadata: config.metadata.backend, dataDir: config.dataDir }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info({ inFlight }, 'shutting down: draining in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            idle = resolve;
+          }),
+          new Promise<void>((resolve) => setTimeout(resolve, config.shutdownDrainMs).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await closed;
+      await gc.stop();
+      await metadata.close();
+      log.info({}, 'stopped');
+    })();
+    return stopping;
+  };
+  return { server, address, stop };
+}
+
+async function health(ready: boolean, metadata: MetadataStore, res: ServerResponse): Promise<void> {
+  let status = 200;
+  let body: Record<string, string> = { status: 'ok' };
+  if (ready) {
+    try {
+      await metadata.ping();
+    } catch {
+      status = 503;
+      body = { status: 'unavailable', reason: 'metadata store unreachable' };
+    }
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

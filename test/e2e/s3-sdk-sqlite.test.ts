@@ -1,0 +1,3 @@
+import { defineS3Suite } from './s3-sdk.suite.ts';
+
+defineS3Suite('sqlite');
