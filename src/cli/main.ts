@@ -17,7 +17,10 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `\nEvery flag can also be set by environment variable or config file (flags > environment > file > default):\n` +
-        SERVER_SETTINGS.map((s) => `  ${s.env.padEnd(24)} ${s.key.padEnd(16)} ${s.description}${s.default === undefined ? '' : ` (default ${s.default})`}`).join('\n') +
+        SERVER_SETTINGS.map(
+          (s) =>
+            `  ${s.env.padEnd(24)} ${s.key.padEnd(16)} ${s.description}${s.default === undefined ? '' : ` (default ${s.default})`}`,
+        ).join('\n') +
         `\n\nOn first start Sovra creates the root tenant and an admin access key, prints it once and writes it\n` +
         `to <data-dir>/admin-credentials.json (JSON with accessKeyId and secretAccessKey, mode 0600).\n` +
         `Health: GET /_sovra/health/live, readiness: GET /_sovra/health/ready.`,

@@ -31,18 +31,85 @@ export interface SettingSpec {
 }
 
 export const SERVER_SETTINGS: readonly SettingSpec[] = [
-  { key: 'dataDir', flag: '--data-dir <dir>', env: 'SOVRA_DATA_DIR', description: 'directory for metadata and object data', default: './data' },
-  { key: 'listen', flag: '--listen <host:port>', env: 'SOVRA_LISTEN', description: 'address to listen on', default: '127.0.0.1:9000' },
-  { key: 'region', flag: '--region <name>', env: 'SOVRA_REGION', description: 'region this endpoint serves (SigV4 scope, LocationConstraint)', default: 'us-east-1' },
-  { key: 'domains', flag: '--domains <list>', env: 'SOVRA_DOMAINS', description: 'comma-separated base domains for virtual-hosted-style bucket addressing', default: 'localhost' },
-  { key: 'metadataBackend', flag: '--metadata-backend <sqlite|postgres>', env: 'SOVRA_METADATA_BACKEND', description: 'metadata store', default: 'sqlite' },
-  { key: 'postgresUrl', flag: '--postgres-url <url>', env: 'SOVRA_POSTGRES_URL', description: 'PostgreSQL connection string (metadata-backend postgres)' },
-  { key: 'postgresSchema', flag: '--postgres-schema <name>', env: 'SOVRA_POSTGRES_SCHEMA', description: 'PostgreSQL schema for Sovra tables', default: 'sovra' },
-  { key: 'tlsCert', flag: '--tls-cert <file>', env: 'SOVRA_TLS_CERT', description: 'PEM certificate chain; serves HTTPS with --tls-key' },
-  { key: 'tlsKey', flag: '--tls-key <file>', env: 'SOVRA_TLS_KEY', description: 'PEM private key (must not be group/world readable)' },
-  { key: 'devTls', flag: '--dev-tls', env: 'SOVRA_DEV_TLS', description: 'serve HTTPS with a self-signed certificate made at start (local use only)' },
-  { key: 'logLevel', flag: '--log-level <level>', env: 'SOVRA_LOG_LEVEL', description: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
-  { key: 'config', flag: '--config <file>', env: 'SOVRA_CONFIG', description: 'JSON configuration file with any of the keys above' },
+  {
+    key: 'dataDir',
+    flag: '--data-dir <dir>',
+    env: 'SOVRA_DATA_DIR',
+    description: 'directory for metadata and object data',
+    default: './data',
+  },
+  {
+    key: 'listen',
+    flag: '--listen <host:port>',
+    env: 'SOVRA_LISTEN',
+    description: 'address to listen on',
+    default: '127.0.0.1:9000',
+  },
+  {
+    key: 'region',
+    flag: '--region <name>',
+    env: 'SOVRA_REGION',
+    description: 'region this endpoint serves (SigV4 scope, LocationConstraint)',
+    default: 'us-east-1',
+  },
+  {
+    key: 'domains',
+    flag: '--domains <list>',
+    env: 'SOVRA_DOMAINS',
+    description: 'comma-separated base domains for virtual-hosted-style bucket addressing',
+    default: 'localhost',
+  },
+  {
+    key: 'metadataBackend',
+    flag: '--metadata-backend <sqlite|postgres>',
+    env: 'SOVRA_METADATA_BACKEND',
+    description: 'metadata store',
+    default: 'sqlite',
+  },
+  {
+    key: 'postgresUrl',
+    flag: '--postgres-url <url>',
+    env: 'SOVRA_POSTGRES_URL',
+    description: 'PostgreSQL connection string (metadata-backend postgres)',
+  },
+  {
+    key: 'postgresSchema',
+    flag: '--postgres-schema <name>',
+    env: 'SOVRA_POSTGRES_SCHEMA',
+    description: 'PostgreSQL schema for Sovra tables',
+    default: 'sovra',
+  },
+  {
+    key: 'tlsCert',
+    flag: '--tls-cert <file>',
+    env: 'SOVRA_TLS_CERT',
+    description: 'PEM certificate chain; serves HTTPS with --tls-key',
+  },
+  {
+    key: 'tlsKey',
+    flag: '--tls-key <file>',
+    env: 'SOVRA_TLS_KEY',
+    description: 'PEM private key (must not be group/world readable)',
+  },
+  {
+    key: 'devTls',
+    flag: '--dev-tls',
+    env: 'SOVRA_DEV_TLS',
+    description: 'serve HTTPS with a self-signed certificate made at start (local use only)',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'SOVRA_LOG_LEVEL',
+    description: 'fatal|error|warn|info|debug|trace|silent',
+    default: 'info',
+  },
+  {
+    key: 'config',
+    flag: '--config <file>',
+    env: 'SOVRA_CONFIG',
+    description: 'JSON configuration file with any of the keys above',
+  },
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,12 +153,19 @@ function readConfigFile(path: string): RawSettings {
   const out: RawSettings = {};
   for (const [key, value] of Object.entries(parsed)) {
     if (!known.has(key) || key === 'config') {
-      throw new ConfigError('InvalidConfig', `config: unknown setting "${key}" in ${path} (known: ${[...known].filter((k) => k !== 'config').join(', ')})`);
+      throw new ConfigError(
+        'InvalidConfig',
+        `config: unknown setting "${key}" in ${path} (known: ${[...known].filter((k) => k !== 'config').join(', ')})`,
+      );
     }
     if (typeof value === 'number') out[key] = String(value);
     else if (typeof value === 'string' || typeof value === 'boolean') out[key] = value;
     else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[key] = value.join(',');
-    else throw new ConfigError('InvalidConfig', `config: setting "${key}" in ${path} must be a string, number or boolean`);
+    else
+      throw new ConfigError(
+        'InvalidConfig',
+        `config: setting "${key}" in ${path} must be a string, number or boolean`,
+      );
   }
   return out;
 }
@@ -125,7 +199,8 @@ function validate(raw: RawSettings): ServerConfig {
   if (port > 65535) throw bad('listen', `port ${port} is out of range`);
   const host = listenMatch[1]!.replace(/^\[(.*)\]$/, '$1');
   const region = text(raw, 'region') ?? '';
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(region)) throw bad('region', `"${region}" is not a valid region name`);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(region))
+    throw bad('region', `"${region}" is not a valid region name`);
   const domains = (text(raw, 'domains') ?? '')
     .split(',')
     .map((d) => d.trim().toLowerCase())
@@ -141,24 +216,37 @@ function validate(raw: RawSettings): ServerConfig {
     if (url === undefined) throw bad('postgresUrl', 'must be set when metadataBackend is postgres');
     if (!/^postgres(ql)?:\/\//.test(url)) throw bad('postgresUrl', 'must be a postgres:// URL');
     const schema = text(raw, 'postgresSchema') ?? 'sovra';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw bad('postgresSchema', `"${schema}" is not a valid schema name`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+      throw bad('postgresSchema', `"${schema}" is not a valid schema name`);
     metadata = { backend: 'postgres', url, schema };
   } else throw bad('metadataBackend', `expected sqlite or postgres, got "${String(backend)}"`);
   const cert = text(raw, 'tlsCert');
   const key = text(raw, 'tlsKey');
   const dev = flag(raw, 'devTls');
   let tls: ServerConfig['tls'] = null;
-  if (dev && (cert !== undefined || key !== undefined)) throw bad('devTls', 'cannot be combined with tlsCert/tlsKey');
+  if (dev && (cert !== undefined || key !== undefined))
+    throw bad('devTls', 'cannot be combined with tlsCert/tlsKey');
   if (dev) tls = { dev: true };
   else if (cert !== undefined || key !== undefined) {
-    if (cert === undefined || key === undefined) throw bad(cert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey must be given together');
+    if (cert === undefined || key === undefined)
+      throw bad(cert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey must be given together');
     checkSecretFile('tlsKey', key);
     tls = { certFile: cert, keyFile: key };
   }
   const logLevel = text(raw, 'logLevel') ?? 'info';
   const level = LOG_LEVELS.find((l) => l === logLevel);
   if (level === undefined) throw bad('logLevel', `expected one of ${LOG_LEVELS.join(', ')}`);
-  return { dataDir, listen: { host, port }, region, domains, metadata, tls, logLevel: level, gcIntervalMs: 5_000, shutdownDrainMs: 25_000 };
+  return {
+    dataDir,
+    listen: { host, port },
+    region,
+    domains,
+    metadata,
+    tls,
+    logLevel: level,
+    gcIntervalMs: 5_000,
+    shutdownDrainMs: 25_000,
+  };
 }
 
 /** Secret files readable by group or others are refused. */
@@ -169,5 +257,9 @@ function checkSecretFile(setting: string, path: string): void {
   } catch (error) {
     throw bad(setting, `cannot read ${path}: ${(error as Error).message}`);
   }
-  if ((mode & 0o077) !== 0) throw bad(setting, `${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+  if ((mode & 0o077) !== 0)
+    throw bad(
+      setting,
+      `${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+    );
 }

@@ -59,4 +59,6 @@ export const LIMITS = {
   /** Runs of a PostgreSQL transaction aborted by a serialization failure or deadlock, in all. */
   metadataTransactionMaxAttempts: 5,
   postgresPoolMaxConnections: 10,
+  /** A PostgreSQL transaction idle this long (its caller stuck) is ended by the server. */
+  metadataIdleTransactionTimeoutMs: 60_000,
 } as const;

@@ -12,7 +12,12 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       level,
       base: { service: 'sovra' },
       redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-amz-security-token"]', 'secretAccessKey', '*.secretAccessKey'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers["x-amz-security-token"]',
+          'secretAccessKey',
+          '*.secretAccessKey',
+        ],
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
@@ -21,7 +26,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   );
 }
 
-const SECRET_QUERY_PARAMS = /^(x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid)$/i;
+const SECRET_QUERY_PARAMS =
+  /^(x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid)$/i;
 
 /** The request path with signing material removed from its query string, for logs. */
 export function loggablePath(url: string): string {

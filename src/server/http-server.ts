@@ -27,7 +27,10 @@ export function createHttpServer(config: ServerConfig, listener: RequestListener
   if (config.tls === null) {
     server = http.createServer(common, listener);
   } else {
-    const { cert, key } = 'dev' in config.tls ? devCertificate(config.dataDir) : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+    const { cert, key } =
+      'dev' in config.tls
+        ? devCertificate(config.dataDir)
+        : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
     server = https.createServer(
       { ...common, cert, key, minVersion: 'TLSv1.2', ecdhCurve: TLS_GROUPS, honorCipherOrder: true },
       listener,
@@ -44,11 +47,29 @@ function devCertificate(dataDir: string): { cert: Buffer; key: Buffer } {
   const keyPath = join(dir, 'dev-key.pem');
   if (!existsSync(certPath) || !existsSync(keyPath)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', keyPath, '-out', certPath, '-days', '30', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1,IP:::1',
-    ], { stdio: 'ignore', umask: 0o077 } as Parameters<typeof execFileSync>[2]);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '30',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1,IP:::1',
+      ],
+      { stdio: 'ignore', umask: 0o077 } as Parameters<typeof execFileSync>[2],
+    );
   }
   return { cert: readFileSync(certPath), key: readFileSync(keyPath) };
 }

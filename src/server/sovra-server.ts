@@ -34,7 +34,12 @@ export interface RunningServer {
  * The composition root: builds adapters, then domain services, then protocol endpoints, and
  * wires them to one HTTP(S) server. Nothing else constructs adapters.
  */
-export async function startServer(config: ServerConfig, log: Logger, clock: Clock, announce: (text: string) => void): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  log: Logger,
+  clock: Clock,
+  announce: (text: string) => void,
+): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const metadata: MetadataStore = openMetadataStore(config, clock);
   await metadata.migrate();
@@ -46,16 +51,23 @@ export async function startServer(config: ServerConfig, log: Logger, clock: Cloc
   const boot = await bootstrapRootTenant(metadata, sealer, clock);
   if (boot !== null) {
     const path = join(config.dataDir, ADMIN_CREDENTIALS_FILE);
-    writeFileSync(path, `${JSON.stringify({ accessKeyId: boot.credentials.accessKeyId, secretAccessKey: boot.credentials.secretAccessKey }, null, 2)}\n`, {
-      mode: 0o600,
-      flag: 'wx',
-    });
+    writeFileSync(
+      path,
+      `${JSON.stringify({ accessKeyId: boot.credentials.accessKeyId, secretAccessKey: boot.credentials.secretAccessKey }, null, 2)}\n`,
+      {
+        mode: 0o600,
+        flag: 'wx',
+      },
+    );
     // Printed once on the console for the operator; deliberately not through the logger.
     announce(
       `Sovra bootstrapped the root tenant. Admin credentials (shown once, also in ${path}, mode 0600):\n` +
         `  accessKeyId:     ${boot.credentials.accessKeyId}\n  secretAccessKey: ${boot.credentials.secretAccessKey}\n`,
     );
-    log.info({ tenant: boot.tenant.id, principal: boot.principal.id, credentialsFile: path }, 'bootstrapped root tenant');
+    log.info(
+      { tenant: boot.tenant.id, principal: boot.principal.id, credentialsFile: path },
+      'bootstrapped root tenant',
+    );
   }
 
   const data = new ObjectData(blobs);
@@ -123,8 +135,12 @@ export async function startServer(config: ServerConfig, log: Logger, clock: Cloc
     });
   });
   const bound = server.address();
-  const address = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : config.listen;
-  log.info({ address, tls: config.tls !== null, metadata: config.metadata.backend, dataDir: config.dataDir }, 'listening');
+  const address =
+    typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : config.listen;
+  log.info(
+    { address, tls: config.tls !== null, metadata: config.metadata.backend, dataDir: config.dataDir },
+    'listening',
+  );
 
   let stopping: Promise<void> | null = null;
   const stop = () => {

@@ -29,9 +29,14 @@ export interface MetadataStoreFixture {
   dispose(): Promise<void>;
 }
 
-export function metadataStoreContract(adapter: string, openFixture: () => Promise<MetadataStoreFixture>): void {
+export function metadataStoreContract(
+  adapter: string,
+  openFixture: () => Promise<MetadataStoreFixture>,
+): void {
   /** Runs `body` on a fresh migrated store, disposing of it afterwards whatever happens. */
-  async function withStore(body: (store: MetadataStore, fixture: MetadataStoreFixture) => Promise<void>): Promise<void> {
+  async function withStore(
+    body: (store: MetadataStore, fixture: MetadataStoreFixture) => Promise<void>,
+  ): Promise<void> {
     const fixture = await openFixture();
     try {
       await fixture.store.migrate();
@@ -95,7 +100,8 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
       test("listBuckets returns only the tenant's buckets, in name order", () =>
         withStore(async (store) => {
           await store.transaction(async (tx) => {
-            for (const name of ['b-2', 'a.1', 'b2', 'ab']) await tx.insertBucket(bucketRecord(name, { tenantId: 'mine' }));
+            for (const name of ['b-2', 'a.1', 'b2', 'ab'])
+              await tx.insertBucket(bucketRecord(name, { tenantId: 'mine' }));
             await tx.insertBucket(bucketRecord('theirs', { tenantId: 'other' }));
           });
           // Byte order, as S3 lists buckets: '-' (0x2D) < '.' (0x2E) < '2' < 'b'.
@@ -118,7 +124,12 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
         withStore(async (store) => {
           await store.transaction(async (tx) => {
             await tx.insertBucket(bucketRecord('gone'));
-            await tx.putBucketConfig({ bucket: 'gone', kind: 'cors', document: '{}', updatedAt: new Date(1) });
+            await tx.putBucketConfig({
+              bucket: 'gone',
+              kind: 'cors',
+              document: '{}',
+              updatedAt: new Date(1),
+            });
           });
           await store.transaction((tx) => tx.deleteBucket('gone'));
           assert.equal(await store.getBucket('gone'), null);
@@ -128,8 +139,18 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
       test('bucket configurations are kept per kind, replaced by put and removed by delete', () =>
         withStore(async (store) => {
           await store.transaction((tx) => tx.insertBucket(bucketRecord('conf')));
-          const policy = { bucket: 'conf', kind: 'policy' as const, document: '{"format":1,"v":"a"}', updatedAt: new Date(1000) };
-          const lifecycle = { bucket: 'conf', kind: 'lifecycle' as const, document: '{"format":1,"rules":[]}', updatedAt: new Date(2000) };
+          const policy = {
+            bucket: 'conf',
+            kind: 'policy' as const,
+            document: '{"format":1,"v":"a"}',
+            updatedAt: new Date(1000),
+          };
+          const lifecycle = {
+            bucket: 'conf',
+            kind: 'lifecycle' as const,
+            document: '{"format":1,"rules":[]}',
+            updatedAt: new Date(2000),
+          };
           await store.transaction(async (tx) => {
             await tx.putBucketConfig(policy);
             await tx.putBucketConfig(lifecycle);
@@ -178,7 +199,11 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
             sizeBytes: 5,
             etag: '5d41402abc4b2a76b9719d911017c592',
             lastModified: new Date(1_700_000_000_123),
-            system: { contentType: 'application/pdf', cacheControl: 'no-cache', expires: 'Thu, 01 Jan 2026 00:00:00 GMT' },
+            system: {
+              contentType: 'application/pdf',
+              cacheControl: 'no-cache',
+              expires: 'Thu, 01 Jan 2026 00:00:00 GMT',
+            },
             userMetadata: { author: 'ünïcødé', empty: '' },
             checksum: { algorithm: 'CRC32', value: 'NhCmhg==', type: 'FULL_OBJECT' },
             layout: { kind: 'inline', frameSizeLog2: 18 },
@@ -198,7 +223,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           const expected: ObjectVersion = { ...version, seq, isLatest: true };
           assert.deepEqual(await store.getVersion('b', 'docs/report.pdf', version.versionId), expected);
           assert.deepEqual(await store.getLatestVersion('b', 'docs/report.pdf'), expected);
-          assert.deepEqual(await store.transaction((tx) => tx.getVersion('b', 'docs/report.pdf', version.versionId)), expected);
+          assert.deepEqual(
+            await store.transaction((tx) => tx.getVersion('b', 'docs/report.pdf', version.versionId)),
+            expected,
+          );
           assert.equal(await store.getVersion('b', 'docs/report.pdf', 'no-such-version'), null);
           assert.equal(await store.getLatestVersion('b', 'docs/other.pdf'), null);
         }));
@@ -324,7 +352,12 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
         withStore(async (store) => {
           await store.transaction(async (tx) => {
             await tx.insertBucket(bucketRecord('b'));
-            await tx.insertVersion(objectVersion('b', 'small', { inlineData: Buffer.from('hello'), layout: { kind: 'inline', frameSizeLog2: 18 } }));
+            await tx.insertVersion(
+              objectVersion('b', 'small', {
+                inlineData: Buffer.from('hello'),
+                layout: { kind: 'inline', frameSizeLog2: 18 },
+              }),
+            );
           });
           const [listed] = (await store.listObjects('b', objectsQuery())).objects;
           assert.equal(listed?.inlineData, null);
@@ -351,7 +384,8 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
       test('a prefix selects exactly the keys that start with it, including multi-byte prefixes', () =>
         withStore(async (store) => {
           await seedKeys(store, 'b', ['a', 'ab', 'abc', 'abd', 'ac', 'b', 'é', 'éa', 'éé', 'ê', '😀x', '😀']);
-          const keysWith = async (prefix: string) => (await store.listObjects('b', objectsQuery({ prefix }))).objects.map((o) => o.key);
+          const keysWith = async (prefix: string) =>
+            (await store.listObjects('b', objectsQuery({ prefix }))).objects.map((o) => o.key);
           assert.deepEqual(await keysWith('ab'), ['ab', 'abc', 'abd']);
           assert.deepEqual(await keysWith('é'), ['é', 'éa', 'éé']);
           assert.deepEqual(await keysWith('😀'), ['😀', '😀x']);
@@ -369,7 +403,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           );
           assert.equal(first.isTruncated, true);
           assert.equal(first.lastReturned, 'c/');
-          const second = await store.listObjects('b', objectsQuery({ delimiter: '/', after: first.lastReturned ?? '' }));
+          const second = await store.listObjects(
+            'b',
+            objectsQuery({ delimiter: '/', after: first.lastReturned ?? '' }),
+          );
           assert.deepEqual(
             second.objects.map((o) => o.key),
             ['d'],
@@ -380,7 +417,13 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
 
       test('a delimiter applies after the prefix; a key equal to the prefix is listed as a key', () =>
         withStore(async (store) => {
-          await seedKeys(store, 'b', ['photos/', 'photos/2024/a.jpg', 'photos/2024/b.jpg', 'photos/cat.jpg', 'photos//x']);
+          await seedKeys(store, 'b', [
+            'photos/',
+            'photos/2024/a.jpg',
+            'photos/2024/b.jpg',
+            'photos/cat.jpg',
+            'photos//x',
+          ]);
           const page = await store.listObjects('b', objectsQuery({ prefix: 'photos/', delimiter: '/' }));
           assert.deepEqual(
             page.objects.map((o) => o.key),
@@ -409,7 +452,8 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
       test('after is exclusive and may be a key that does not exist', () =>
         withStore(async (store) => {
           await seedKeys(store, 'b', ['a', 'b', 'c']);
-          const keysAfter = async (after: string) => (await store.listObjects('b', objectsQuery({ after }))).objects.map((o) => o.key);
+          const keysAfter = async (after: string) =>
+            (await store.listObjects('b', objectsQuery({ after }))).objects.map((o) => o.key);
           assert.deepEqual(await keysAfter('a'), ['b', 'c']);
           assert.deepEqual(await keysAfter('aa'), ['b', 'c']);
           assert.deepEqual(await keysAfter('c'), []);
@@ -431,11 +475,19 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
         withStore(async (store) => {
           await seedKeys(store, 'b', ['a', 'b/1', 'b/2']);
           const exact = await store.listObjects('b', objectsQuery({ delimiter: '/', maxKeys: 2 }));
-          assert.deepEqual([exact.objects.length, exact.commonPrefixes, exact.isTruncated], [1, ['b/'], false]);
+          assert.deepEqual(
+            [exact.objects.length, exact.commonPrefixes, exact.isTruncated],
+            [1, ['b/'], false],
+          );
           const short = await store.listObjects('b', objectsQuery({ maxKeys: 2 }));
           assert.deepEqual([short.objects.length, short.isTruncated, short.lastReturned], [2, true, 'b/1']);
           const empty = await store.listObjects('b', objectsQuery({ prefix: 'zzz' }));
-          assert.deepEqual(empty, { objects: [], commonPrefixes: [], isTruncated: false, lastReturned: null });
+          assert.deepEqual(empty, {
+            objects: [],
+            commonPrefixes: [],
+            isTruncated: false,
+            lastReturned: null,
+          });
         }));
 
       test('paging with lastReturned visits every key and common prefix exactly once, in order', () =>
@@ -449,37 +501,70 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
                 let after = '';
                 for (let pages = 0; ; pages += 1) {
                   assert.ok(pages <= LISTING_KEYS.length, 'paging must terminate');
-                  const page = await store.listObjects('b', objectsQuery({ prefix, delimiter, after, maxKeys }));
+                  const page = await store.listObjects(
+                    'b',
+                    objectsQuery({ prefix, delimiter, after, maxKeys }),
+                  );
                   const entries = mergeByUtf8([...page.objects.map((o) => o.key), ...page.commonPrefixes]);
                   assert.ok(entries.length <= maxKeys);
                   assert.equal(page.lastReturned, entries.at(-1) ?? null);
                   seen.push(...entries);
-                  assert.equal(page.isTruncated, seen.length < expected.length, `isTruncated after ${seen.length} of ${expected.length}`);
+                  assert.equal(
+                    page.isTruncated,
+                    seen.length < expected.length,
+                    `isTruncated after ${seen.length} of ${expected.length}`,
+                  );
                   if (!page.isTruncated) break;
                   after = page.lastReturned ?? '';
                 }
-                assert.deepEqual(seen, expected, `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)} maxKeys ${maxKeys}`);
+                assert.deepEqual(
+                  seen,
+                  expected,
+                  `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)} maxKeys ${maxKeys}`,
+                );
               }
             }
           }
         }));
 
+      test('page sizes are bounded: a negative maxKeys lists nothing, more than 1,000 lists 1,000', () =>
+        withStore(async (store, fixture) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
+          const keys = Array.from({ length: 1_050 }, (_, i) => `k${String(i).padStart(5, '0')}`);
+          await fixture.importLatestVersions(keys.map((key) => objectVersion('b', key)));
+          const negative = await store.listObjects('b', objectsQuery({ maxKeys: -1 }));
+          assert.deepEqual([negative.objects.length, negative.isTruncated], [0, true]);
+          const oversized = await store.listObjects('b', objectsQuery({ maxKeys: 5_000 }));
+          assert.deepEqual([oversized.objects.length, oversized.isTruncated], [1_000, true]);
+          const versions = await store.listVersions('b', versionsQuery({ maxKeys: -5 }));
+          assert.equal(versions.versions.length, 0);
+        }));
+
       test('a page of 1,000 keys from a bucket of 50,000 is fast, and a delimiter over five prefixes skips their keys', (t) =>
         withStore(async (store, fixture) => {
           await store.transaction((tx) => tx.insertBucket(bucketRecord('big')));
-          const keys = Array.from({ length: 50_000 }, (_, i) => `dir${i % 5}/object-${String(i).padStart(6, '0')}`);
+          const keys = Array.from(
+            { length: 50_000 },
+            (_, i) => `dir${i % 5}/object-${String(i).padStart(6, '0')}`,
+          );
           const loadStart = performance.now();
           await fixture.importLatestVersions(keys.map((key) => objectVersion('big', key, { etag: 'e' })));
-          t.diagnostic(`${adapter}: imported 50,000 versions in ${(performance.now() - loadStart).toFixed(0)} ms`);
+          t.diagnostic(
+            `${adapter}: imported 50,000 versions in ${(performance.now() - loadStart).toFixed(0)} ms`,
+          );
 
           const pageQuery = objectsQuery({ after: 'dir2/object-025000', maxKeys: 1000 });
-          const page = await timed(t, `${adapter}: page of 1,000 keys after the middle of 50,000`, () => store.listObjects('big', pageQuery));
+          const page = await timed(t, `${adapter}: page of 1,000 keys after the middle of 50,000`, () =>
+            store.listObjects('big', pageQuery),
+          );
           assert.equal(page.objects.length, 1000);
           assert.equal(page.isTruncated, true);
           assert.equal(page.objects[0]?.key, 'dir2/object-025002');
 
-          const grouped = await timed(t, `${adapter}: 50,000 keys grouped by '/' into 5 common prefixes`, () =>
-            store.listObjects('big', objectsQuery({ delimiter: '/', maxKeys: 1000 })),
+          const grouped = await timed(
+            t,
+            `${adapter}: 50,000 keys grouped by '/' into 5 common prefixes`,
+            () => store.listObjects('big', objectsQuery({ delimiter: '/', maxKeys: 1000 })),
           );
           assert.deepEqual(grouped.commonPrefixes, ['dir0/', 'dir1/', 'dir2/', 'dir3/', 'dir4/']);
           assert.equal(grouped.isTruncated, false);
@@ -531,7 +616,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           const middle = rows[1];
           assert.ok(middle !== undefined);
           const marker = await store.getVersion('b', 'a', middle.versionId);
-          const afterVersion = await store.listVersions('b', versionsQuery({ keyMarker: 'a', versionSeqMarker: marker?.seq ?? null }));
+          const afterVersion = await store.listVersions(
+            'b',
+            versionsQuery({ keyMarker: 'a', versionSeqMarker: marker?.seq ?? null }),
+          );
           assert.deepEqual(
             afterVersion.versions.map((v) => v.versionId),
             [rows[0]?.versionId, rows[3]?.versionId],
@@ -585,7 +673,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
               let keyMarker = '';
               let versionSeqMarker: number | null = null;
               for (;;) {
-                const page = await store.listVersions('b', versionsQuery({ prefix, delimiter, keyMarker, versionSeqMarker, maxKeys }));
+                const page = await store.listVersions(
+                  'b',
+                  versionsQuery({ prefix, delimiter, keyMarker, versionSeqMarker, maxKeys }),
+                );
                 const entries = versionEntries(page);
                 assert.ok(entries.length <= maxKeys);
                 seen.push(...entries);
@@ -594,7 +685,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
                 // The next markers come from the last entry: a version, or a common prefix.
                 const lastVersion = page.versions.at(-1);
                 const lastPrefix = page.commonPrefixes.at(-1);
-                if (lastVersion !== undefined && (lastPrefix === undefined || compareUtf8(lastVersion.key, lastPrefix) > 0)) {
+                if (
+                  lastVersion !== undefined &&
+                  (lastPrefix === undefined || compareUtf8(lastVersion.key, lastPrefix) > 0)
+                ) {
                   keyMarker = lastVersion.key;
                   versionSeqMarker = lastVersion.seq;
                 } else {
@@ -602,7 +696,11 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
                   versionSeqMarker = null;
                 }
               }
-              assert.deepEqual(seen, expected, `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)} maxKeys ${maxKeys}`);
+              assert.deepEqual(
+                seen,
+                expected,
+                `prefix ${JSON.stringify(prefix)} delimiter ${JSON.stringify(delimiter)} maxKeys ${maxKeys}`,
+              );
             }
           }
         }));
@@ -621,7 +719,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           });
           await store.transaction((tx) => tx.insertUpload(upload));
           assert.deepEqual(await store.getUploadById(upload.uploadId), upload);
-          assert.deepEqual(await store.transaction((tx) => tx.getUpload('b', 'big/file', upload.uploadId)), upload);
+          assert.deepEqual(
+            await store.transaction((tx) => tx.getUpload('b', 'big/file', upload.uploadId)),
+            upload,
+          );
           assert.equal(await store.transaction((tx) => tx.getUpload('b', 'other', upload.uploadId)), null);
           assert.equal(await store.getUploadById('missing'), null);
         }));
@@ -640,7 +741,11 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
             checksum: { algorithm: 'CRC32C', value: 'AAAAAA==', type: 'COMPOSITE' },
           });
           assert.equal(await store.transaction((tx) => tx.upsertPart(again)), 'blob-1');
-          assert.equal(await store.transaction((tx) => tx.upsertPart(again)), null, 'the same blob replaces nothing');
+          assert.equal(
+            await store.transaction((tx) => tx.upsertPart(again)),
+            null,
+            'the same blob replaces nothing',
+          );
           assert.deepEqual(await store.listParts(upload.uploadId, 0, 10), [again]);
         }));
 
@@ -655,7 +760,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           const numbers = (parts: UploadPart[]) => parts.map((p) => p.partNumber);
           assert.deepEqual(numbers(await store.listParts(upload.uploadId, 0, 1000)), [1, 2, 3, 10, 10_000]);
           assert.deepEqual(numbers(await store.listParts(upload.uploadId, 2, 2)), [3, 10]);
-          assert.deepEqual(numbers(await store.transaction((tx) => tx.listAllParts(upload.uploadId))), [1, 2, 3, 10, 10_000]);
+          assert.deepEqual(
+            numbers(await store.transaction((tx) => tx.listAllParts(upload.uploadId))),
+            [1, 2, 3, 10, 10_000],
+          );
           assert.deepEqual(await store.listParts('other-upload', 0, 10), []);
         }));
 
@@ -694,9 +802,16 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
 
           const firstTwo = await store.listUploads('b', uploadsQuery({ maxUploads: 2 }));
           assert.deepEqual([ids(firstTwo), firstTwo.isTruncated], [['u9', 'u2'], true]);
-          const next = await store.listUploads('b', uploadsQuery({ keyMarker: 'a', uploadIdMarker: 'u2', maxUploads: 2 }));
+          const next = await store.listUploads(
+            'b',
+            uploadsQuery({ keyMarker: 'a', uploadIdMarker: 'u2', maxUploads: 2 }),
+          );
           assert.deepEqual(ids(next), ['u3', 'u4']);
-          assert.deepEqual(ids(await store.listUploads('b', uploadsQuery({ keyMarker: 'a' }))), ['u4', 'u5', 'u1']);
+          assert.deepEqual(ids(await store.listUploads('b', uploadsQuery({ keyMarker: 'a' }))), [
+            'u4',
+            'u5',
+            'u1',
+          ]);
 
           const grouped = await store.listUploads('b', uploadsQuery({ delimiter: '/' }));
           assert.deepEqual(ids(grouped), ['u9', 'u2', 'u3', 'u1']);
@@ -737,12 +852,18 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
             },
           });
           await store.transaction(async (tx) => {
-            await tx.insertVersion(objectVersion('b', 'small', { layout: { kind: 'inline', frameSizeLog2: 18 }, inlineData: Buffer.from('x') }));
+            await tx.insertVersion(
+              objectVersion('b', 'small', {
+                layout: { kind: 'inline', frameSizeLog2: 18 },
+                inlineData: Buffer.from('x'),
+              }),
+            );
             await tx.insertVersion(segmented);
             await tx.insertUpload(upload);
             await tx.upsertPart(uploadPart(upload.uploadId, 1, { blobId: 'part-1' }));
           });
-          for (const blobId of ['seg-1', 'seg-2', 'part-1']) assert.equal(await store.isBlobReferenced(blobId), true, blobId);
+          for (const blobId of ['seg-1', 'seg-2', 'part-1'])
+            assert.equal(await store.isBlobReferenced(blobId), true, blobId);
           assert.equal(await store.isBlobReferenced('unknown'), false);
           assert.equal(await store.isBlobReferenced(''), false);
           await store.transaction((tx) => tx.deleteVersion('b', 'big', segmented.versionId));
@@ -778,7 +899,12 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
             await tx.insertTenant({ id: 't-2', name: 'Other', createdAt: new Date(5) });
             await tx.insertPrincipal(principal);
             await tx.insertAccessKey(key);
-            await tx.insertAccessKey({ ...key, accessKeyId: 'AKIANOEXPIRY', status: 'Active', expiresAt: null });
+            await tx.insertAccessKey({
+              ...key,
+              accessKeyId: 'AKIANOEXPIRY',
+              status: 'Active',
+              expiresAt: null,
+            });
           });
           assert.equal(await store.countTenants(), 2);
           assert.deepEqual(await store.transaction((tx) => tx.getTenant('t-1')), tenant);
@@ -853,7 +979,10 @@ export function metadataStoreContract(adapter: string, openFixture: () => Promis
           await Promise.all([write('one'), write('two')]);
           assert.equal(observed.length, 2);
           assert.equal(observed[0], null);
-          assert.ok(observed[1] === 'one' || observed[1] === 'two', `second writer saw ${String(observed[1])}`);
+          assert.ok(
+            observed[1] === 'one' || observed[1] === 'two',
+            `second writer saw ${String(observed[1])}`,
+          );
           const versions = (await store.listVersions('b', versionsQuery())).versions;
           assert.equal(versions.length, 2);
           assert.deepEqual(
@@ -917,7 +1046,11 @@ function bucketRecord(name: string, fields: Partial<BucketRecord> = {}): BucketR
   };
 }
 
-function objectVersion(bucket: string, key: string, fields: Partial<NewObjectVersion> = {}): NewObjectVersion {
+function objectVersion(
+  bucket: string,
+  key: string,
+  fields: Partial<NewObjectVersion> = {},
+): NewObjectVersion {
   const versionUid = randomBytes(16).toString('hex');
   return {
     format: OBJECT_RECORD_FORMAT,
@@ -942,14 +1075,23 @@ function objectVersion(bucket: string, key: string, fields: Partial<NewObjectVer
 }
 
 function deleteMarker(bucket: string, key: string): NewObjectVersion {
-  return objectVersion(bucket, key, { isDeleteMarker: true, etag: '', layout: { kind: 'none' }, inlineData: null });
+  return objectVersion(bucket, key, {
+    isDeleteMarker: true,
+    etag: '',
+    layout: { kind: 'none' },
+    inlineData: null,
+  });
 }
 
 function etagOf(key: string): string {
   return `etag-${Buffer.from(key).toString('hex').slice(0, 16)}`;
 }
 
-function multipartUpload(bucket: string, key: string, fields: Partial<MultipartUpload> = {}): MultipartUpload {
+function multipartUpload(
+  bucket: string,
+  key: string,
+  fields: Partial<MultipartUpload> = {},
+): MultipartUpload {
   return {
     uploadId: randomBytes(16).toString('hex'),
     bucket,
@@ -983,18 +1125,32 @@ function uploadPart(uploadId: string, partNumber: number, fields: Partial<Upload
 
 // ---- queries ------------------------------------------------------------------------------------
 
-function objectsQuery(fields: Partial<{ prefix: string; delimiter: string; after: string; maxKeys: number }> = {}) {
+function objectsQuery(
+  fields: Partial<{ prefix: string; delimiter: string; after: string; maxKeys: number }> = {},
+) {
   return { prefix: '', delimiter: '', after: '', maxKeys: 1000, ...fields };
 }
 
 function versionsQuery(
-  fields: Partial<{ prefix: string; delimiter: string; keyMarker: string; versionSeqMarker: number | null; maxKeys: number }> = {},
+  fields: Partial<{
+    prefix: string;
+    delimiter: string;
+    keyMarker: string;
+    versionSeqMarker: number | null;
+    maxKeys: number;
+  }> = {},
 ) {
   return { prefix: '', delimiter: '', keyMarker: '', versionSeqMarker: null, maxKeys: 1000, ...fields };
 }
 
 function uploadsQuery(
-  fields: Partial<{ prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number }> = {},
+  fields: Partial<{
+    prefix: string;
+    delimiter: string;
+    keyMarker: string;
+    uploadIdMarker: string;
+    maxUploads: number;
+  }> = {},
 ) {
   return { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 1000, ...fields };
 }
@@ -1035,8 +1191,14 @@ async function seedKeys(store: MetadataStore, bucket: string, keys: readonly str
 }
 
 /** Inserts versions ('v') and delete markers ('m') in order; returns them as inserted. */
-async function insertHistory(store: MetadataStore, bucket: string, history: readonly [string, 'v' | 'm'][]): Promise<NewObjectVersion[]> {
-  const rows = history.map(([key, kind]) => (kind === 'v' ? objectVersion(bucket, key) : deleteMarker(bucket, key)));
+async function insertHistory(
+  store: MetadataStore,
+  bucket: string,
+  history: readonly [string, 'v' | 'm'][],
+): Promise<NewObjectVersion[]> {
+  const rows = history.map(([key, kind]) =>
+    kind === 'v' ? objectVersion(bucket, key) : deleteMarker(bucket, key),
+  );
   await store.transaction(async (tx) => {
     for (const row of rows) await tx.insertVersion(row);
   });
@@ -1068,7 +1230,11 @@ function expectedEntries(keys: readonly string[], prefix: string, delimiter: str
 }
 
 /** What S3 lists for these versions (in insertion order): keys in UTF-8 order, newest first. */
-function expectedVersionEntries(rows: readonly NewObjectVersion[], prefix: string, delimiter: string): string[] {
+function expectedVersionEntries(
+  rows: readonly NewObjectVersion[],
+  prefix: string,
+  delimiter: string,
+): string[] {
   const idsByKey = new Map<string, string[]>();
   for (const row of rows) idsByKey.set(row.key, [...(idsByKey.get(row.key) ?? []), row.versionId]);
   const entries: string[] = [];

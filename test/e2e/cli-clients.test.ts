@@ -16,6 +16,12 @@ const AWS = '/usr/bin/aws';
 const S3CMD = '/usr/bin/s3cmd';
 const RCLONE = '/usr/bin/rclone';
 
+function withoutVariables(env: NodeJS.ProcessEnv, names: string[]): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of names) delete copy[name];
+  return copy;
+}
+
 function md5File(path: string): string {
   return createHash('md5').update(readFileSync(path)).digest('hex');
 }
@@ -55,7 +61,9 @@ describe('standard S3 clients against the real server (awscli, s3cmd, rclone)', 
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_PAGER: '',
     });
-    const aws = async (...args: string[]) => (await run(AWS, ['--endpoint-url', sovra.endpoint, ...args], { env: env(), maxBuffer: 64 * MiB })).stdout;
+    const aws = async (...args: string[]) =>
+      (await run(AWS, ['--endpoint-url', sovra.endpoint, ...args], { env: env(), maxBuffer: 64 * MiB }))
+        .stdout;
 
     it('aws s3 makes a bucket, copies small and multipart files both ways, lists, syncs and removes', async () => {
       await aws('s3', 'mb', 's3://cli-aws');
@@ -79,13 +87,36 @@ describe('standard S3 clients against the real server (awscli, s3cmd, rclone)', 
 
     it('aws s3api drives object calls and reports S3 errors', async () => {
       await aws('s3api', 'create-bucket', '--bucket', 'cli-api');
-      const put = JSON.parse(await aws('s3api', 'put-object', '--bucket', 'cli-api', '--key', 'k', '--body', small, '--metadata', 'agency=mof')) as { ETag: string };
+      const put = JSON.parse(
+        await aws(
+          's3api',
+          'put-object',
+          '--bucket',
+          'cli-api',
+          '--key',
+          'k',
+          '--body',
+          small,
+          '--metadata',
+          'agency=mof',
+        ),
+      ) as { ETag: string };
       assert.equal(put.ETag, `"${md5File(small)}"`);
-      const head = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-api', '--key', 'k')) as { Metadata: Record<string, string> };
+      const head = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-api', '--key', 'k')) as {
+        Metadata: Record<string, string>;
+      };
       assert.deepEqual(head.Metadata, { agency: 'mof' });
-      const listed = JSON.parse(await aws('s3api', 'list-objects-v2', '--bucket', 'cli-api')) as { Contents: { Key: string }[] };
-      assert.deepEqual(listed.Contents.map((c) => c.Key), ['k']);
-      await assert.rejects(aws('s3api', 'get-object', '--bucket', 'cli-api', '--key', 'missing', join(work, 'x')), /NoSuchKey/);
+      const listed = JSON.parse(await aws('s3api', 'list-objects-v2', '--bucket', 'cli-api')) as {
+        Contents: { Key: string }[];
+      };
+      assert.deepEqual(
+        listed.Contents.map((c) => c.Key),
+        ['k'],
+      );
+      await assert.rejects(
+        aws('s3api', 'get-object', '--bucket', 'cli-api', '--key', 'missing', join(work, 'x')),
+        /NoSuchKey/,
+      );
       await aws('s3api', 'delete-object', '--bucket', 'cli-api', '--key', 'k');
       await aws('s3api', 'delete-bucket', '--bucket', 'cli-api');
     });
@@ -113,7 +144,8 @@ describe('standard S3 clients against the real server (awscli, s3cmd, rclone)', 
       );
       return path;
     };
-    const s3cmd = async (...args: string[]) => (await run(S3CMD, ['-c', config(), ...args], { maxBuffer: 64 * MiB })).stdout;
+    const s3cmd = async (...args: string[]) =>
+      (await run(S3CMD, ['-c', config(), ...args], { maxBuffer: 64 * MiB })).stdout;
 
     it('makes a bucket, puts (multipart) and gets files, lists, syncs and removes', async () => {
       await s3cmd('mb', 's3://cli-s3cmd');
@@ -132,8 +164,9 @@ describe('standard S3 clients against the real server (awscli, s3cmd, rclone)', 
   });
 
   describe('rclone', () => {
+    // rclone's S3 backend treats AWS_CA_BUNDLE as a CA file it must load; an inherited one breaks it.
     const env = () => ({
-      ...process.env,
+      ...withoutVariables(process.env, ['AWS_CA_BUNDLE']),
       RCLONE_CONFIG: join(work, 'rclone.conf'),
       RCLONE_CONFIG_SOVRA_TYPE: 's3',
       RCLONE_CONFIG_SOVRA_PROVIDER: 'Other',
@@ -143,7 +176,13 @@ describe('standard S3 clients against the real server (awscli, s3cmd, rclone)', 
       RCLONE_CONFIG_SOVRA_REGION: TEST_REGION,
       RCLONE_CONFIG_SOVRA_FORCE_PATH_STYLE: 'true',
     });
-    const rclone = async (...args: string[]) => (await run(RCLONE, ['--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', ...args], { env: env(), maxBuffer: 64 * MiB })).stdout;
+    const rclone = async (...args: string[]) =>
+      (
+        await run(RCLONE, ['--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', ...args], {
+          env: env(),
+          maxBuffer: 64 * MiB,
+        })
+      ).stdout;
 
     it('copies a directory up and back, checks it, and purges', async () => {
       const source = join(work, 'rclone-src');

@@ -71,7 +71,8 @@ describe('crash safety: kill -9 during writes', () => {
     s3 = sovra.client();
     for (const [key, body] of bodies) {
       const stored = await readObject(s3, 'crash', key);
-      if (acknowledged.has(key)) assert.ok(stored !== null && md5(stored) === md5(body), `acknowledged ${key} is intact`);
+      if (acknowledged.has(key))
+        assert.ok(stored !== null && md5(stored) === md5(body), `acknowledged ${key} is intact`);
       else if (stored !== null) assert.equal(md5(stored), md5(body), `${key} is either absent or complete`);
     }
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'crash' }));
@@ -94,7 +95,9 @@ describe('crash safety: kill -9 during writes', () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'crash-mp', Key: 'mp' }));
     const etags: string[] = [];
     for (const [index, part] of parts.entries()) {
-      const result = await s3.send(new UploadPartCommand({ Bucket: 'crash-mp', Key: 'mp', UploadId, PartNumber: index + 1, Body: part }));
+      const result = await s3.send(
+        new UploadPartCommand({ Bucket: 'crash-mp', Key: 'mp', UploadId, PartNumber: index + 1, Body: part }),
+      );
       etags.push(result.ETag!);
     }
     const completing = s3
@@ -124,7 +127,10 @@ describe('crash safety: kill -9 during writes', () => {
       assert.equal(head.ContentLength, whole.length);
     } else {
       const pending = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'crash-mp' }));
-      assert.ok(pending.Uploads?.some((u) => u.UploadId === UploadId), 'the upload can still be completed');
+      assert.ok(
+        pending.Uploads?.some((u) => u.UploadId === UploadId),
+        'the upload can still be completed',
+      );
       await s3.send(
         new CompleteMultipartUploadCommand({
           Bucket: 'crash-mp',

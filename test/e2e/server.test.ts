@@ -33,7 +33,10 @@ describe('the sovra server process', () => {
     await s3.send(new ListBucketsCommand({}));
     const jsonLogs = sovra.logs.filter((l) => l.startsWith('{'));
     assert.ok(jsonLogs.length > 0);
-    assert.ok(jsonLogs.every((l) => !l.includes(creds.secretAccessKey)), 'no log line carries the secret');
+    assert.ok(
+      jsonLogs.every((l) => !l.includes(creds.secretAccessKey)),
+      'no log line carries the secret',
+    );
     s3.destroy();
   });
 
@@ -49,7 +52,10 @@ describe('the sovra server process', () => {
     assert.match(requestId, /^[0-9A-F]{16}$/);
     assert.equal(denied.headers.get('x-amz-id-2') !== null, true);
     await new Promise((r) => setTimeout(r, 200));
-    assert.ok(sovra.logs.some((l) => l.includes(`"requestId":"${requestId}"`)), 'the log carries the same request id');
+    assert.ok(
+      sovra.logs.some((l) => l.includes(`"requestId":"${requestId}"`)),
+      'the log carries the same request id',
+    );
   });
 
   it('drains an in-flight upload on SIGTERM before exiting', async () => {
@@ -59,10 +65,15 @@ describe('the sovra server process', () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
     const body = Buffer.alloc(8 * 1024 * 1024, 7);
     // A slow, raw upload: headers now, body later, so the request is in flight at SIGTERM.
-    const url = await (await import('@aws-sdk/s3-request-presigner')).getSignedUrl(s3, new PutObjectCommand({ Bucket: 'drain', Key: 'k' }), {
-      expiresIn: 60,
-      unhoistableHeaders: new Set(['x-amz-checksum-crc32']),
-    });
+    const url = await (
+      await import('@aws-sdk/s3-request-presigner')
+    ).getSignedUrl(
+      sovra.client({ requestChecksumCalculation: 'WHEN_REQUIRED' }),
+      new PutObjectCommand({ Bucket: 'drain', Key: 'k' }),
+      {
+        expiresIn: 60,
+      },
+    );
     const status = new Promise<number>((resolve, reject) => {
       const req = request(url, { method: 'PUT', headers: { 'content-length': body.length } }, (res) => {
         res.resume();
@@ -83,15 +94,19 @@ describe('the sovra server process', () => {
   it('refuses invalid configuration with a message naming the setting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sovra-config-'));
     try {
-      const bad = await run(NODE, [CLI, 'server', '--data-dir', dir, '--listen', 'nonsense']).catch((e: { stderr: string; code: number }) => e);
+      const bad = await run(NODE, [CLI, 'server', '--data-dir', dir, '--listen', 'nonsense']).catch(
+        (e: { stderr: string; code: number }) => e,
+      );
       assert.equal((bad as { code: number }).code, 2);
       assert.match((bad as { stderr: string }).stderr, /listen/);
       const file = join(dir, 'config.json');
       writeFileSync(file, JSON.stringify({ dataDir: dir, lisen: '127.0.0.1:1' }));
       const unknown = await run(NODE, [CLI, 'server', '--config', file]).catch((e: { stderr: string }) => e);
-      assert.match((unknown as { stderr: string }).stderr, /unknown setting "lisen"/);
-      const envBad = await run(NODE, [CLI, 'server', '--data-dir', dir], { env: { ...process.env, SOVRA_METADATA_BACKEND: 'mongo' } }).catch((e: { stderr: string }) => e);
-      assert.match((envBad as { stderr: string }).stderr, /metadataBackend/);
+      assert.match(unknown.stderr, /unknown setting "lisen"/);
+      const envBad = await run(NODE, [CLI, 'server', '--data-dir', dir], {
+        env: { ...process.env, SOVRA_METADATA_BACKEND: 'mongo' },
+      }).catch((e: { stderr: string }) => e);
+      assert.match(envBad.stderr, /metadataBackend/);
     } finally {
       removeDir(dir);
     }
@@ -99,7 +114,16 @@ describe('the sovra server process', () => {
 
   it('documents every setting in --help', async () => {
     const help = (await run(NODE, [CLI, 'server', '--help'])).stdout;
-    for (const name of ['--data-dir', '--listen', 'SOVRA_DATA_DIR', 'SOVRA_LISTEN', '--dev-tls', '--tls-cert', '--config', 'admin-credentials.json']) {
+    for (const name of [
+      '--data-dir',
+      '--listen',
+      'SOVRA_DATA_DIR',
+      'SOVRA_LISTEN',
+      '--dev-tls',
+      '--tls-cert',
+      '--config',
+      'admin-credentials.json',
+    ]) {
       assert.ok(help.includes(name), `--help mentions ${name}`);
     }
   });
@@ -107,26 +131,49 @@ describe('the sovra server process', () => {
   it('serves HTTPS with --dev-tls and negotiates the hybrid post-quantum group X25519MLKEM768', async () => {
     const sovra = await startSovra({ extraArgs: ['--dev-tls'] });
     started.push(sovra);
-    const negotiated = await new Promise<{ protocol: string | null; group: string | undefined }>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: sovra.port, rejectUnauthorized: false, ecdhCurve: 'X25519MLKEM768', servername: 'localhost' }, () => {
-        const info = socket.getEphemeralKeyInfo() as { name?: string };
-        resolve({ protocol: socket.getProtocol(), group: info.name });
-        socket.end();
-      });
-      socket.on('error', reject);
-    });
+    const negotiated = await new Promise<{ protocol: string | null; group: string | undefined }>(
+      (resolve, reject) => {
+        const socket = connect(
+          {
+            host: '127.0.0.1',
+            port: sovra.port,
+            rejectUnauthorized: false,
+            ecdhCurve: 'X25519MLKEM768',
+            servername: 'localhost',
+          },
+          () => {
+            const info = socket.getEphemeralKeyInfo() as { name?: string };
+            resolve({ protocol: socket.getProtocol(), group: info.name });
+            socket.end();
+          },
+        );
+        socket.on('error', reject);
+      },
+    );
     assert.equal(negotiated.protocol, 'TLSv1.3');
     assert.equal(negotiated.group, 'X25519MLKEM768');
     const tls12 = await new Promise<string | null>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: sovra.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
-        resolve(socket.getProtocol());
-        socket.end();
-      });
+      const socket = connect(
+        { host: '127.0.0.1', port: sovra.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' },
+        () => {
+          resolve(socket.getProtocol());
+          socket.end();
+        },
+      );
       socket.on('error', reject);
     });
     assert.equal(tls12, 'TLSv1.2');
     const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port: sovra.port, rejectUnauthorized: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => resolve(false));
+      const socket = connect(
+        {
+          host: '127.0.0.1',
+          port: sovra.port,
+          rejectUnauthorized: false,
+          maxVersion: 'TLSv1.1',
+          minVersion: 'TLSv1',
+        },
+        () => resolve(false),
+      );
       socket.on('error', () => resolve(true));
     });
     assert.equal(refused, true, 'TLS 1.1 is refused');

@@ -40,15 +40,39 @@ export interface StartOptions {
 /** Starts the real server process (`sovra server`) and waits until it listens. */
 export async function startSovra(options: StartOptions = {}): Promise<SovraProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sovra-e2e-'));
-  const args = [CLI, 'server', '--data-dir', dataDir, '--listen', `127.0.0.1:${options.port ?? 0}`, '--region', TEST_REGION, '--log-level', 'info'];
+  const args = [
+    CLI,
+    'server',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    `127.0.0.1:${options.port ?? 0}`,
+    '--region',
+    TEST_REGION,
+    '--log-level',
+    'info',
+  ];
   if (options.metadata === 'postgres') {
-    args.push('--metadata-backend', 'postgres', '--postgres-url', options.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/test', '--postgres-schema', options.postgresSchema ?? 'sovra');
+    args.push(
+      '--metadata-backend',
+      'postgres',
+      '--postgres-url',
+      options.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/test',
+      '--postgres-schema',
+      options.postgresSchema ?? 'sovra',
+    );
   }
   args.push(...(options.extraArgs ?? []));
-  const child = spawn(NODE, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: string[] = [];
   const listening = new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sovra did not start in time:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`sovra did not start in time:\n${logs.join('\n')}`)),
+      30_000,
+    );
     const onLine = (line: string) => {
       logs.push(line);
       if (logs.length > 5000) logs.shift();
@@ -57,15 +81,17 @@ export async function startSovra(options: StartOptions = {}): Promise<SovraProce
         resolvePort((JSON.parse(line) as { address: { port: number } }).address.port);
       }
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`sovra exited with ${code}:\n${logs.join('\n')}`));
     });
   });
   const port = await listening;
-  const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as SovraProcess['credentials'];
+  const credentials = JSON.parse(
+    readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8'),
+  ) as SovraProcess['credentials'];
   const endpoint = `http://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   return {

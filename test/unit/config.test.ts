@@ -27,7 +27,10 @@ describe('server configuration', () => {
       [{ logLevel: 'loud' }, {}, /logLevel/],
     ];
     for (const [flags, env, pattern] of cases) {
-      assert.throws(() => loadServerConfig(flags, env), (e: ConfigError) => e.code === 'InvalidConfig' && pattern.test(e.message));
+      assert.throws(
+        () => loadServerConfig(flags, env),
+        (e: ConfigError) => e.code === 'InvalidConfig' && pattern.test(e.message),
+      );
     }
   });
 
@@ -35,6 +38,9 @@ describe('server configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sovra-cfg-'));
     writeFileSync(join(dir, 'k.pem'), 'x', { mode: 0o644 });
     writeFileSync(join(dir, 'c.pem'), 'x');
-    assert.throws(() => loadServerConfig({ tlsCert: join(dir, 'c.pem'), tlsKey: join(dir, 'k.pem') }, {}), /chmod 600/);
+    assert.throws(
+      () => loadServerConfig({ tlsCert: join(dir, 'c.pem'), tlsKey: join(dir, 'k.pem') }, {}),
+      /chmod 600/,
+    );
   });
 });

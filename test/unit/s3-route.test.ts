@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { routeS3Request } from '../../src/protocols/s3/route.ts';
-import { SovraError } from '../../src/platform/errors.ts';
+import type { SovraError } from '../../src/platform/errors.ts';
 
 const domains = ['s3.sovra.test'];
 
@@ -53,11 +53,20 @@ describe('S3 routing', () => {
   });
 
   it('operations not built yet answer NotImplemented, unknown methods MethodNotAllowed', () => {
-    assert.throws(() => routeS3Request('GET', '/b?lifecycle', undefined, domains, false), (e: SovraError) => e.code === 'NotImplemented');
-    assert.throws(() => routeS3Request('PATCH', '/b/k', undefined, domains, false), (e: SovraError) => e.code === 'MethodNotAllowed');
+    assert.throws(
+      () => routeS3Request('GET', '/b?lifecycle', undefined, domains, false),
+      (e: SovraError) => e.code === 'NotImplemented',
+    );
+    assert.throws(
+      () => routeS3Request('PATCH', '/b/k', undefined, domains, false),
+      (e: SovraError) => e.code === 'MethodNotAllowed',
+    );
   });
 
   it('a malformed percent-encoding fails with InvalidURI', () => {
-    assert.throws(() => routeS3Request('GET', '/b/%E2%28', undefined, domains, false), (e: SovraError) => e.code === 'InvalidURI');
+    assert.throws(
+      () => routeS3Request('GET', '/b/%E2%28', undefined, domains, false),
+      (e: SovraError) => e.code === 'InvalidURI',
+    );
   });
 });

@@ -36,7 +36,9 @@ export class PostgresDatabase implements SqlDatabase {
     this.bootstrapScript = postgresBootstrap(`"${schema}"`);
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,
-      options: `-c search_path=${schema}`,
+      // A transaction left open by a stuck caller would hold its key locks forever; the server
+      // ends such sessions (and so releases the locks) after this long.
+      options: `-c search_path=${schema} -c idle_in_transaction_session_timeout=${LIMITS.metadataIdleTransactionTimeoutMs}`,
       max: options.maxConnections ?? LIMITS.postgresPoolMaxConnections,
     });
     const onIdleError = options.onIdleConnectionError ?? (() => undefined);
@@ -168,7 +170,10 @@ export type PostgresErrorCode = 'InvalidSchemaName';
 function checkedSchemaName(schema: string): string {
   // Identifiers cannot be parameters; this shape needs no quoting inside the startup option.
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new SovraError<PostgresErrorCode>('InvalidSchemaName', `invalid PostgreSQL schema name: ${JSON.stringify(schema)}`);
+    throw new SovraError<PostgresErrorCode>(
+      'InvalidSchemaName',
+      `invalid PostgreSQL schema name: ${JSON.stringify(schema)}`,
+    );
   }
   return schema;
 }

@@ -9,5 +9,8 @@ export interface PostgresMetadataOptions extends PostgresConnectionOptions {
 
 /** The metadata store for multi-node installs. Call `migrate()` before use. */
 export function openPostgresMetadataStore(options: PostgresMetadataOptions): SqlMetadataStore {
-  return new SqlMetadataStore(new PostgresDatabase(options), { migrations: POSTGRES_MIGRATIONS, clock: options.clock });
+  return new SqlMetadataStore(new PostgresDatabase(options), {
+    migrations: POSTGRES_MIGRATIONS,
+    clock: options.clock,
+  });
 }

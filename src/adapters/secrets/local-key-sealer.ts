@@ -65,7 +65,10 @@ export class LocalKeySealer implements SecretSealer {
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
       throw new SovraError('SealedValueCorrupted', 'sealed value failed authentication');
     }

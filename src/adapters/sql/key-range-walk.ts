@@ -39,22 +39,29 @@ export interface KeyRangeWalk<Row, Cursor extends WalkCursor> {
 }
 
 /**
- * After a skipped common prefix the next query asks for at least this many rows, so that a run of
- * small prefixes does not cost a query each, yet few rows of a dense prefix are read only to be
- * skipped.
+ * Batch sizes. Without a delimiter every row read is returned, so the first batch is the whole
+ * page (plus one row, to learn whether it is truncated). With one, rows may be skipped under a
+ * common prefix, so batches start small and double while nothing is skipped; after a skip the
+ * next batch is about twice what the last one produced, at least MIN_BATCH_ROWS, so that a run
+ * of small prefixes does not cost a query each and few rows of a dense prefix are read in vain.
  */
+const FIRST_BATCH_ROWS_WITH_DELIMITER = 64;
 const MIN_BATCH_ROWS = 8;
 
-export async function walkKeyRange<Row, Cursor extends WalkCursor>(walk: KeyRangeWalk<Row, Cursor>): Promise<WalkPage<Row>> {
+export async function walkKeyRange<Row, Cursor extends WalkCursor>(
+  walk: KeyRangeWalk<Row, Cursor>,
+): Promise<WalkPage<Row>> {
   const entries: WalkEntry<Row>[] = [];
   if (walk.start === null) return { entries, isTruncated: false };
   const upperBound = prefixUpperBound(walk.prefix);
   let cursor: Cursor | null = walk.start;
   let limit = walk.maxEntries + 1;
+  if (walk.delimiter !== null) limit = Math.min(limit, FIRST_BATCH_ROWS_WITH_DELIMITER);
 
   while (cursor !== null) {
     const rows = await walk.fetch(cursor, upperBound, limit);
     let skipping: Buffer | null = null;
+    let lastRow: Row | null = null;
     let produced = 0;
     let skipped = 0;
     for (const row of rows) {
@@ -63,24 +70,25 @@ export async function walkKeyRange<Row, Cursor extends WalkCursor>(walk: KeyRang
         skipped += 1;
         continue;
       }
-      skipping = null;
       if (entries.length === walk.maxEntries) return { entries, isTruncated: true };
       produced += 1;
       const commonPrefix = commonPrefixOf(key, walk.prefix.length, walk.delimiter);
       if (commonPrefix === null) {
         entries.push({ kind: 'row', row });
-        cursor = walk.cursorAfter(row);
+        skipping = null;
+        lastRow = row;
       } else {
         entries.push({ kind: 'commonPrefix', prefix: Buffer.from(commonPrefix) });
         skipping = commonPrefix;
-        cursor = cursorPast(commonPrefix, walk);
+        lastRow = null;
       }
     }
     if (rows.length < limit) break;
-    // A full batch: more rows may follow. Ask for what the page still needs (plus one to learn
-    // whether it is truncated); after skipping, ask for fewer, since a dense prefix may follow.
+    // A full batch: more rows may follow, from just past the last entry.
+    if (lastRow !== null) cursor = walk.cursorAfter(lastRow);
+    else if (skipping !== null) cursor = cursorPast(skipping, walk);
     const remaining = walk.maxEntries - entries.length;
-    limit = skipped === 0 ? remaining + 1 : Math.min(remaining + 1, Math.max(MIN_BATCH_ROWS, 2 * produced));
+    limit = Math.min(remaining + 1, skipped === 0 ? 2 * limit : Math.max(MIN_BATCH_ROWS, 2 * produced));
   }
   return { entries, isTruncated: false };
 }
@@ -95,7 +103,8 @@ export function startOfWalk<Cursor extends WalkCursor>(
   marker: Buffer | null,
   afterMarker: (marker: Buffer) => Cursor,
 ): Cursor | null {
-  if (marker === null || marker.length === 0 || marker.compare(walk.prefix) < 0) return walk.cursorAt(walk.prefix);
+  if (marker === null || marker.length === 0 || marker.compare(walk.prefix) < 0)
+    return walk.cursorAt(walk.prefix);
   if (hasPrefix(marker, walk.prefix)) {
     const commonPrefix = commonPrefixOf(marker, walk.prefix.length, walk.delimiter);
     if (commonPrefix !== null) return cursorPast(commonPrefix, walk);
@@ -103,7 +112,10 @@ export function startOfWalk<Cursor extends WalkCursor>(
   return afterMarker(marker);
 }
 
-function cursorPast<Cursor extends WalkCursor>(commonPrefix: Buffer, walk: Pick<KeyRangeWalk<unknown, Cursor>, 'cursorAt'>): Cursor | null {
+function cursorPast<Cursor extends WalkCursor>(
+  commonPrefix: Buffer,
+  walk: Pick<KeyRangeWalk<unknown, Cursor>, 'cursorAt'>,
+): Cursor | null {
   const next = successorOfPrefix(commonPrefix);
   return next === null ? null : walk.cursorAt(next);
 }

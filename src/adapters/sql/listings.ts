@@ -5,8 +5,15 @@ import type {
   ListVersionsQuery,
 } from '../../domain/storage/ports.ts';
 import type { ListObjectsPage, ListObjectsQuery } from '../../domain/storage/types.ts';
+import { LIMITS } from '../../platform/limits.ts';
 import type { SqlExecutor, SqlRow } from './driver.ts';
-import { startOfWalk, walkKeyRange, type KeyRangeWalk, type WalkCursor, type WalkEntry } from './key-range-walk.ts';
+import {
+  startOfWalk,
+  walkKeyRange,
+  type KeyRangeWalk,
+  type WalkCursor,
+  type WalkEntry,
+} from './key-range-walk.ts';
 import { immediatelyAfter, keyBytes, keyText } from './object-keys.ts';
 import { bytes, decodeUpload, decodeVersion, integer, text } from './rows.ts';
 import type { Statements } from './statements.ts';
@@ -24,7 +31,8 @@ export async function listLatestObjects(
   query: ListObjectsQuery,
 ): Promise<ListObjectsPage> {
   const walk = keyWalk<WalkCursor>(query.prefix, query.delimiter, query.maxKeys, {
-    fetch: (cursor, upperBound, limit) => exec.query(sql.listLatestVersions, [bucket, cursor.key, upperBound, limit]),
+    fetch: (cursor, upperBound, limit) =>
+      exec.query(sql.listLatestVersions, [bucket, cursor.key, upperBound, limit]),
     cursorAfter: (row) => ({ key: immediatelyAfter(bytes(row, 'object_key')) }),
     cursorAt: (key) => ({ key }),
   });
@@ -35,7 +43,8 @@ export async function listLatestObjects(
     objects: rowsOf(page.entries).map(decodeVersion),
     commonPrefixes: prefixesOf(page.entries),
     isTruncated: page.isTruncated,
-    lastReturned: last === undefined ? null : keyText(last.kind === 'row' ? bytes(last.row, 'object_key') : last.prefix),
+    lastReturned:
+      last === undefined ? null : keyText(last.kind === 'row' ? bytes(last.row, 'object_key') : last.prefix),
   };
 }
 
@@ -137,11 +146,20 @@ function keyWalk<Cursor extends WalkCursor>(
   return {
     prefix: keyBytes(prefix),
     delimiter: delimiter === '' ? null : keyBytes(delimiter),
-    maxEntries,
+    // S3 returns at most 1,000 entries per page whatever max-keys asks for.
+    maxEntries: boundedCount(maxEntries, LIMITS.listMaxKeys),
     start: null,
     keyOf: (row) => bytes(row, 'object_key'),
     ...access,
   };
+}
+
+/**
+ * A row count for LIMIT, within [0, max]. A negative LIMIT means "no limit" to SQLite, so a bad
+ * count must never reach the statement as it is.
+ */
+export function boundedCount(requested: number, max: number): number {
+  return Number.isFinite(requested) ? Math.max(0, Math.min(Math.trunc(requested), max)) : 0;
 }
 
 function markerBytes(marker: string): Buffer | null {

@@ -21,8 +21,16 @@ import type {
   VersioningState,
 } from '../../domain/storage/types.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { renderPlaceholders, type SqlDatabase, type SqlExecutor, type SqlRow, type SqlSession, type SqlValue } from './driver.ts';
-import { listAllVersions, listLatestObjects, listUploadsInProgress } from './listings.ts';
+import { LIMITS } from '../../platform/limits.ts';
+import {
+  renderPlaceholders,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlRow,
+  type SqlSession,
+  type SqlValue,
+} from './driver.ts';
+import { boundedCount, listAllVersions, listLatestObjects, listUploadsInProgress } from './listings.ts';
 import { lockNumberOf } from './locks.ts';
 import { applyMigrations, type Migration } from './migrations.ts';
 import { keyBytes } from './object-keys.ts';
@@ -89,7 +97,9 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   transaction<T>(work: (tx: MetadataTx) => Promise<T>): Promise<T> {
-    return this.#db.transaction((session) => work(new SqlMetadataTx(this.#db, session, this.#sql, this.#clock)));
+    return this.#db.transaction((session) =>
+      work(new SqlMetadataTx(this.#db, session, this.#sql, this.#clock)),
+    );
   }
 
   getBucket(name: string): Promise<BucketRecord | null> {
@@ -129,7 +139,13 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async listParts(uploadId: string, afterPartNumber: number, maxParts: number): Promise<UploadPart[]> {
-    return (await this.#db.query(this.#sql.selectParts, [uploadId, afterPartNumber, maxParts])).map(decodePart);
+    return (
+      await this.#db.query(this.#sql.selectParts, [
+        uploadId,
+        afterPartNumber,
+        boundedCount(maxParts, LIMITS.multipartMaxParts),
+      ])
+    ).map(decodePart);
   }
 
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | null> {
@@ -144,8 +160,11 @@ export class SqlMetadataStore implements MetadataStore {
     return (await this.#rows.one(this.#sql.countTenants, [], (row) => integer(row, 'tenants'))) ?? 0;
   }
 
+  /** At most LIMITS.blobGcBatch entries per call. */
   async peekGarbage(limit: number): Promise<string[]> {
-    return (await this.#db.query(this.#sql.selectGarbage, [limit])).map((row) => text(row, 'blob_id'));
+    return (await this.#db.query(this.#sql.selectGarbage, [boundedCount(limit, LIMITS.blobGcBatch)])).map(
+      (row) => text(row, 'blob_id'),
+    );
   }
 
   async forgetGarbage(blobIds: readonly string[]): Promise<void> {
@@ -169,10 +188,17 @@ export class SqlMetadataStore implements MetadataStore {
       for (let start = 0; start < versions.length; start += IMPORT_ROWS_PER_STATEMENT) {
         const chunk = versions.slice(start, start + IMPORT_ROWS_PER_STATEMENT);
         const statement = `INSERT INTO object_versions (${VERSION_INSERT_COLUMNS}) VALUES ${valuesList(VERSION_INSERT_COLUMNS, chunk.length)}`;
-        await session.execute(renderPlaceholders(statement, this.#db.placeholderStyle), chunk.flatMap(versionParams));
+        await session.execute(
+          renderPlaceholders(statement, this.#db.placeholderStyle),
+          chunk.flatMap(versionParams),
+        );
         for (const version of chunk) {
           if (blobIdsOfLayout(version.layout).length === 0) continue;
-          const [row] = await session.query(this.#sql.selectVersionSeq, [version.bucket, keyBytes(version.key), version.versionId]);
+          const [row] = await session.query(this.#sql.selectVersionSeq, [
+            version.bucket,
+            keyBytes(version.key),
+            version.versionId,
+          ]);
           if (row !== undefined) await recordVersionBlobs(session, this.#sql, version, integer(row, 'seq'));
         }
       }
@@ -215,7 +241,9 @@ class SqlMetadataTx implements MetadataTx {
     } catch (error) {
       // Two creations of one name raced past the domain's existence check; the loser learns here.
       if (this.#db.isUniqueViolation(error)) {
-        throw storageError('BucketAlreadyExists', 'The requested bucket name is not available.', { name: bucket.name });
+        throw storageError('BucketAlreadyExists', 'The requested bucket name is not available.', {
+          name: bucket.name,
+        });
       }
       throw error;
     }
@@ -314,7 +342,8 @@ class SqlMetadataTx implements MetadataTx {
 
   async enqueueGarbage(blobIds: readonly string[]): Promise<void> {
     const enqueuedAtMs = this.#clock.nowMs();
-    for (const blobId of blobIds) await this.#session.execute(this.#sql.enqueueGarbage, [blobId, enqueuedAtMs]);
+    for (const blobId of blobIds)
+      await this.#session.execute(this.#sql.enqueueGarbage, [blobId, enqueuedAtMs]);
   }
 
   getTenant(id: string): Promise<Tenant | null> {
@@ -375,6 +404,12 @@ class MetadataRows {
 }
 
 /** Records which blobs a version's layout names, so that isBlobReferenced is an index lookup. */
-async function recordVersionBlobs(session: SqlSession, sql: Statements, version: NewObjectVersion, seq: number): Promise<void> {
-  for (const blobId of blobIdsOfLayout(version.layout)) await session.execute(sql.insertVersionBlob, [blobId, seq]);
+async function recordVersionBlobs(
+  session: SqlSession,
+  sql: Statements,
+  version: NewObjectVersion,
+  seq: number,
+): Promise<void> {
+  for (const blobId of blobIdsOfLayout(version.layout))
+    await session.execute(sql.insertVersionBlob, [blobId, seq]);
 }

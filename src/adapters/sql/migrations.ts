@@ -54,7 +54,8 @@ export async function applyMigrations(
 }
 
 async function takeMigrationLock(db: SqlDatabase, session: SqlSession): Promise<void> {
-  if (db.transactionLockSql !== null) await session.query(db.transactionLockSql, [lockNumberOf('schema-migrations')]);
+  if (db.transactionLockSql !== null)
+    await session.query(db.transactionLockSql, [lockNumberOf('schema-migrations')]);
 }
 
 async function appliedVersions(session: SqlSession, sql: Statements): Promise<number[]> {
@@ -64,7 +65,10 @@ async function appliedVersions(session: SqlSession, sql: Statements): Promise<nu
 function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new SovraError<MigrationErrorCode>('MigrationsOutOfOrder', `migration ${index + 1} has version ${migration.version}`);
+      throw new SovraError<MigrationErrorCode>(
+        'MigrationsOutOfOrder',
+        `migration ${index + 1} has version ${migration.version}`,
+      );
     }
   });
 }

@@ -1,4 +1,10 @@
-import type { AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind, Tenant } from '../../domain/iam/types.ts';
+import type {
+  AccessKeyRecord,
+  AccessKeyStatus,
+  Principal,
+  PrincipalKind,
+  Tenant,
+} from '../../domain/iam/types.ts';
 import { BUCKET_CONFIG_KINDS, type BucketConfig } from '../../domain/storage/ports.ts';
 import {
   CHECKSUM_ALGORITHMS,
@@ -171,7 +177,8 @@ export function decodeUpload(row: SqlRow): MultipartUpload {
     initiatedAt: time(row, 'initiated_at_ms'),
     system: json<SystemMetadata>(row, 'system_meta'),
     userMetadata: json<Record<string, string>>(row, 'user_meta'),
-    checksumAlgorithm: row['checksum_algorithm'] === null ? null : oneOf(row, 'checksum_algorithm', CHECKSUM_ALGORITHMS),
+    checksumAlgorithm:
+      row['checksum_algorithm'] === null ? null : oneOf(row, 'checksum_algorithm', CHECKSUM_ALGORITHMS),
     checksumType: row['checksum_type'] === null ? null : oneOf(row, 'checksum_type', CHECKSUM_TYPES),
     encryption: nullableJson<ObjectEncryption>(row, 'encryption'),
     tags: json<Record<string, string>>(row, 'tags'),

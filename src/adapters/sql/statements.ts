@@ -27,7 +27,8 @@ const STATEMENTS = {
     'SELECT 1 AS found FROM object_versions WHERE bucket = ? ' +
     'UNION ALL SELECT 1 AS found FROM multipart_uploads WHERE bucket = ? LIMIT 1',
 
-  selectBucketConfig: 'SELECT bucket, kind, document, updated_at_ms FROM bucket_configs WHERE bucket = ? AND kind = ?',
+  selectBucketConfig:
+    'SELECT bucket, kind, document, updated_at_ms FROM bucket_configs WHERE bucket = ? AND kind = ?',
   upsertBucketConfig:
     'INSERT INTO bucket_configs (bucket, kind, document, updated_at_ms) VALUES (?, ?, ?, ?) ' +
     'ON CONFLICT (bucket, kind) DO UPDATE SET document = excluded.document, updated_at_ms = excluded.updated_at_ms',
@@ -35,11 +36,13 @@ const STATEMENTS = {
 
   selectLatestVersion: `SELECT ${VERSION_COLUMNS}, inline_data FROM object_versions WHERE bucket = ? AND object_key = ? AND is_latest = 1`,
   selectVersion: `SELECT ${VERSION_COLUMNS}, inline_data FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?`,
-  clearLatest: 'UPDATE object_versions SET is_latest = 0 WHERE bucket = ? AND object_key = ? AND is_latest = 1',
+  clearLatest:
+    'UPDATE object_versions SET is_latest = 0 WHERE bucket = ? AND object_key = ? AND is_latest = 1',
   insertVersion: `INSERT INTO object_versions (${VERSION_INSERT_COLUMNS}) VALUES (${marks(VERSION_INSERT_COLUMNS)}) RETURNING seq`,
   selectVersionSeq: 'SELECT seq FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?',
   insertVersionBlob: 'INSERT INTO version_blobs (blob_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
-  deleteVersion: 'DELETE FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ? RETURNING is_latest',
+  deleteVersion:
+    'DELETE FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ? RETURNING is_latest',
   electLatest:
     'UPDATE object_versions SET is_latest = 1 WHERE seq = ' +
     '(SELECT seq FROM object_versions WHERE bucket = ? AND object_key = ? ORDER BY seq DESC LIMIT 1)',
@@ -57,7 +60,8 @@ const STATEMENTS = {
   insertUpload: `INSERT INTO multipart_uploads (${UPLOAD_COLUMNS}) VALUES (${marks(UPLOAD_COLUMNS)})`,
   selectUpload: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ? AND bucket = ? AND object_key = ?`,
   selectUploadById: `SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?`,
-  selectUploadInitiation: 'SELECT initiated_at_ms FROM multipart_uploads WHERE upload_id = ? AND bucket = ? AND object_key = ?',
+  selectUploadInitiation:
+    'SELECT initiated_at_ms FROM multipart_uploads WHERE upload_id = ? AND bucket = ? AND object_key = ?',
   deleteUpload: 'DELETE FROM multipart_uploads WHERE upload_id = ?',
   /**
    * Params: bucket, cursor key, upper bound, cursor key, initiated bound, initiated bound, upload
@@ -77,7 +81,8 @@ const STATEMENTS = {
   selectParts: `SELECT ${PART_COLUMNS} FROM multipart_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
   selectAllParts: `SELECT ${PART_COLUMNS} FROM multipart_parts WHERE upload_id = ? ORDER BY part_number`,
 
-  enqueueGarbage: 'INSERT INTO blob_garbage (blob_id, enqueued_at_ms) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING',
+  enqueueGarbage:
+    'INSERT INTO blob_garbage (blob_id, enqueued_at_ms) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING',
   selectGarbage: 'SELECT blob_id FROM blob_garbage ORDER BY enqueued_at_ms, blob_id LIMIT ?',
   deleteGarbage: 'DELETE FROM blob_garbage WHERE blob_id = ?',
   selectBlobReference:

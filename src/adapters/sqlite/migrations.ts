@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: 'tenants, principals, access keys, buckets, object versions, multipart uploads, blob garbage',
+    description:
+      'tenants, principals, access keys, buckets, object versions, multipart uploads, blob garbage',
     script: `
 CREATE TABLE tenants (
   id TEXT PRIMARY KEY,
@@ -96,7 +97,9 @@ CREATE TABLE object_versions (
 CREATE INDEX object_versions_by_key ON object_versions (bucket, object_key, seq DESC);
 CREATE INDEX object_versions_listing ON object_versions (bucket, object_key)
   WHERE is_latest = 1 AND is_delete_marker = 0;
-CREATE UNIQUE INDEX object_versions_one_latest ON object_versions (bucket, object_key) WHERE is_latest = 1;
+-- One latest version per key, as a database invariant. Key first, so that range scans over a
+-- bucket's keys prefer object_versions_listing, which leaves delete markers out.
+CREATE UNIQUE INDEX object_versions_one_latest ON object_versions (object_key, bucket) WHERE is_latest = 1;
 
 CREATE TABLE version_blobs (
   blob_id TEXT NOT NULL,

@@ -29,8 +29,12 @@ export class SqliteDatabase implements SqlDatabase {
   readonly #reader: StatementCache;
   /** Resolves when the last queued transaction has finished: the tail of the mutex queue. */
   #queueTail: Promise<void> = Promise.resolve();
-  /** Set while a transaction's callback runs, to turn a nested transaction (a deadlock) into an error. */
-  readonly #insideTransaction = new AsyncLocalStorage<true>();
+  /**
+   * The transaction whose callback is running, to turn a transaction started inside another (it
+   * would wait for the mutex forever) into an error. Work the callback leaves behind keeps this
+   * context after the transaction ends, hence the flag rather than mere presence.
+   */
+  readonly #currentTransaction = new AsyncLocalStorage<{ open: boolean }>();
   #closed = false;
 
   constructor(path: string) {
@@ -47,8 +51,10 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    this.#checkOpen();
-    return Promise.resolve(this.#reader.all(sql, params));
+    return settled(() => {
+      this.#checkOpen();
+      return this.#reader.all(sql, params);
+    });
   }
 
   /** A write outside a transaction is a transaction of one statement. */
@@ -58,10 +64,17 @@ export class SqliteDatabase implements SqlDatabase {
 
   async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
     this.#checkOpen();
-    if (this.#insideTransaction.getStore() === true) {
+    if (this.#currentTransaction.getStore()?.open === true) {
       throw new Error('a metadata transaction was started inside another; SQLite runs them one at a time');
     }
-    return this.#exclusively(() => this.#insideTransaction.run(true, () => this.#runTransaction(work)));
+    return this.#exclusively(async () => {
+      const current = { open: true };
+      try {
+        return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
+      } finally {
+        current.open = false;
+      }
+    });
   }
 
   isUniqueViolation(error: unknown): boolean {
@@ -125,9 +138,23 @@ export class SqliteDatabase implements SqlDatabase {
   }
 }
 
+/** The outcome of a synchronous call as a promise: its errors reject rather than throw. */
+function settled<T>(call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
 /** SQLITE_BUSY: another connection holds the lock (https://sqlite.org/rescode.html#busy). */
 function isBusy(error: unknown): boolean {
-  return error instanceof Error && 'errcode' in error && typeof error.errcode === 'number' && (error.errcode & 0xff) === 5;
+  return (
+    error instanceof Error &&
+    'errcode' in error &&
+    typeof error.errcode === 'number' &&
+    (error.errcode & 0xff) === 5
+  );
 }
 
 /** The write connection as seen by one transaction; refuses use after the transaction ended. */
@@ -140,19 +167,24 @@ class SqliteSession implements SqlSession {
   }
 
   query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    this.#checkActive();
-    return Promise.resolve(this.#connection.all(sql, params));
+    return settled(() => {
+      this.#checkActive();
+      return this.#connection.all(sql, params);
+    });
   }
 
   execute(sql: string, params: readonly SqlValue[]): Promise<number> {
-    this.#checkActive();
-    return Promise.resolve(this.#connection.run(sql, params));
+    return settled(() => {
+      this.#checkActive();
+      return this.#connection.run(sql, params);
+    });
   }
 
   runScript(sql: string): Promise<void> {
-    this.#checkActive();
-    this.#connection.exec(sql);
-    return Promise.resolve();
+    return settled(() => {
+      this.#checkActive();
+      this.#connection.exec(sql);
+    });
   }
 
   end(): void {

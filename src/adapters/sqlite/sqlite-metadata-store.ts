@@ -11,5 +11,8 @@ export interface SqliteMetadataOptions {
 
 /** The embedded default metadata store. Call `migrate()` before use. */
 export function openSqliteMetadataStore(options: SqliteMetadataOptions): SqlMetadataStore {
-  return new SqlMetadataStore(new SqliteDatabase(options.path), { migrations: SQLITE_MIGRATIONS, clock: options.clock });
+  return new SqlMetadataStore(new SqliteDatabase(options.path), {
+    migrations: SQLITE_MIGRATIONS,
+    clock: options.clock,
+  });
 }

@@ -19,7 +19,8 @@ export interface Authorizer {
 export class TenantAdminAuthorizer implements Authorizer {
   authorize(caller: Caller, action: string, target: ActionTarget): Promise<void> {
     if (!caller.isTenantAdmin) return Promise.reject(denied(action));
-    if (target.bucket !== null && target.bucket.tenantId !== caller.tenantId) return Promise.reject(denied(action));
+    if (target.bucket !== null && target.bucket.tenantId !== caller.tenantId)
+      return Promise.reject(denied(action));
     return Promise.resolve();
   }
 }

@@ -36,7 +36,10 @@ export function sealAccessKey(
     accessKeyId: issued.accessKeyId,
     principalId: principal.id,
     tenantId: principal.tenantId,
-    sealedSecret: sealer.seal(Buffer.from(issued.secretAccessKey, 'utf8'), `access-key:${issued.accessKeyId}`),
+    sealedSecret: sealer.seal(
+      Buffer.from(issued.secretAccessKey, 'utf8'),
+      `access-key:${issued.accessKeyId}`,
+    ),
     status: 'Active',
     createdAt: now,
     expiresAt,
@@ -53,7 +56,11 @@ export interface BootstrapResult {
  * First start: creates the root tenant, its administrator and one access key. Returns null when
  * the installation is already bootstrapped (the check and the inserts share one transaction).
  */
-export async function bootstrapRootTenant(metadata: MetadataStore, sealer: SecretSealer, clock: Clock): Promise<BootstrapResult | null> {
+export async function bootstrapRootTenant(
+  metadata: MetadataStore,
+  sealer: SecretSealer,
+  clock: Clock,
+): Promise<BootstrapResult | null> {
   return metadata.transaction(async (tx) => {
     if ((await tx.getTenant('root')) !== null) return null;
     const now = clock.now();

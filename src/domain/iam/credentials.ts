@@ -24,7 +24,10 @@ export class CredentialResolver {
   readonly #metadata: MetadataStore;
   readonly #sealer: SecretSealer;
   readonly #clock: Clock;
-  readonly #cache = new Map<string, { value: ResolvedCredential | null; expiresAtMs: number; keyExpiresAtMs: number | null }>();
+  readonly #cache = new Map<
+    string,
+    { value: ResolvedCredential | null; expiresAtMs: number; keyExpiresAtMs: number | null }
+  >();
 
   constructor(options: { metadata: MetadataStore; sealer: SecretSealer; clock: Clock }) {
     this.#metadata = options.metadata;
@@ -35,12 +38,20 @@ export class CredentialResolver {
   async resolve(accessKeyId: string): Promise<ResolvedCredential | null> {
     const now = this.#clock.nowMs();
     const cached = this.#cache.get(accessKeyId);
-    if (cached !== undefined && cached.expiresAtMs > now && (cached.keyExpiresAtMs === null || cached.keyExpiresAtMs > now)) {
+    if (
+      cached !== undefined &&
+      cached.expiresAtMs > now &&
+      (cached.keyExpiresAtMs === null || cached.keyExpiresAtMs > now)
+    ) {
       return cached.value;
     }
     const record = await this.#metadata.getAccessKey(accessKeyId);
     let value: ResolvedCredential | null = null;
-    if (record !== null && record.status === 'Active' && (record.expiresAt === null || record.expiresAt.getTime() > now)) {
+    if (
+      record !== null &&
+      record.status === 'Active' &&
+      (record.expiresAt === null || record.expiresAt.getTime() > now)
+    ) {
       const principal = await this.#metadata.getPrincipal(record.principalId);
       if (principal !== null) {
         const secret = this.#sealer.unseal(record.sealedSecret, `access-key:${accessKeyId}`);

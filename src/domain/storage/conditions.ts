@@ -41,15 +41,23 @@ export function evaluateReadConditions(
     failureAs412 ? storageError('PreconditionFailed', message) : storageError('NotModified', message);
   if (conditions.ifMatch !== undefined) {
     if (!etagMatches(conditions.ifMatch, etag)) {
-      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        condition: 'If-Match',
-      });
+      throw storageError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          condition: 'If-Match',
+        },
+      );
     }
   } else if (conditions.ifUnmodifiedSince !== undefined) {
     if (seconds(lastModified) > seconds(conditions.ifUnmodifiedSince)) {
-      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        condition: 'If-Unmodified-Since',
-      });
+      throw storageError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          condition: 'If-Unmodified-Since',
+        },
+      );
     }
   }
   if (conditions.ifNoneMatch !== undefined) {
@@ -66,7 +74,10 @@ export type ByteRangeRequest =
   | { kind: 'suffix'; length: number };
 
 /** Resolves a range against the object size: [start, endExclusive), or RangeNotSatisfiable (416). */
-export function resolveRange(range: ByteRangeRequest, sizeBytes: number): { start: number; endExclusive: number } {
+export function resolveRange(
+  range: ByteRangeRequest,
+  sizeBytes: number,
+): { start: number; endExclusive: number } {
   const unsatisfiable = () =>
     storageError('RangeNotSatisfiable', 'The requested range is not satisfiable', { sizeBytes });
   switch (range.kind) {

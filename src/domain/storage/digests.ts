@@ -57,7 +57,9 @@ export function createChecksumDigest(algorithm: ChecksumAlgorithm): ChecksumDige
     case 'CRC32':
       return new Crc32Digest((data, initial) => crc32(data, initial));
     case 'CRC32C':
-      return new Crc32Digest((data, initial) => crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength), initial));
+      return new Crc32Digest((data, initial) =>
+        crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength), initial),
+      );
     case 'CRC64NVME':
       return new Crc64Digest();
     case 'SHA1':

@@ -4,14 +4,31 @@ import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import type { Caller } from '../iam/caller.ts';
-import { evaluateReadConditions, resolveRange, type ByteRangeRequest, type ReadConditions } from './conditions.ts';
+import {
+  evaluateReadConditions,
+  resolveRange,
+  type ByteRangeRequest,
+  type ReadConditions,
+} from './conditions.ts';
 import { checksumOf } from './digests.ts';
 import { storageError } from './errors.ts';
 import { validateObjectKey } from './names.ts';
 import type { ObjectData } from './object-data.ts';
-import { verifyIngestedDigests, type ChecksumClaim, type ObjectStore, type WriteConditions } from './object-store.ts';
+import {
+  verifyIngestedDigests,
+  type ChecksumClaim,
+  type ObjectStore,
+  type WriteConditions,
+} from './object-store.ts';
 import type { ListUploadsPage, MetadataStore } from './ports.ts';
-import type { BlobSegment, ChecksumAlgorithm, MultipartUpload, ObjectVersion, SystemMetadata, UploadPart } from './types.ts';
+import type {
+  BlobSegment,
+  ChecksumAlgorithm,
+  MultipartUpload,
+  ObjectVersion,
+  SystemMetadata,
+  UploadPart,
+} from './types.ts';
 import { OBJECT_RECORD_FORMAT } from './types.ts';
 
 export interface CompletedPartClaim {
@@ -51,8 +68,15 @@ export class MultipartUploads {
   }): Promise<MultipartUpload> {
     validateObjectKey(input.key);
     const bucket = await this.#objects.getBucket(input.bucket);
-    if (input.checksumType === 'FULL_OBJECT' && input.checksumAlgorithm !== null && !['CRC32', 'CRC32C', 'CRC64NVME'].includes(input.checksumAlgorithm)) {
-      throw storageError('InvalidArgument', `The FULL_OBJECT checksum type is not supported with ${input.checksumAlgorithm}`);
+    if (
+      input.checksumType === 'FULL_OBJECT' &&
+      input.checksumAlgorithm !== null &&
+      !['CRC32', 'CRC32C', 'CRC64NVME'].includes(input.checksumAlgorithm)
+    ) {
+      throw storageError(
+        'InvalidArgument',
+        `The FULL_OBJECT checksum type is not supported with ${input.checksumAlgorithm}`,
+      );
     }
     const upload: MultipartUpload = {
       uploadId: randomHexId(24),
@@ -77,7 +101,11 @@ export class MultipartUploads {
     await this.#objects.getBucket(bucket);
     const upload = await this.#metadata.getUploadById(uploadId);
     if (upload === null || upload.bucket !== bucket || upload.key !== key) {
-      throw storageError('UploadNotFound', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
+      throw storageError(
+        'UploadNotFound',
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+        { uploadId },
+      );
     }
     return upload;
   }
@@ -94,8 +122,15 @@ export class MultipartUploads {
   }): Promise<UploadPart> {
     validatePartNumber(input.partNumber);
     const upload = await this.get(input.bucket, input.key, input.uploadId);
-    if (input.checksum !== null && upload.checksumAlgorithm !== null && input.checksum.algorithm !== upload.checksumAlgorithm) {
-      throw storageError('InvalidArgument', `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${input.checksum.algorithm.toLowerCase()}`);
+    if (
+      input.checksum !== null &&
+      upload.checksumAlgorithm !== null &&
+      input.checksum.algorithm !== upload.checksumAlgorithm
+    ) {
+      throw storageError(
+        'InvalidArgument',
+        `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${input.checksum.algorithm.toLowerCase()}`,
+      );
     }
     const algorithm = upload.checksumAlgorithm ?? input.checksum?.algorithm ?? null;
     return this.#storePart(upload, input.partNumber, input.body, input.declaredBytes, algorithm, (ingested) =>
@@ -116,12 +151,24 @@ export class MultipartUploads {
     const upload = await this.get(input.bucket, input.key, input.uploadId);
     evaluateReadConditions(input.sourceConditions, input.source.etag, input.source.lastModified, true);
     const { start, endExclusive } =
-      input.range === null ? { start: 0, endExclusive: input.source.sizeBytes } : resolveRange(input.range, input.source.sizeBytes);
+      input.range === null
+        ? { start: 0, endExclusive: input.source.sizeBytes }
+        : resolveRange(input.range, input.source.sizeBytes);
     if (input.range !== null && input.range.kind !== 'bounded') {
-      throw storageError('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy');
+      throw storageError(
+        'InvalidArgument',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      );
     }
     const body: Readable = this.#objects.openVersion(input.source, start, endExclusive);
-    return this.#storePart(upload, input.partNumber, body, endExclusive - start, upload.checksumAlgorithm, () => undefined);
+    return this.#storePart(
+      upload,
+      input.partNumber,
+      body,
+      endExclusive - start,
+      upload.checksumAlgorithm,
+      () => undefined,
+    );
   }
 
   async #storePart(
@@ -153,14 +200,21 @@ export class MultipartUploads {
         checksum:
           algorithm === null
             ? null
-            : { algorithm, value: ingested.checksums.get(algorithm)!.toString('base64'), type: 'FULL_OBJECT' },
+            : {
+                algorithm,
+                value: ingested.checksums.get(algorithm)!.toString('base64'),
+                type: 'FULL_OBJECT',
+              },
         lastModified: this.#clock.now(),
       };
       await this.#metadata.transaction(async (tx) => {
         // The upload may have been completed or aborted while the part streamed in.
         const current = await tx.getUpload(upload.bucket, upload.key, upload.uploadId);
         if (current === null) {
-          throw storageError('UploadNotFound', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+          throw storageError(
+            'UploadNotFound',
+            'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+          );
         }
         const replaced = await tx.upsertPart(part);
         if (replaced !== null) await tx.enqueueGarbage([replaced]);
@@ -189,29 +243,47 @@ export class MultipartUploads {
     if (input.parts.length === 0) {
       throw storageError('EmptyPartList', 'You must specify at least one part');
     }
-    const stored = new Map((await this.#metadata.listParts(upload.uploadId, 0, LIMITS.multipartMaxParts)).map((p) => [p.partNumber, p]));
+    const stored = new Map(
+      (await this.#metadata.listParts(upload.uploadId, 0, LIMITS.multipartMaxParts)).map((p) => [
+        p.partNumber,
+        p,
+      ]),
+    );
     const chosen: UploadPart[] = [];
     let previous = 0;
     for (const claim of input.parts) {
       if (claim.partNumber <= previous) {
-        throw storageError('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+        throw storageError(
+          'InvalidPartOrder',
+          'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+        );
       }
       previous = claim.partNumber;
       const part = stored.get(claim.partNumber);
       const claimedEtag = claim.etag.trim().replace(/^"(.*)"$/, '$1');
       if (part === undefined || part.etag !== claimedEtag) {
-        throw storageError('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part\'s entity tag.', { partNumber: claim.partNumber });
+        throw storageError(
+          'InvalidPart',
+          "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+          { partNumber: claim.partNumber },
+        );
       }
       if (claim.checksum !== undefined && part.checksum !== null && claim.checksum !== part.checksum.value) {
-        throw storageError('InvalidPart', 'The checksum of a listed part does not match the uploaded part.', { partNumber: claim.partNumber });
+        throw storageError('InvalidPart', 'The checksum of a listed part does not match the uploaded part.', {
+          partNumber: claim.partNumber,
+        });
       }
       chosen.push(part);
     }
     for (let i = 0; i < chosen.length - 1; i++) {
       if (chosen[i]!.sizeBytes < LIMITS.multipartPartMinBytes) {
-        throw storageError('PartTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
-          partNumber: chosen[i]!.partNumber,
-        });
+        throw storageError(
+          'PartTooSmall',
+          'Your proposed upload is smaller than the minimum allowed object size.',
+          {
+            partNumber: chosen[i]!.partNumber,
+          },
+        );
       }
     }
     const md5s = createHash('md5');
@@ -250,10 +322,15 @@ export class MultipartUploads {
       async (tx) => {
         const current = await tx.getUpload(upload.bucket, upload.key, upload.uploadId);
         if (current === null) {
-          throw storageError('UploadNotFound', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+          throw storageError(
+            'UploadNotFound',
+            'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+          );
         }
         const used = new Set(chosen.map((p) => p.blobId));
-        const unused = (await tx.listAllParts(upload.uploadId)).map((p) => p.blobId).filter((id) => !used.has(id));
+        const unused = (await tx.listAllParts(upload.uploadId))
+          .map((p) => p.blobId)
+          .filter((id) => !used.has(id));
         await tx.deleteUpload(upload.uploadId);
         await tx.enqueueGarbage(unused);
       },
@@ -281,7 +358,10 @@ export class MultipartUploads {
     await this.#metadata.transaction(async (tx) => {
       const current = await tx.getUpload(bucket, key, uploadId);
       if (current === null) {
-        throw storageError('UploadNotFound', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+        throw storageError(
+          'UploadNotFound',
+          'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+        );
       }
       const parts = await tx.listAllParts(uploadId);
       await tx.deleteUpload(uploadId);
@@ -297,7 +377,13 @@ export class MultipartUploads {
 
   async listUploads(
     bucket: string,
-    query: { prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number },
+    query: {
+      prefix: string;
+      delimiter: string;
+      keyMarker: string;
+      uploadIdMarker: string;
+      maxUploads: number;
+    },
   ): Promise<ListUploadsPage> {
     await this.#objects.getBucket(bucket);
     return this.#metadata.listUploads(bucket, query);
@@ -306,8 +392,12 @@ export class MultipartUploads {
 
 function validatePartNumber(partNumber: number): void {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > LIMITS.multipartMaxParts) {
-    throw storageError('InvalidArgument', `Part number must be an integer between 1 and ${LIMITS.multipartMaxParts}, inclusive`, {
-      argumentName: 'partNumber',
-    });
+    throw storageError(
+      'InvalidArgument',
+      `Part number must be an integer between 1 and ${LIMITS.multipartMaxParts}, inclusive`,
+      {
+        argumentName: 'partNumber',
+      },
+    );
   }
 }

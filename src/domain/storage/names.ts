@@ -8,12 +8,17 @@ const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3
 
 /** General purpose bucket naming rules: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
 export function validateBucketName(name: string): void {
-  const bad = (why: string) => storageError('InvalidBucketName', `The specified bucket is not valid: ${why}`, { name });
+  const bad = (why: string) =>
+    storageError('InvalidBucketName', `The specified bucket is not valid: ${why}`, { name });
   if (name.length < LIMITS.bucketNameMinLength || name.length > LIMITS.bucketNameMaxLength) {
-    throw bad(`must be between ${LIMITS.bucketNameMinLength} and ${LIMITS.bucketNameMaxLength} characters long`);
+    throw bad(
+      `must be between ${LIMITS.bucketNameMinLength} and ${LIMITS.bucketNameMaxLength} characters long`,
+    );
   }
   if (!BUCKET_NAME.test(name)) {
-    throw bad('use only lowercase letters, numbers, dots and hyphens, beginning and ending with a letter or number');
+    throw bad(
+      'use only lowercase letters, numbers, dots and hyphens, beginning and ending with a letter or number',
+    );
   }
   if (name.includes('..')) throw bad('must not contain two adjacent periods');
   if (name.includes('.-') || name.includes('-.')) throw bad('a period must not be adjacent to a hyphen');

@@ -62,7 +62,8 @@ export class ObjectData {
       : -1;
     const md5 = createHash('md5');
     const digests = new Map<ChecksumAlgorithm, ChecksumDigest>();
-    for (const algorithm of request.checksumAlgorithms) digests.set(algorithm, createChecksumDigest(algorithm));
+    for (const algorithm of request.checksumAlgorithms)
+      digests.set(algorithm, createChecksumDigest(algorithm));
     let sizeBytes = 0;
     const { maxBytes, declaredBytes } = request;
 
@@ -113,7 +114,10 @@ export class ObjectData {
         },
       );
       if (declaredBytes !== null && sizeBytes !== declaredBytes) {
-        throw storageError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+        throw storageError(
+          'IncompleteBody',
+          'You did not provide the number of bytes specified by the Content-Length HTTP header',
+        );
       }
       const checksums = new Map<ChecksumAlgorithm, Buffer>();
       for (const [algorithm, digest] of digests) checksums.set(algorithm, await digest.digest());
@@ -165,7 +169,12 @@ export class ObjectData {
       }
       const bytes = decodeFramesSync(version.inlineData, {
         suite,
-        context: frameContextOf({ bucket: version.bucket, objectKey: version.key, versionUid: version.versionUid, partNumber: 0 }),
+        context: frameContextOf({
+          bucket: version.bucket,
+          objectKey: version.key,
+          versionUid: version.versionUid,
+          partNumber: 0,
+        }),
         frameSizeLog2: layout.frameSizeLog2,
         plaintextBytes: version.sizeBytes,
         start,
@@ -173,10 +182,13 @@ export class ObjectData {
       });
       return Readable.from([bytes], { objectMode: false });
     }
-    return Readable.from(this.#readSegments(version, layout.segments, layout.frameSizeLog2, suite, start, endExclusive), {
-      objectMode: false,
-      highWaterMark: 1,
-    });
+    return Readable.from(
+      this.#readSegments(version, layout.segments, layout.frameSizeLog2, suite, start, endExclusive),
+      {
+        objectMode: false,
+        highWaterMark: 1,
+      },
+    );
   }
 
   async *#readSegments(
@@ -232,7 +244,11 @@ export class ObjectData {
       start,
       endExclusive,
     });
-    const source = this.#blobs.openRange(segment.blobId, fromHeader ? 0 : plan.physicalStart, plan.physicalEnd);
+    const source = this.#blobs.openRange(
+      segment.blobId,
+      fromHeader ? 0 : plan.physicalStart,
+      plan.physicalEnd,
+    );
     const decoded = source.pipe(decoder);
     source.on('error', (error) => decoded.destroy(error));
     for await (const chunk of decoded) yield chunk as Buffer;

@@ -3,12 +3,19 @@ import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import type { Caller } from '../iam/caller.ts';
-import { etagMatches, evaluateReadConditions, resolveRange, type ByteRangeRequest, type ReadConditions } from './conditions.ts';
+import {
+  etagMatches,
+  evaluateReadConditions,
+  resolveRange,
+  type ByteRangeRequest,
+  type ReadConditions,
+} from './conditions.ts';
 import { CHECKSUM_DIGEST_BYTES } from './digests.ts';
 import { storageError } from './errors.ts';
 import type { FrameSuite } from './frame-codec.ts';
 import { validateBucketName, validateObjectKey } from './names.ts';
-import { ObjectData, type IngestedData } from './object-data.ts';
+import type { ObjectData } from './object-data.ts';
+import { type IngestedData } from './object-data.ts';
 import type { ListVersionsPage, MetadataStore, MetadataTx } from './ports.ts';
 import type {
   BucketRecord,
@@ -111,9 +118,13 @@ export class ObjectStore {
     validateBucketName(name);
     const location = region === null || region === '' ? this.#region : region;
     if (location !== this.#region) {
-      throw storageError('InvalidLocation', `The specified location-constraint is not valid; this endpoint serves ${this.#region}`, {
-        region: this.#region,
-      });
+      throw storageError(
+        'InvalidLocation',
+        `The specified location-constraint is not valid; this endpoint serves ${this.#region}`,
+        {
+          region: this.#region,
+        },
+      );
     }
     const bucket: BucketRecord = {
       name,
@@ -130,8 +141,16 @@ export class ObjectStore {
       const existing = await tx.getBucket(name);
       if (existing !== null) {
         throw existing.tenantId === caller.tenantId
-          ? storageError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { name })
-          : storageError('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { name });
+          ? storageError(
+              'BucketAlreadyOwnedByYou',
+              'Your previous request to create the named bucket succeeded and you already own it.',
+              { name },
+            )
+          : storageError(
+              'BucketAlreadyExists',
+              'The requested bucket name is not available. Please select a different name and try again.',
+              { name },
+            );
       }
       await tx.insertBucket(bucket);
     });
@@ -140,7 +159,8 @@ export class ObjectStore {
 
   async getBucket(name: string): Promise<BucketRecord> {
     const bucket = await this.#metadata.getBucket(name);
-    if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+    if (bucket === null)
+      throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
     return bucket;
   }
 
@@ -155,7 +175,8 @@ export class ObjectStore {
   async deleteBucket(name: string): Promise<void> {
     await this.#metadata.transaction(async (tx) => {
       const bucket = await tx.getBucket(name);
-      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+      if (bucket === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
       if (await tx.bucketHasContent(name)) {
         throw storageError('BucketNotEmpty', 'The bucket you tried to delete is not empty', { name });
       }
@@ -166,7 +187,8 @@ export class ObjectStore {
   async setVersioning(name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {
     await this.#metadata.transaction(async (tx) => {
       const bucket = await tx.getBucket(name);
-      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+      if (bucket === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
       await tx.setBucketVersioning(name, state);
     });
   }
@@ -215,10 +237,18 @@ export class ObjectStore {
     const source = await this.getObjectVersion(input.source.bucket, input.source.key, input.source.versionId);
     evaluateReadConditions(input.sourceConditions, source.etag, source.lastModified, true);
     if (source.sizeBytes > LIMITS.copySourceMaxBytes) {
-      throw storageError('InvalidArgument', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+      throw storageError(
+        'InvalidArgument',
+        'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
+      );
     }
     const sameObject = input.source.bucket === input.bucket && input.source.key === input.key;
-    if (sameObject && input.metadataDirective === 'COPY' && input.source.versionId === null && input.tags === null) {
+    if (
+      sameObject &&
+      input.metadataDirective === 'COPY' &&
+      input.source.versionId === null &&
+      input.tags === null
+    ) {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
       throw storageError(
         'InvalidCopyRequest',
@@ -248,7 +278,11 @@ export class ObjectStore {
         checksum:
           checksumAlgorithm === null
             ? null
-            : { algorithm: checksumAlgorithm, value: ingested.checksums.get(checksumAlgorithm)!.toString('base64'), type: 'FULL_OBJECT' },
+            : {
+                algorithm: checksumAlgorithm,
+                value: ingested.checksums.get(checksumAlgorithm)!.toString('base64'),
+                type: 'FULL_OBJECT',
+              },
       });
       return { version: await this.commitVersion(bucket.name, version, input.conditions), source };
     } catch (error) {
@@ -263,7 +297,12 @@ export class ObjectStore {
     versionUid: string,
     caller: Caller,
     ingested: IngestedData,
-    fields: { system: SystemMetadata; userMetadata: Record<string, string>; tags: Record<string, string>; checksum: ObjectChecksum | null },
+    fields: {
+      system: SystemMetadata;
+      userMetadata: Record<string, string>;
+      tags: Record<string, string>;
+      checksum: ObjectChecksum | null;
+    },
   ): NewObjectVersion {
     const layout: DataLayout =
       ingested.blobId === null
@@ -314,11 +353,15 @@ export class ObjectStore {
   ): Promise<ObjectVersion> {
     return this.#metadata.transaction(async (tx) => {
       const bucket = await tx.getBucket(bucketName);
-      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
+      if (bucket === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
       await tx.lockObjectKey(bucketName, version.key);
       const latest = await tx.getLatestVersion(bucketName, version.key);
       checkWriteConditions(latest, conditions);
-      const row: NewObjectVersion = { ...version, versionId: bucket.versioning === 'Enabled' ? version.versionUid : 'null' };
+      const row: NewObjectVersion = {
+        ...version,
+        versionId: bucket.versioning === 'Enabled' ? version.versionUid : 'null',
+      };
       if (row.versionId === 'null') await this.#removeNullVersion(tx, bucketName, version.key);
       if (extra !== undefined) await extra(tx);
       const seq = await tx.insertVersion(row);
@@ -340,12 +383,20 @@ export class ObjectStore {
     const version = await this.findVersion(bucket, key, versionId);
     if (version.isDeleteMarker) {
       if (versionId === null) {
-        throw storageError('ObjectNotFound', 'The specified key does not exist.', { key, deleteMarker: true, versionId: version.versionId });
+        throw storageError('ObjectNotFound', 'The specified key does not exist.', {
+          key,
+          deleteMarker: true,
+          versionId: version.versionId,
+        });
       }
-      throw storageError('DeleteMarkerNotReadable', 'The specified method is not allowed against this resource.', {
-        deleteMarker: true,
-        versionId: version.versionId,
-      });
+      throw storageError(
+        'DeleteMarkerNotReadable',
+        'The specified method is not allowed against this resource.',
+        {
+          deleteMarker: true,
+          versionId: version.versionId,
+        },
+      );
     }
     return version;
   }
@@ -395,10 +446,16 @@ export class ObjectStore {
    * version, enabled buckets add a delete marker, suspended buckets replace the null version
    * with a null delete marker.
    */
-  async deleteObject(caller: Caller, bucketName: string, key: string, versionId: string | null): Promise<DeleteObjectResult> {
+  async deleteObject(
+    caller: Caller,
+    bucketName: string,
+    key: string,
+    versionId: string | null,
+  ): Promise<DeleteObjectResult> {
     return this.#metadata.transaction(async (tx) => {
       const bucket = await tx.getBucket(bucketName);
-      if (bucket === null) throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
+      if (bucket === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
       await tx.lockObjectKey(bucketName, key);
       if (versionId !== null) {
         const version = await tx.getVersion(bucketName, key, versionId);
@@ -449,7 +506,8 @@ export class ObjectStore {
     query: { prefix: string; delimiter: string; after: string; maxKeys: number },
   ): Promise<ListObjectsPage> {
     await this.getBucket(bucket);
-    if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false, lastReturned: null };
+    if (query.maxKeys === 0)
+      return { objects: [], commonPrefixes: [], isTruncated: false, lastReturned: null };
     return this.#metadata.listObjects(bucket, query);
   }
 
@@ -461,7 +519,10 @@ export class ObjectStore {
     let versionSeqMarker: number | null = null;
     if (query.versionIdMarker !== '') {
       if (query.keyMarker === '') {
-        throw storageError('InvalidArgument', 'A version-id marker cannot be specified without a key marker.');
+        throw storageError(
+          'InvalidArgument',
+          'A version-id marker cannot be specified without a key marker.',
+        );
       }
       const marker = await this.#metadata.getVersion(bucket, query.keyMarker, query.versionIdMarker);
       if (marker === null) throw storageError('InvalidVersionId', 'Invalid version id specified');
@@ -492,23 +553,35 @@ export function checkWriteConditions(latest: ObjectVersion | null, conditions: W
       throw storageError('UnsupportedCondition', 'If-None-Match on writes accepts only *');
     }
     if (current !== null) {
-      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        condition: 'If-None-Match',
-      });
+      throw storageError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          condition: 'If-None-Match',
+        },
+      );
     }
   }
   if (conditions.ifMatch !== undefined) {
     if (current === null) throw storageError('ObjectNotFound', 'The specified key does not exist.', {});
     if (!etagMatches(conditions.ifMatch, current.etag)) {
-      throw storageError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        condition: 'If-Match',
-      });
+      throw storageError(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          condition: 'If-Match',
+        },
+      );
     }
   }
 }
 
 /** Content-MD5 and x-amz-checksum-* verification after the body has been read. */
-export function verifyIngestedDigests(ingested: IngestedData, contentMd5: Buffer | null, claim: ChecksumClaim | null): void {
+export function verifyIngestedDigests(
+  ingested: IngestedData,
+  contentMd5: Buffer | null,
+  claim: ChecksumClaim | null,
+): void {
   if (contentMd5 !== null && !contentMd5.equals(ingested.md5)) {
     throw storageError('DigestMismatch', 'The Content-MD5 you specified did not match what we received.');
   }
@@ -517,12 +590,22 @@ export function verifyIngestedDigests(ingested: IngestedData, contentMd5: Buffer
   if (expected === undefined) return;
   const actual = ingested.checksums.get(claim.algorithm);
   const expectedBytes = Buffer.from(expected, 'base64');
-  if (expectedBytes.length !== CHECKSUM_DIGEST_BYTES[claim.algorithm] || expectedBytes.toString('base64') !== expected) {
-    throw storageError('InvalidChecksum', `Value for x-amz-checksum-${claim.algorithm.toLowerCase()} header is invalid.`);
+  if (
+    expectedBytes.length !== CHECKSUM_DIGEST_BYTES[claim.algorithm] ||
+    expectedBytes.toString('base64') !== expected
+  ) {
+    throw storageError(
+      'InvalidChecksum',
+      `Value for x-amz-checksum-${claim.algorithm.toLowerCase()} header is invalid.`,
+    );
   }
   if (actual === undefined || !actual.equals(expectedBytes)) {
-    throw storageError('ChecksumMismatch', `The ${claim.algorithm} you specified did not match the calculated checksum.`, {
-      algorithm: claim.algorithm,
-    });
+    throw storageError(
+      'ChecksumMismatch',
+      `The ${claim.algorithm} you specified did not match the calculated checksum.`,
+      {
+        algorithm: claim.algorithm,
+      },
+    );
   }
 }

@@ -55,7 +55,15 @@ export interface MetadataTx {
 }
 
 /** Bucket sub-resources stored as documents, one per kind. */
-export const BUCKET_CONFIG_KINDS = ['policy', 'cors', 'lifecycle', 'tagging', 'encryption', 'notification', 'object-lock'] as const;
+export const BUCKET_CONFIG_KINDS = [
+  'policy',
+  'cors',
+  'lifecycle',
+  'tagging',
+  'encryption',
+  'notification',
+  'object-lock',
+] as const;
 export type BucketConfigKind = (typeof BUCKET_CONFIG_KINDS)[number];
 
 export interface BucketConfig {
@@ -104,7 +112,11 @@ export interface MetadataStore {
   /** Checks the store answers (readiness). */
   ping(): Promise<void>;
 
-  /** Runs `work` in one atomic, durable transaction; retried by the caller on conflict only. */
+  /**
+   * Runs `work` in one atomic, durable transaction. When the database aborts it for a conflict
+   * (deadlock, serialization failure) the adapter runs `work` again a bounded number of times, so
+   * `work` must be safe to re-run; other failures roll back and reach the caller.
+   */
   transaction<T>(work: (tx: MetadataTx) => Promise<T>): Promise<T>;
 
   // Reads outside a transaction see the last committed state (read-after-write consistent).

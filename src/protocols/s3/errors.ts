@@ -22,7 +22,11 @@ export type S3ProtocolErrorCode =
 
 export class S3ProtocolError extends SovraError<S3ProtocolErrorCode> {}
 
-export function s3Error(code: S3ProtocolErrorCode, message: string, details: Record<string, unknown> = {}): S3ProtocolError {
+export function s3Error(
+  code: S3ProtocolErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+): S3ProtocolError {
   return new S3ProtocolError(code, message, details);
 }
 
@@ -86,6 +90,11 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   InvalidTrailer: { code: 'MalformedTrailerError', status: 400 },
   ExpiredToken: { code: 'ExpiredToken', status: 400 },
   InvalidRequest: { code: 'InvalidRequest', status: 400 },
+  UnsupportedSignatureAlgorithm: { code: 'InvalidRequest', status: 400 },
+  HeadersNotSigned: { code: 'AccessDenied', status: 403 },
+  MissingDateHeader: { code: 'AccessDenied', status: 403 },
+  RequestNotYetValid: { code: 'AccessDenied', status: 403 },
+  InvalidToken: { code: 'InvalidToken', status: 400 },
   // authorization
   AccessDenied: { code: 'AccessDenied', status: 403 },
   ServiceUnavailable: { code: 'ServiceUnavailable', status: 503 },
@@ -110,9 +119,11 @@ const INTERNAL: S3WireError = { code: 'InternalError', status: 500 };
  */
 export function toS3WireError(error: unknown): S3WireError & { message: string; known: boolean } {
   if (error instanceof SovraError) {
-    const wire = (S3_ERRORS as Record<string, S3WireError | undefined>)[error.code];
+    const code: string = (error as SovraError).code;
+    const wire = (S3_ERRORS as Record<string, S3WireError | undefined>)[code];
     if (wire !== undefined) {
-      const message = wire.status === 500 ? 'We encountered an internal error. Please try again.' : error.message;
+      const message =
+        wire.status === 500 ? 'We encountered an internal error. Please try again.' : error.message;
       return { ...wire, message, known: wire.status !== 500 };
     }
   }

@@ -22,7 +22,12 @@ export interface S3Exchange {
   checksumClaim: ChecksumClaim | null;
 }
 
-export function sendXml(res: ServerResponse, status: number, xml: string, headers: OutgoingHttpHeaders = {}): void {
+export function sendXml(
+  res: ServerResponse,
+  status: number,
+  xml: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const body = Buffer.from(xml, 'utf8');
   res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
   res.end(body);
@@ -40,7 +45,8 @@ export async function readBodyText(body: Readable, maxBytes: number): Promise<st
   for await (const chunk of body) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > maxBytes) throw s3Error('MalformedXML', 'The XML you provided was larger than the maximum allowed size.');
+    if (size > maxBytes)
+      throw s3Error('MalformedXML', 'The XML you provided was larger than the maximum allowed size.');
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -88,12 +88,18 @@ export function readChecksumAlgorithmName(value: string | undefined, what: strin
 }
 
 /** The `x-amz-checksum-<alg>` header sent with the request, at most one. */
-export function readChecksumHeader(headers: IncomingHttpHeaders): { algorithm: ChecksumAlgorithm; value: string } | null {
+export function readChecksumHeader(
+  headers: IncomingHttpHeaders,
+): { algorithm: ChecksumAlgorithm; value: string } | null {
   let found: { algorithm: ChecksumAlgorithm; value: string } | null = null;
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const value = header(headers, `x-amz-checksum-${algorithm.toLowerCase()}`);
     if (value === undefined) continue;
-    if (found !== null) throw s3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+    if (found !== null)
+      throw s3Error(
+        'InvalidRequest',
+        'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+      );
     found = { algorithm, value };
   }
   return found;
@@ -188,8 +194,14 @@ export const RESPONSE_OVERRIDES: readonly [string, string][] = [
 
 export function parseNonNegativeInteger(value: string | null, name: string, fallback: number): number {
   if (value === null) return fallback;
-  if (!/^\d+$/.test(value)) throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { argumentName: name });
+  if (!/^\d+$/.test(value))
+    throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, {
+      argumentName: name,
+    });
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { argumentName: name });
+  if (!Number.isSafeInteger(n))
+    throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, {
+      argumentName: name,
+    });
   return n;
 }

@@ -136,7 +136,9 @@ function resolveAction(
 ): S3Action {
   const pending = PENDING_SUBRESOURCES.find((name) => query.has(name));
   if (pending !== undefined) {
-    throw s3Error('NotImplemented', `The ${pending} subresource is not implemented yet.`, { subresource: pending });
+    throw s3Error('NotImplemented', `The ${pending} subresource is not implemented yet.`, {
+      subresource: pending,
+    });
   }
   if (bucket === null) {
     if (method === 'GET') return 'ListBuckets';
@@ -182,7 +184,8 @@ function objectAction(method: string, query: URLSearchParams, hasCopySource: boo
       return 'HeadObject';
     case 'PUT':
       if (query.has('acl')) return 'PutObjectAcl';
-      if (query.has('partNumber') || query.has('uploadId')) return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
+      if (query.has('partNumber') || query.has('uploadId'))
+        return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
       return hasCopySource ? 'CopyObject' : 'PutObject';
     case 'DELETE':
       if (query.has('uploadId')) return 'AbortMultipartUpload';

@@ -61,8 +61,20 @@ export class S3Endpoint {
     this.#o = options;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: S3EndpointLog): Promise<S3Outcome> {
-    const outcome: S3Outcome = { action: null, bucket: null, key: null, principalId: null, tenantId: null, errorCode: null };
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    log: S3EndpointLog,
+  ): Promise<S3Outcome> {
+    const outcome: S3Outcome = {
+      action: null,
+      bucket: null,
+      key: null,
+      principalId: null,
+      tenantId: null,
+      errorCode: null,
+    };
     let route: S3Route | null = null;
     try {
       route = routeS3Request(
@@ -87,7 +99,17 @@ export class S3Endpoint {
       outcome.principalId = caller.principalId;
       outcome.tenantId = caller.tenantId;
       const { body, declaredBytes, checksumClaim } = openBody(req, auth);
-      const exchange: S3Exchange = { req, res, route, caller, auth, requestId, body, declaredBytes, checksumClaim };
+      const exchange: S3Exchange = {
+        req,
+        res,
+        route,
+        caller,
+        auth,
+        requestId,
+        body,
+        declaredBytes,
+        checksumClaim,
+      };
       await this.#dispatch(exchange);
       drain(req);
     } catch (error) {
@@ -99,8 +121,16 @@ export class S3Endpoint {
     return outcome;
   }
 
-  async #authenticate(req: IncomingMessage, route: S3Route): Promise<{ auth: VerifiedRequest; isTenantAdmin: boolean }> {
-    const input = { method: req.method ?? 'GET', rawPath: route.rawPath, rawQuery: route.rawQuery, headers: req.headers };
+  async #authenticate(
+    req: IncomingMessage,
+    route: S3Route,
+  ): Promise<{ auth: VerifiedRequest; isTenantAdmin: boolean }> {
+    const input = {
+      method: req.method ?? 'GET',
+      rawPath: route.rawPath,
+      rawQuery: route.rawQuery,
+      headers: req.headers,
+    };
     if (!hasAuthentication(input)) {
       throw new SigV4Error('AccessDeniedAnonymous', 'Access Denied');
     }
@@ -190,7 +220,11 @@ export class S3Endpoint {
         return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x));
       case 'GetObjectAcl': {
         const bucket = await this.#bucketFor(x);
-        const version = await objects.getObjectVersion(bucket.name, x.route.key!, x.route.query.get('versionId'));
+        const version = await objects.getObjectVersion(
+          bucket.name,
+          x.route.key!,
+          x.route.query.get('versionId'),
+        );
         return buckets.getAcl(x, version.ownerTenantId);
       }
       case 'PutObjectAcl': {
@@ -246,14 +280,29 @@ export class S3Endpoint {
       if (route?.bucket !== null && route?.bucket !== undefined) nodes.push(['BucketName', route.bucket]);
       if (route?.key !== null && route?.key !== undefined) nodes.push(['Key', route.key]);
       if (isSovraError(error)) {
-        for (const field of ['region', 'maxSizeAllowed', 'argumentName', 'condition', 'partNumber'] as const) {
+        for (const field of [
+          'region',
+          'maxSizeAllowed',
+          'argumentName',
+          'condition',
+          'partNumber',
+        ] as const) {
           const value = error.details[field];
-          if (typeof value === 'string' || typeof value === 'number') nodes.push([DETAIL_ELEMENT[field], String(value)]);
+          if (typeof value === 'string' || typeof value === 'number')
+            nodes.push([DETAIL_ELEMENT[field], String(value)]);
         }
       }
-      nodes.push(['Resource', route?.rawPath ?? req.url ?? '/'], ['RequestId', requestId], ['HostId', requestId]);
+      nodes.push(
+        ['Resource', route?.rawPath ?? req.url ?? '/'],
+        ['RequestId', requestId],
+        ['HostId', requestId],
+      );
       const body = Buffer.from(renderXmlDocument('Error', nodes, ''), 'utf8');
-      res.writeHead(wire.status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
+      res.writeHead(wire.status, {
+        ...headers,
+        'content-type': 'application/xml',
+        'content-length': body.length,
+      });
       res.end(body);
     }
     if (bodyPending) drain(req);
@@ -284,7 +333,10 @@ function openBody(
   const contentLength = parseLength(header(req.headers, 'content-length'));
   const headerChecksum = readChecksumHeader(req.headers);
   const trailerName = header(req.headers, 'x-amz-trailer')?.trim().toLowerCase() ?? null;
-  const sdkAlgorithm = readChecksumAlgorithmName(header(req.headers, 'x-amz-sdk-checksum-algorithm'), 'x-amz-sdk-checksum-algorithm');
+  const sdkAlgorithm = readChecksumAlgorithmName(
+    header(req.headers, 'x-amz-sdk-checksum-algorithm'),
+    'x-amz-sdk-checksum-algorithm',
+  );
   const payload = auth.payload;
   switch (payload.kind) {
     case 'streaming-signed':
@@ -292,7 +344,10 @@ function openBody(
     case 'streaming-unsigned-trailer': {
       const decoded = parseLength(header(req.headers, 'x-amz-decoded-content-length'));
       if (decoded === null) {
-        throw s3Error('MissingContentLength', 'You must provide the x-amz-decoded-content-length header with aws-chunked uploads.');
+        throw s3Error(
+          'MissingContentLength',
+          'You must provide the x-amz-decoded-content-length header with aws-chunked uploads.',
+        );
       }
       const decoder = createAwsChunkedDecoder({
         mode: payload,
@@ -306,7 +361,10 @@ function openBody(
       const body = pipeBody(req, decoder);
       let claim: ChecksumClaim | null = null;
       if (trailerName !== null && trailerName.startsWith('x-amz-checksum-')) {
-        const algorithm = readChecksumAlgorithmName(trailerName.slice('x-amz-checksum-'.length), 'x-amz-trailer');
+        const algorithm = readChecksumAlgorithmName(
+          trailerName.slice('x-amz-checksum-'.length),
+          'x-amz-trailer',
+        );
         if (algorithm !== null) claim = { algorithm, expected: () => decoder.trailers()[trailerName] };
       } else if (headerChecksum !== null) {
         claim = { algorithm: headerChecksum.algorithm, expected: () => headerChecksum.value };
@@ -318,11 +376,15 @@ function openBody(
     case 'sha256':
     case 'unsigned': {
       if (trailerName !== null) {
-        throw s3Error('InvalidRequest', 'The x-amz-trailer header requires an aws-chunked (STREAMING-*-TRAILER) payload.');
+        throw s3Error(
+          'InvalidRequest',
+          'The x-amz-trailer header requires an aws-chunked (STREAMING-*-TRAILER) payload.',
+        );
       }
       const body = payload.kind === 'sha256' ? pipeBody(req, createPayloadHashVerifier(payload.hex)) : req;
       let claim: ChecksumClaim | null = null;
-      if (headerChecksum !== null) claim = { algorithm: headerChecksum.algorithm, expected: () => headerChecksum.value };
+      if (headerChecksum !== null)
+        claim = { algorithm: headerChecksum.algorithm, expected: () => headerChecksum.value };
       else if (sdkAlgorithm !== null) claim = { algorithm: sdkAlgorithm, expected: () => undefined };
       return { body, declaredBytes: contentLength, checksumClaim: claim };
     }
@@ -334,7 +396,9 @@ function openBody(
 /** Pipes the request into a verifying transform, carrying errors from either side downstream. */
 function pipeBody(req: IncomingMessage, transform: NodeJS.ReadWriteStream & Readable): Readable {
   req.on('error', (error) => transform.destroy(error));
-  req.on('aborted', () => transform.destroy(new SigV4Error('IncompleteBody', 'The request body ended early.')));
+  req.on('aborted', () =>
+    transform.destroy(new SigV4Error('IncompleteBody', 'The request body ended early.')),
+  );
   return req.pipe(transform);
 }
 
@@ -343,4 +407,3 @@ function parseLength(value: string | undefined): number | null {
   if (!/^\d+$/.test(value.trim())) throw s3Error('InvalidArgument', 'Invalid content length.');
   return Number(value.trim());
 }
-

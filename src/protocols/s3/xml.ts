@@ -51,6 +51,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // Numeric character references (Go's encoder writes `"` as &#34;) must decode too.
+  htmlEntities: true,
   ignoreDeclaration: true,
   isArray: (_name, jpath) => ARRAY_PATHS.has(String(jpath)),
 });
@@ -72,21 +74,33 @@ export interface XmlObject {
 /** Parses a request body; anything that is not well-formed XML with the expected root is MalformedXML. */
 export function parseXmlBody(text: string, root: string): XmlObject {
   if (Buffer.byteLength(text) > LIMITS.xmlBodyMaxBytes) {
-    throw s3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+    throw s3Error(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
   }
   let parsed: unknown;
   try {
     parsed = parser.parse(text, true);
   } catch {
-    throw s3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+    throw s3Error(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
   }
   if (typeof parsed !== 'object' || parsed === null) {
-    throw s3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+    throw s3Error(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
   }
   const rootValue = (parsed as Record<string, unknown>)[root];
   if (rootValue === '') return {};
   if (typeof rootValue !== 'object' || rootValue === null || Array.isArray(rootValue)) {
-    throw s3Error('MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema (expected <${root}>)`);
+    throw s3Error(
+      'MalformedXML',
+      `The XML you provided was not well-formed or did not validate against our published schema (expected <${root}>)`,
+    );
   }
   return rootValue as XmlObject;
 }

@@ -7,7 +7,13 @@ import { header } from '../object-headers.ts';
 import { parseXmlBody, renderXmlDocument, xmlText, type XmlNode } from '../xml.ts';
 
 export function ownerNode(tenantId: string): XmlNode {
-  return ['Owner', [['ID', tenantId], ['DisplayName', tenantId]]];
+  return [
+    'Owner',
+    [
+      ['ID', tenantId],
+      ['DisplayName', tenantId],
+    ],
+  ];
 }
 
 export async function listBuckets(x: S3Exchange, objects: ObjectStore): Promise<void> {
@@ -20,7 +26,11 @@ export async function listBuckets(x: S3Exchange, objects: ObjectStore): Promise<
       ['BucketRegion', b.region],
     ],
   ]);
-  sendXml(x.res, 200, renderXmlDocument('ListAllMyBucketsResult', [ownerNode(x.caller.tenantId), ['Buckets', nodes]]));
+  sendXml(
+    x.res,
+    200,
+    renderXmlDocument('ListAllMyBucketsResult', [ownerNode(x.caller.tenantId), ['Buckets', nodes]]),
+  );
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html */
@@ -33,7 +43,10 @@ export async function createBucket(x: S3Exchange, objects: ObjectStore): Promise
   }
   const acl = header(x.req.headers, 'x-amz-acl');
   if (acl !== undefined && acl !== 'private') {
-    throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+    throw s3Error(
+      'AccessControlListNotSupported',
+      'The bucket does not allow ACLs; access is governed by policies.',
+    );
   }
   const bucket = await objects.createBucket(x.caller, x.route.bucket!, region);
   if (header(x.req.headers, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
@@ -54,7 +67,14 @@ export async function deleteBucket(x: S3Exchange, objects: ObjectStore): Promise
 export function getBucketLocation(x: S3Exchange, bucket: BucketRecord): void {
   // us-east-1 is reported as an empty LocationConstraint, as S3 does.
   const region = bucket.region === 'us-east-1' ? '' : bucket.region;
-  sendXml(x.res, 200, renderXmlDocument('LocationConstraint', []).replace('</LocationConstraint>', `${region}</LocationConstraint>`));
+  sendXml(
+    x.res,
+    200,
+    renderXmlDocument('LocationConstraint', []).replace(
+      '</LocationConstraint>',
+      `${region}</LocationConstraint>`,
+    ),
+  );
 }
 
 export function getBucketVersioning(x: S3Exchange, bucket: BucketRecord): void {
@@ -83,11 +103,20 @@ export function getAcl(x: S3Exchange, ownerTenantId: string): void {
   const grant: XmlNode = [
     'Grant',
     [
-      ['Grantee', [['ID', ownerTenantId], ['DisplayName', ownerTenantId]]],
+      [
+        'Grantee',
+        [
+          ['ID', ownerTenantId],
+          ['DisplayName', ownerTenantId],
+        ],
+      ],
       ['Permission', 'FULL_CONTROL'],
     ],
   ];
-  const xml = renderXmlDocument('AccessControlPolicy', [ownerNode(ownerTenantId), ['AccessControlList', [grant]]]).replace(
+  const xml = renderXmlDocument('AccessControlPolicy', [
+    ownerNode(ownerTenantId),
+    ['AccessControlList', [grant]],
+  ]).replace(
     '<Grantee>',
     '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">',
   );
@@ -98,10 +127,16 @@ export async function putAcl(x: S3Exchange): Promise<void> {
   const acl = header(x.req.headers, 'x-amz-acl');
   const body = await readBodyText(x.body, LIMITS.xmlBodyMaxBytes);
   if ((acl === undefined && body.trim() === '') || (acl !== undefined && !ALLOWED_CANNED_ACLS.has(acl))) {
-    throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+    throw s3Error(
+      'AccessControlListNotSupported',
+      'The bucket does not allow ACLs; access is governed by policies.',
+    );
   }
   if (body.trim() !== '') {
-    throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+    throw s3Error(
+      'AccessControlListNotSupported',
+      'The bucket does not allow ACLs; access is governed by policies.',
+    );
   }
   sendEmpty(x.res, 200);
 }

@@ -12,7 +12,10 @@ import { ownerNode } from './buckets.ts';
 function encoderFor(query: URLSearchParams): (text: string) => string {
   const type = query.get('encoding-type');
   if (type === null) return (text) => text;
-  if (type !== 'url') throw s3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { argumentName: 'encoding-type' });
+  if (type !== 'url')
+    throw s3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      argumentName: 'encoding-type',
+    });
   return (text) => encodeURIComponent(text).replace(/%2F/g, '/');
 }
 
@@ -42,13 +45,19 @@ function encodeToken(key: string): string {
 function decodeToken(token: string): string {
   const key = Buffer.from(token, 'base64url').toString('utf8');
   if (token === '' || encodeToken(key) !== token) {
-    throw s3Error('InvalidArgument', 'The continuation token provided is incorrect', { argumentName: 'continuation-token' });
+    throw s3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      argumentName: 'continuation-token',
+    });
   }
   return key;
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html */
-export async function listObjectsV2(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+export async function listObjectsV2(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+): Promise<void> {
   const q = x.route.query;
   const encode = encoderFor(q);
   const prefix = q.get('prefix') ?? '';
@@ -65,9 +74,13 @@ export async function listObjectsV2(x: S3Exchange, objects: ObjectStore, bucket:
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   nodes.push(['MaxKeys', maxKeys]);
   if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
-  nodes.push(['KeyCount', page.objects.length + page.commonPrefixes.length], ['IsTruncated', page.isTruncated]);
+  nodes.push(
+    ['KeyCount', page.objects.length + page.commonPrefixes.length],
+    ['IsTruncated', page.isTruncated],
+  );
   if (token !== null) nodes.push(['ContinuationToken', token]);
-  if (page.isTruncated && page.lastReturned !== null) nodes.push(['NextContinuationToken', encodeToken(page.lastReturned)]);
+  if (page.isTruncated && page.lastReturned !== null)
+    nodes.push(['NextContinuationToken', encodeToken(page.lastReturned)]);
   if (startAfter !== '') nodes.push(['StartAfter', encode(startAfter)]);
   const withOwner = q.get('fetch-owner') === 'true';
   for (const version of page.objects) nodes.push(objectNode(version, encode, withOwner));
@@ -76,7 +89,11 @@ export async function listObjectsV2(x: S3Exchange, objects: ObjectStore, bucket:
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html */
-export async function listObjectsV1(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+export async function listObjectsV1(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+): Promise<void> {
   const q = x.route.query;
   const encode = encoderFor(q);
   const prefix = q.get('prefix') ?? '';
@@ -90,7 +107,8 @@ export async function listObjectsV1(x: S3Exchange, objects: ObjectStore, bucket:
     ['Marker', encode(marker)],
   ];
   // NextMarker is returned only when a delimiter was given; otherwise clients use the last key.
-  if (page.isTruncated && delimiter !== '' && page.lastReturned !== null) nodes.push(['NextMarker', encode(page.lastReturned)]);
+  if (page.isTruncated && delimiter !== '' && page.lastReturned !== null)
+    nodes.push(['NextMarker', encode(page.lastReturned)]);
   nodes.push(['MaxKeys', maxKeys]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
@@ -101,7 +119,11 @@ export async function listObjectsV1(x: S3Exchange, objects: ObjectStore, bucket:
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html */
-export async function listObjectVersions(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+export async function listObjectVersions(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+): Promise<void> {
   const q = x.route.query;
   const encode = encoderFor(q);
   const prefix = q.get('prefix') ?? '';
@@ -109,7 +131,13 @@ export async function listObjectVersions(x: S3Exchange, objects: ObjectStore, bu
   const keyMarker = q.get('key-marker') ?? '';
   const versionIdMarker = q.get('version-id-marker') ?? '';
   const maxKeys = maxKeysOf(q);
-  const page = await objects.listVersions(bucket.name, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
+  const page = await objects.listVersions(bucket.name, {
+    prefix,
+    delimiter,
+    keyMarker,
+    versionIdMarker,
+    maxKeys,
+  });
   const nodes: XmlNode[] = [
     ['Name', bucket.name],
     ['Prefix', encode(prefix)],
@@ -119,7 +147,10 @@ export async function listObjectVersions(x: S3Exchange, objects: ObjectStore, bu
   const last = page.versions.at(-1);
   const lastPrefix = page.commonPrefixes.at(-1);
   if (page.isTruncated) {
-    const lastKey = [last?.key, lastPrefix].filter((k): k is string => k !== undefined).sort(compareBytes).at(-1);
+    const lastKey = [last?.key, lastPrefix]
+      .filter((k): k is string => k !== undefined)
+      .sort(compareBytes)
+      .at(-1);
     if (lastKey !== undefined) nodes.push(['NextKeyMarker', encode(lastKey)]);
     if (last !== undefined && last.key === lastKey) nodes.push(['NextVersionIdMarker', last.versionId]);
   }
@@ -138,7 +169,8 @@ export async function listObjectVersions(x: S3Exchange, objects: ObjectStore, bu
       nodes.push(['DeleteMarker', [...common, ownerNode(v.ownerTenantId)]]);
     } else {
       const fields: XmlNode[] = [...common, ['ETag', quotedEtag(v.etag)]];
-      if (v.checksum !== null) fields.push(['ChecksumAlgorithm', v.checksum.algorithm], ['ChecksumType', v.checksum.type]);
+      if (v.checksum !== null)
+        fields.push(['ChecksumAlgorithm', v.checksum.algorithm], ['ChecksumType', v.checksum.type]);
       fields.push(['Size', v.sizeBytes], ['StorageClass', 'STANDARD'], ownerNode(v.ownerTenantId));
       nodes.push(['Version', fields]);
     }
@@ -152,7 +184,11 @@ function compareBytes(a: string, b: string): number {
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html */
-export async function listMultipartUploads(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function listMultipartUploads(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   const q = x.route.query;
   const encode = encoderFor(q);
   const prefix = q.get('prefix') ?? '';
@@ -160,14 +196,21 @@ export async function listMultipartUploads(x: S3Exchange, uploads: MultipartUplo
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = q.get('upload-id-marker') ?? '';
   const maxUploads = maxKeysOf(q, 'max-uploads');
-  const page = await uploads.listUploads(bucket.name, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const page = await uploads.listUploads(bucket.name, {
+    prefix,
+    delimiter,
+    keyMarker,
+    uploadIdMarker,
+    maxUploads,
+  });
   const nodes: XmlNode[] = [
     ['Bucket', bucket.name],
     ['KeyMarker', encode(keyMarker)],
     ['UploadIdMarker', uploadIdMarker],
   ];
   const last = page.uploads.at(-1);
-  if (page.isTruncated && last !== undefined) nodes.push(['NextKeyMarker', encode(last.key)], ['NextUploadIdMarker', last.uploadId]);
+  if (page.isTruncated && last !== undefined)
+    nodes.push(['NextKeyMarker', encode(last.key)], ['NextUploadIdMarker', last.uploadId]);
   nodes.push(['Prefix', encode(prefix)]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   nodes.push(['MaxUploads', maxUploads]);
@@ -177,7 +220,13 @@ export async function listMultipartUploads(x: S3Exchange, uploads: MultipartUplo
     const fields: XmlNode[] = [
       ['Key', encode(u.key)],
       ['UploadId', u.uploadId],
-      ['Initiator', [['ID', u.initiatorPrincipalId], ['DisplayName', u.initiatorPrincipalId]]],
+      [
+        'Initiator',
+        [
+          ['ID', u.initiatorPrincipalId],
+          ['DisplayName', u.initiatorPrincipalId],
+        ],
+      ],
       ownerNode(u.ownerTenantId),
       ['StorageClass', 'STANDARD'],
       ['Initiated', u.initiatedAt.toISOString()],
@@ -190,17 +239,33 @@ export async function listMultipartUploads(x: S3Exchange, uploads: MultipartUplo
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html */
-export async function listParts(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function listParts(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   const q = x.route.query;
   const uploadId = q.get('uploadId') ?? '';
   const marker = parseNonNegativeInteger(q.get('part-number-marker'), 'part-number-marker', 0);
   const maxParts = maxKeysOf(q, 'max-parts');
-  const { upload, parts, isTruncated } = await uploads.listParts(bucket.name, x.route.key!, uploadId, marker, maxParts);
+  const { upload, parts, isTruncated } = await uploads.listParts(
+    bucket.name,
+    x.route.key!,
+    uploadId,
+    marker,
+    maxParts,
+  );
   const nodes: XmlNode[] = [
     ['Bucket', bucket.name],
     ['Key', x.route.key!],
     ['UploadId', uploadId],
-    ['Initiator', [['ID', upload.initiatorPrincipalId], ['DisplayName', upload.initiatorPrincipalId]]],
+    [
+      'Initiator',
+      [
+        ['ID', upload.initiatorPrincipalId],
+        ['DisplayName', upload.initiatorPrincipalId],
+      ],
+    ],
     ownerNode(upload.ownerTenantId),
     ['StorageClass', 'STANDARD'],
     ['PartNumberMarker', marker],

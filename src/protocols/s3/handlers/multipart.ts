@@ -23,9 +23,16 @@ import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlN
 import { authorizeCopySource, checkCannedAcl, readCopySource, showsVersionIds } from './objects.ts';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
-export async function createMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function createMultipartUpload(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   checkCannedAcl(x);
-  const checksumAlgorithm = readChecksumAlgorithmName(header(x.req.headers, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm');
+  const checksumAlgorithm = readChecksumAlgorithmName(
+    header(x.req.headers, 'x-amz-checksum-algorithm'),
+    'x-amz-checksum-algorithm',
+  );
   const typeHeader = header(x.req.headers, 'x-amz-checksum-type');
   if (typeHeader !== undefined && typeHeader !== 'COMPOSITE' && typeHeader !== 'FULL_OBJECT') {
     throw s3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
@@ -59,18 +66,24 @@ export async function createMultipartUpload(x: S3Exchange, uploads: MultipartUpl
 
 function partNumberOf(x: S3Exchange): number {
   const value = x.route.query.get('partNumber');
-  if (value === null) throw s3Error('InvalidArgument', 'Part number must be specified', { argumentName: 'partNumber' });
+  if (value === null)
+    throw s3Error('InvalidArgument', 'Part number must be specified', { argumentName: 'partNumber' });
   return parseNonNegativeInteger(value, 'partNumber', 0);
 }
 
 function uploadIdOf(x: S3Exchange): string {
   const uploadId = x.route.query.get('uploadId');
-  if (uploadId === null || uploadId === '') throw s3Error('InvalidArgument', 'Upload id must be specified', { argumentName: 'uploadId' });
+  if (uploadId === null || uploadId === '')
+    throw s3Error('InvalidArgument', 'Upload id must be specified', { argumentName: 'uploadId' });
   return uploadId;
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
-export async function uploadPart(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function uploadPart(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   const part = await uploads.uploadPart({
     bucket: bucket.name,
     key: x.route.key!,
@@ -82,7 +95,8 @@ export async function uploadPart(x: S3Exchange, uploads: MultipartUploads, bucke
     checksum: x.checksumClaim,
   });
   const headers: OutgoingHttpHeaders = { etag: quotedEtag(part.etag) };
-  if (part.checksum !== null) headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value;
+  if (part.checksum !== null)
+    headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value;
   sendEmpty(x.res, 200, headers);
 }
 
@@ -100,14 +114,22 @@ export async function uploadPartCopy(
   const rangeHeader = header(x.req.headers, 'x-amz-copy-source-range');
   const range = readRange(rangeHeader);
   if (rangeHeader !== undefined && (range === null || range.kind !== 'bounded')) {
-    throw s3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
-      argumentName: 'x-amz-copy-source-range',
-    });
+    throw s3Error(
+      'InvalidArgument',
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      {
+        argumentName: 'x-amz-copy-source-range',
+      },
+    );
   }
   if (range !== null && range.kind === 'bounded' && range.last >= sourceVersion.sizeBytes) {
-    throw s3Error('InvalidArgument', `Range specified is not valid for source object of size: ${sourceVersion.sizeBytes}`, {
-      argumentName: 'x-amz-copy-source-range',
-    });
+    throw s3Error(
+      'InvalidArgument',
+      `Range specified is not valid for source object of size: ${sourceVersion.sizeBytes}`,
+      {
+        argumentName: 'x-amz-copy-source-range',
+      },
+    );
   }
   const part = await uploads.uploadPartCopy({
     bucket: bucket.name,
@@ -129,7 +151,11 @@ export async function uploadPartCopy(
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html */
-export async function completeMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function completeMultipartUpload(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'CompleteMultipartUpload');
   const claims: CompletedPartClaim[] = [];
   const entries = xmlList(doc.Part);
@@ -141,7 +167,13 @@ export async function completeMultipartUpload(x: S3Exchange, uploads: MultipartU
     if (part === undefined || number === undefined || etag === undefined || !/^\d+$/.test(number.trim())) {
       throw s3Error('MalformedXML', 'Each Part must have a PartNumber and an ETag.');
     }
-    const checksum = ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256']
+    const checksum = [
+      'ChecksumCRC32',
+      'ChecksumCRC32C',
+      'ChecksumCRC64NVME',
+      'ChecksumSHA1',
+      'ChecksumSHA256',
+    ]
       .map((name) => xmlText(part[name]))
       .find((v) => v !== undefined);
     claims.push({ partNumber: Number(number.trim()), etag, checksum });
@@ -163,12 +195,19 @@ export async function completeMultipartUpload(x: S3Exchange, uploads: MultipartU
     ['ETag', quotedEtag(version.etag)],
   ];
   if (version.checksum !== null) {
-    result.push([`Checksum${version.checksum.algorithm}`, version.checksum.value], ['ChecksumType', version.checksum.type]);
+    result.push(
+      [`Checksum${version.checksum.algorithm}`, version.checksum.value],
+      ['ChecksumType', version.checksum.type],
+    );
   }
   sendXml(x.res, 200, renderXmlDocument('CompleteMultipartUploadResult', result), headers);
 }
 
-export async function abortMultipartUpload(x: S3Exchange, uploads: MultipartUploads, bucket: BucketRecord): Promise<void> {
+export async function abortMultipartUpload(
+  x: S3Exchange,
+  uploads: MultipartUploads,
+  bucket: BucketRecord,
+): Promise<void> {
   await uploads.abort(bucket.name, x.route.key!, uploadIdOf(x));
   sendEmpty(x.res, 204);
 }

@@ -34,16 +34,31 @@ export function showsVersionIds(bucket: BucketRecord): boolean {
 export function checkCannedAcl(x: S3Exchange): void {
   const acl = header(x.req.headers, 'x-amz-acl');
   if (acl !== undefined && !ALLOWED_CANNED_ACLS.has(acl)) {
-    throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+    throw s3Error(
+      'AccessControlListNotSupported',
+      'The bucket does not allow ACLs; access is governed by policies.',
+    );
   }
-  for (const name of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
+  for (const name of [
+    'x-amz-grant-read',
+    'x-amz-grant-write',
+    'x-amz-grant-read-acp',
+    'x-amz-grant-write-acp',
+    'x-amz-grant-full-control',
+  ]) {
     if (header(x.req.headers, name) !== undefined) {
-      throw s3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs; access is governed by policies.');
+      throw s3Error(
+        'AccessControlListNotSupported',
+        'The bucket does not allow ACLs; access is governed by policies.',
+      );
     }
   }
   const storageClass = header(x.req.headers, 'x-amz-storage-class');
   if (storageClass !== undefined && storageClass !== 'STANDARD') {
-    throw s3Error('InvalidStorageClass', 'The storage class you specified is not valid; Sovra serves STANDARD.');
+    throw s3Error(
+      'InvalidStorageClass',
+      'The storage class you specified is not valid; Sovra serves STANDARD.',
+    );
   }
 }
 
@@ -69,7 +84,12 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
 }
 
 /** GET and HEAD Object, including ranges, partNumber, conditions and response overrides. */
-export async function getObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord, head: boolean): Promise<void> {
+export async function getObject(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+  head: boolean,
+): Promise<void> {
   const query = x.route.query;
   const versionId = query.get('versionId');
   const partNumberText = query.get('partNumber');
@@ -77,13 +97,20 @@ export async function getObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
   let partsCount: number | null = null;
   if (partNumberText !== null) {
     const partNumber = parseNonNegativeInteger(partNumberText, 'partNumber', 1);
-    if (range !== null) throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+    if (range !== null)
+      throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
     const version = await objects.getObjectVersion(bucket.name, x.route.key!, versionId);
     const partRange = partRangeOf(version, partNumber);
     range = partRange.range;
     partsCount = partRange.partsCount;
   }
-  const read = await objects.readObject(bucket.name, x.route.key!, versionId, readReadConditions(x.req.headers), range);
+  const read = await objects.readObject(
+    bucket.name,
+    x.route.key!,
+    versionId,
+    readReadConditions(x.req.headers),
+    range,
+  );
   const version = read.version;
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
   if (partsCount !== null) headers['x-amz-mp-parts-count'] = String(partsCount);
@@ -99,7 +126,8 @@ export async function getObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
   if (read.range !== null) {
     status = 206;
     length = read.range.endExclusive - read.range.start;
-    headers['content-range'] = `bytes ${read.range.start}-${read.range.endExclusive - 1}/${version.sizeBytes}`;
+    headers['content-range'] =
+      `bytes ${read.range.start}-${read.range.endExclusive - 1}/${version.sizeBytes}`;
   }
   headers['content-length'] = length;
   if (head) {
@@ -116,7 +144,12 @@ export async function getObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
  * headers are sent (corrupt frame, disk error) aborts the connection, so the client sees a
  * truncated response and never wrong bytes.
  */
-async function streamBody(x: S3Exchange, status: number, headers: OutgoingHttpHeaders, body: NodeJS.ReadableStream): Promise<void> {
+async function streamBody(
+  x: S3Exchange,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: NodeJS.ReadableStream,
+): Promise<void> {
   const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let first: IteratorResult<Buffer>;
   try {
@@ -148,7 +181,10 @@ async function streamBody(x: S3Exchange, status: number, headers: OutgoingHttpHe
 
 function partRangeOf(version: ObjectVersion, partNumber: number) {
   if (version.layout.kind !== 'segments' || version.layout.segments[0]?.partNumber === undefined) {
-    if (partNumber !== 1) throw s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', { argumentName: 'partNumber' });
+    if (partNumber !== 1)
+      throw s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', {
+        argumentName: 'partNumber',
+      });
     return { range: null, partsCount: null };
   }
   const segments = version.layout.segments;
@@ -158,15 +194,25 @@ function partRangeOf(version: ObjectVersion, partNumber: number) {
   let start = 0;
   for (let i = 0; i < partNumber - 1; i++) start += segments[i]!.sizeBytes;
   const size = segments[partNumber - 1]!.sizeBytes;
-  return { range: { kind: 'bounded' as const, first: start, last: start + size - 1 }, partsCount: segments.length };
+  return {
+    range: { kind: 'bounded' as const, first: start, last: start + size - 1 },
+    partsCount: segments.length,
+  };
 }
 
 function toRangeError() {
-  return s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', { argumentName: 'partNumber' });
+  return s3Error('InvalidArgument', 'The requested partnumber is not satisfiable', {
+    argumentName: 'partNumber',
+  });
 }
 
 export async function deleteObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
-  const result = await objects.deleteObject(x.caller, bucket.name, x.route.key!, x.route.query.get('versionId'));
+  const result = await objects.deleteObject(
+    x.caller,
+    bucket.name,
+    x.route.key!,
+    x.route.query.get('versionId'),
+  );
   const headers: OutgoingHttpHeaders = {};
   if (result.deleteMarker) headers['x-amz-delete-marker'] = 'true';
   if (result.versionId !== null && showsVersionIds(bucket)) headers['x-amz-version-id'] = result.versionId;
@@ -174,12 +220,19 @@ export async function deleteObject(x: S3Exchange, objects: ObjectStore, bucket: 
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html */
-export async function deleteObjects(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+export async function deleteObjects(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+): Promise<void> {
   const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'Delete');
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
   const entries = xmlList(doc.Object);
   if (entries.length === 0 || entries.length > LIMITS.deleteObjectsMaxKeys) {
-    throw s3Error('MalformedXML', `The request must name between 1 and ${LIMITS.deleteObjectsMaxKeys} objects.`);
+    throw s3Error(
+      'MalformedXML',
+      `The request must name between 1 and ${LIMITS.deleteObjectsMaxKeys} objects.`,
+    );
   }
   const results: XmlNode[] = [];
   for (const entry of entries) {
@@ -223,11 +276,19 @@ export function readCopySource(value: string): { bucket: string; key: string; ve
   if (decoded.startsWith('/')) decoded = decoded.slice(1);
   const slash = decoded.indexOf('/');
   if (slash <= 0 || slash === decoded.length - 1) {
-    throw s3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', {
-      argumentName: 'x-amz-copy-source',
-    });
+    throw s3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+      {
+        argumentName: 'x-amz-copy-source',
+      },
+    );
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), versionId: params.get('versionId') };
+  return {
+    bucket: decoded.slice(0, slash),
+    key: decoded.slice(slash + 1),
+    versionId: params.get('versionId'),
+  };
 }
 
 /** Authorizes reading the copy source as the caller (s3:GetObject on the source). */
@@ -253,11 +314,15 @@ export async function copyObject(
   await authorizeCopySource(x, objects, authorizer, source);
   const directive = header(x.req.headers, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
-    throw s3Error('InvalidArgument', 'Unknown metadata directive.', { argumentName: 'x-amz-metadata-directive' });
+    throw s3Error('InvalidArgument', 'Unknown metadata directive.', {
+      argumentName: 'x-amz-metadata-directive',
+    });
   }
   const taggingDirective = header(x.req.headers, 'x-amz-tagging-directive') ?? 'COPY';
   if (taggingDirective !== 'COPY' && taggingDirective !== 'REPLACE') {
-    throw s3Error('InvalidArgument', 'Unknown tagging directive.', { argumentName: 'x-amz-tagging-directive' });
+    throw s3Error('InvalidArgument', 'Unknown tagging directive.', {
+      argumentName: 'x-amz-tagging-directive',
+    });
   }
   const { version, source: sourceVersion } = await objects.copyObject({
     caller: x.caller,
@@ -269,18 +334,25 @@ export async function copyObject(
     system: readSystemMetadata(x.req.headers),
     userMetadata: readUserMetadata(x.req.headers),
     tags: taggingDirective === 'REPLACE' ? (readTaggingHeader(x.req.headers) ?? {}) : null,
-    checksumAlgorithm: readChecksumAlgorithmName(header(x.req.headers, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm'),
+    checksumAlgorithm: readChecksumAlgorithmName(
+      header(x.req.headers, 'x-amz-checksum-algorithm'),
+      'x-amz-checksum-algorithm',
+    ),
     conditions: readWriteConditions(x.req.headers),
   });
   const headers: OutgoingHttpHeaders = {};
-  if (sourceVersion.versionId !== 'null' || source.versionId !== null) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
+  if (sourceVersion.versionId !== 'null' || source.versionId !== null)
+    headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
   const result: XmlNode[] = [
     ['ETag', quotedEtag(version.etag)],
     ['LastModified', version.lastModified.toISOString()],
   ];
   if (version.checksum !== null) {
-    result.push(['ChecksumType', version.checksum.type], [`Checksum${version.checksum.algorithm}`, version.checksum.value]);
+    result.push(
+      ['ChecksumType', version.checksum.type],
+      [`Checksum${version.checksum.algorithm}`, version.checksum.value],
+    );
   }
   sendXml(x.res, 200, renderXmlDocument('CopyObjectResult', result), headers);
 }

@@ -1,0 +1,263 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { createInterface } from 'node:readline';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { removeDir, startSovra, NODE } from '../test/helpers/sovra-process.ts';
+import { formatTable, memoryOf, putScript, wrk } from './harness.ts';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+export interface BenchSettings {
+  durationS: number;
+  rssClients: number;
+  rssObjectBytes: number;
+}
+
+/** Single-core throughput of a digest over 64 MiB in 256 KiB updates, MiB/s. */
+function hashThroughput(update: (chunk: Buffer) => void, finish: () => void): number {
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const total = 256 * MiB;
+  const started = process.hrtime.bigint();
+  for (let done = 0; done < total; done += chunk.length) update(chunk);
+  finish();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return total / MiB / seconds;
+}
+
+function hashCeilings() {
+  const md5 = () => {
+    const h = createHash('md5');
+    return hashThroughput(
+      (c) => h.update(c),
+      () => h.digest(),
+    );
+  };
+  const sha256 = () => {
+    const h = createHash('sha256');
+    return hashThroughput(
+      (c) => h.update(c),
+      () => h.digest(),
+    );
+  };
+  const crc = () => {
+    let state = 0;
+    return hashThroughput(
+      (c) => (state = crc32(c, state)),
+      () => state,
+    );
+  };
+  // A presigned (UNSIGNED-PAYLOAD) PUT computes MD5 for the ETag and CRC32 for the frame tags.
+  const putSet = () => {
+    const h = createHash('md5');
+    let state = 0;
+    return hashThroughput(
+      (c) => {
+        h.update(c);
+        state = crc32(c, state);
+      },
+      () => h.digest(),
+    );
+  };
+  return { md5: md5(), sha256: sha256(), crc32: crc(), putSet: putSet() };
+}
+
+async function bareHttpCeiling(durationS: number): Promise<number> {
+  const child = spawn(NODE, [join(import.meta.dirname, 'bare-http.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => {
+    createInterface({ input: child.stdout }).once('line', (line) =>
+      resolve((JSON.parse(line) as { port: number }).port),
+    );
+  });
+  try {
+    return (await wrk(`http://127.0.0.1:${port}/`, { connections: 64, durationS })).requestsPerSecond;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Streams `bytes` of generated data to a presigned PUT URL without holding them in memory. */
+function streamPut(url: string, bytes: number): Promise<number> {
+  const block = Buffer.alloc(MiB, 42);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'PUT', headers: { 'content-length': bytes } }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(bytes) : reject(new Error(`PUT ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    let sent = 0;
+    Readable.from(
+      (function* () {
+        while (sent < bytes) {
+          const n = Math.min(block.length, bytes - sent);
+          sent += n;
+          yield n === block.length ? block : block.subarray(0, n);
+        }
+      })(),
+    ).pipe(req);
+  });
+}
+
+function streamGet(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      let received = 0;
+      res.on('data', (c: Buffer) => (received += c.length));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(received) : reject(new Error(`GET ${res.statusCode}`)),
+      );
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function timed(work: () => Promise<number>): Promise<number> {
+  const started = process.hrtime.bigint();
+  const bytes = await work();
+  return bytes / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+export async function benchS3Core(settings: BenchSettings): Promise<string> {
+  const lines: string[] = [];
+  const hashes = hashCeilings();
+  const bare = await bareHttpCeiling(settings.durationS);
+  const sovra = await startSovra({ extraArgs: ['--log-level', 'warn'] });
+  const s3 = sovra.client();
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: 'small', Body: Buffer.alloc(4096, 1) }));
+    const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'bench', Key: 'small' }), {
+      expiresIn: 3600,
+    });
+    // WHEN_REQUIRED: otherwise the presigner signs a CRC32 of an empty body into the URL.
+    const presigner = sovra.client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const putUrl = await getSignedUrl(
+      presigner,
+      new PutObjectCommand({ Bucket: 'bench', Key: 'small-put' }),
+      {
+        expiresIn: 3600,
+      },
+    );
+    const script = putScript(join(tmpdir(), `sovra-bench-put-${process.pid}.lua`), 4096);
+    const small: (string | number)[][] = [
+      ['4 KiB object', 'concurrency', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'vs bare http'],
+    ];
+    for (const connections of [1, 16, 64]) {
+      const get = await wrk(getUrl, { connections, durationS: settings.durationS });
+      small.push([
+        'GET',
+        connections,
+        get.requestsPerSecond,
+        get.p50Ms,
+        get.p99Ms,
+        get.errors,
+        `${((100 * get.requestsPerSecond) / bare).toFixed(0)}%`,
+      ]);
+    }
+    for (const connections of [1, 16, 64]) {
+      const put = await wrk(putUrl, { connections, durationS: settings.durationS, script });
+      small.push([
+        'PUT',
+        connections,
+        put.requestsPerSecond,
+        put.p50Ms,
+        put.p99Ms,
+        put.errors,
+        `${((100 * put.requestsPerSecond) / bare).toFixed(0)}%`,
+      ]);
+    }
+    const largePutUrl = await getSignedUrl(
+      presigner,
+      new PutObjectCommand({ Bucket: 'bench', Key: 'large' }),
+      {
+        expiresIn: 3600,
+      },
+    );
+    const largeGetUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'bench', Key: 'large' }), {
+      expiresIn: 3600,
+    });
+    const putRates: number[] = [];
+    const getRates: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      putRates.push(await timed(() => streamPut(largePutUrl, 64 * MiB)));
+      getRates.push(await timed(() => streamGet(largeGetUrl)));
+    }
+    const best = (xs: number[]) => Math.max(...xs);
+    const rssPutUrls = await Promise.all(
+      Array.from({ length: settings.rssClients }, (_, i) =>
+        getSignedUrl(presigner, new PutObjectCommand({ Bucket: 'bench', Key: `huge-${i}` }), {
+          expiresIn: 3600,
+        }),
+      ),
+    );
+    const before = memoryOf(sovra.child.pid!);
+    let peak = before.rssMiB;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, memoryOf(sovra.child.pid!).rssMiB);
+    }, 50);
+    const rssStarted = process.hrtime.bigint();
+    await Promise.all(rssPutUrls.map((url) => streamPut(url, settings.rssObjectBytes)));
+    clearInterval(sampler);
+    const rssSeconds = Number(process.hrtime.bigint() - rssStarted) / 1e9;
+
+    lines.push('## S3 core (embedded default: SQLite + local disk, HTTP, CRC32 frames)', '');
+    lines.push(
+      formatTable([
+        ['ceiling (same run)', 'value'],
+        ['bare node:http 4 KiB, wrk -c64 (req/s)', bare],
+        ['MD5, one core (MiB/s)', hashes.md5],
+        ['SHA-256, one core (MiB/s)', hashes.sha256],
+        ['CRC32, one core (MiB/s)', hashes.crc32],
+        ['PUT hash set MD5+CRC32, one core (MiB/s)', hashes.putSet],
+      ]),
+      '',
+    );
+    lines.push(formatTable(small), '');
+    lines.push(
+      formatTable([
+        ['64 MiB object', 'best MiB/s', 'runs', 'vs PUT hash ceiling'],
+        [
+          'PUT (presigned, streamed)',
+          best(putRates),
+          putRates.map((r) => r.toFixed(0)).join('/'),
+          `${((100 * best(putRates)) / hashes.putSet).toFixed(0)}%`,
+        ],
+        [
+          'GET',
+          best(getRates),
+          getRates.map((r) => r.toFixed(0)).join('/'),
+          `${((100 * best(getRates)) / hashes.putSet).toFixed(0)}%`,
+        ],
+      ]),
+      '',
+    );
+    lines.push(
+      formatTable([
+        ['memory', 'MiB'],
+        ['server RSS before', before.rssMiB],
+        [
+          `server peak RSS while ${settings.rssClients} clients each stream ${(settings.rssObjectBytes / GiB).toFixed(2)} GiB`,
+          peak,
+        ],
+        ['aggregate MiB/s of that load', (settings.rssClients * settings.rssObjectBytes) / MiB / rssSeconds],
+      ]),
+      '',
+    );
+  } finally {
+    s3.destroy();
+    await sovra.stop();
+    removeDir(sovra.dataDir);
+  }
+  return lines.join('\n');
+}
