@@ -47,11 +47,18 @@ export const LIMITS = {
   /** Small blob writes are gathered up to this size before one write to the file. */
   blobWriteBatchBytes: 256 * KiB,
   copySourceMaxBytes: 5 * GiB,
+  /** Blob writes queued behind the disk while the next chunks are hashed (each ≤ one frame). */
+  blobWritesInFlight: 4,
+  /** A blob being written is flushed in the background every this many bytes, so the fsync at commit has little left to do. */
+  blobEarlyFlushBytes: 8 * MiB,
   shutdownDrainMs: 25_000,
   blobGcBatch: 256,
   orphanBlobGraceMs: 60 * 60 * 1000,
   signingKeyCacheEntries: 1024,
   credentialCacheTtlMs: 30_000,
+  /** Bucket records are re-read at most this often; writes through this gateway invalidate at once. */
+  bucketCacheTtlMs: 1_000,
+  bucketCacheEntries: 10_000,
   /** How long a SQLite connection waits for another process's write lock before failing. */
   sqliteBusyTimeoutMs: 5_000,
   /** Prepared statements kept per metadata connection (the store's own SQL is a fixed, smaller set). */

@@ -14,7 +14,7 @@ import type { MetadataStore } from '../domain/storage/ports.ts';
 import { S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
-import { newRequestId } from '../platform/ids.ts';
+import { createRequestIdSource } from '../platform/ids.ts';
 import { loggablePath, type Logger } from '../platform/logger.ts';
 import { createHttpServer } from './http-server.ts';
 import { openMetadataStore } from './metadata.ts';
@@ -87,6 +87,7 @@ export async function startServer(
   gc.start(config.gcIntervalMs);
   void gc.sweepOrphans().catch((error: unknown) => log.warn({ err: error }, 'orphan sweep failed'));
 
+  const newRequestId = createRequestIdSource();
   let inFlight = 0;
   let idle: (() => void) | null = null;
   const listener = (req: IncomingMessage, res: ServerResponse) => {
@@ -106,6 +107,7 @@ export async function startServer(
       return;
     }
     void s3.handle(req, res, requestId, log).then((outcome) => {
+      if (!log.isLevelEnabled('info')) return;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       log.info(
         {

@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -40,13 +43,15 @@ export interface StartOptions {
 /** Starts the real server process (`sovra server`) and waits until it listens. */
 export async function startSovra(options: StartOptions = {}): Promise<SovraProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sovra-e2e-'));
+  const port = options.port ?? (await freePort());
+  const tls = (options.extraArgs ?? []).includes('--dev-tls');
   const args = [
     CLI,
     'server',
     '--data-dir',
     dataDir,
     '--listen',
-    `127.0.0.1:${options.port ?? 0}`,
+    `127.0.0.1:${port}`,
     '--region',
     TEST_REGION,
     '--log-level',
@@ -68,31 +73,32 @@ export async function startSovra(options: StartOptions = {}): Promise<SovraProce
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  const listening = new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`sovra did not start in time:\n${logs.join('\n')}`)),
-      30_000,
-    );
-    const onLine = (line: string) => {
-      logs.push(line);
-      if (logs.length > 5000) logs.shift();
-      if (line.includes('"msg":"listening"')) {
-        clearTimeout(timer);
-        resolvePort((JSON.parse(line) as { address: { port: number } }).address.port);
-      }
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sovra exited with ${code}:\n${logs.join('\n')}`));
-    });
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => {
+    exitCode = code;
   });
-  const port = await listening;
+  const onLine = (line: string) => {
+    logs.push(line);
+    if (logs.length > 5000) logs.shift();
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  // Ready when the health endpoint answers (works at any log level).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`sovra exited with ${exitCode}:\n${logs.join('\n')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`sovra did not start in time:\n${logs.join('\n')}`);
+    }
+    const ready = await probe(tls, port);
+    if (ready) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const credentials = JSON.parse(
     readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8'),
   ) as SovraProcess['credentials'];
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   return {
     endpoint,
@@ -112,6 +118,32 @@ export async function startSovra(options: StartOptions = {}): Promise<SovraProce
       await exited;
     },
   };
+}
+
+/** True when the readiness endpoint answers 200 (self-signed certificates accepted). */
+function probe(tls: boolean, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const get = tls ? httpsGet : httpGet;
+    const req = get(
+      { host: '127.0.0.1', port, path: '/_sovra/health/ready', rejectUnauthorized: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => req.destroy());
+  });
+}
+
+/** A port that was free a moment ago (the server binds it right after). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
 }
 
 export function removeDir(dir: string): void {

@@ -38,7 +38,10 @@ const HOST = 'sovra.test:9000';
 const NOW_MS = Date.UTC(2025, 0, 15, 12, 30, 0);
 const REGION = 'eu-central-1';
 
-function lookupOf(secrets: Record<string, string>, sessionTokens: Record<string, string> = {}): CredentialLookup {
+function lookupOf(
+  secrets: Record<string, string>,
+  sessionTokens: Record<string, string> = {},
+): CredentialLookup {
   return (accessKeyId) => {
     const secretAccessKey = secrets[accessKeyId];
     if (secretAccessKey === undefined) return Promise.resolve(null);
@@ -91,7 +94,9 @@ function rawQueryOf(query: QueryParameterBag | undefined): string {
   const parts: string[] = [];
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value === null) parts.push(escapeUri(name));
-    else for (const item of Array.isArray(value) ? value : [value]) parts.push(`${escapeUri(name)}=${escapeUri(item)}`);
+    else
+      for (const item of Array.isArray(value) ? value : [value])
+        parts.push(`${escapeUri(name)}=${escapeUri(item)}`);
   }
   return parts.join('&');
 }
@@ -261,7 +266,12 @@ describe('AWS documentation examples (sig-v4-header-based-auth, sigv4-query-stri
     'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
 
   it('the presigned GET URL verifies (signature aeeed9bb…) with an unsigned payload', async () => {
-    const input = { method: 'GET', rawPath: '/test.txt', rawQuery: presignedQuery, headers: { host: AWS_EXAMPLE_HOST } };
+    const input = {
+      method: 'GET',
+      rawPath: '/test.txt',
+      rawQuery: presignedQuery,
+      headers: { host: AWS_EXAMPLE_HOST },
+    };
     assert.equal(hasAuthentication(input), true);
     const verified = await verifySigV4(input, awsExampleLookup, options);
     assert.equal(verified.method, 'presigned');
@@ -270,7 +280,12 @@ describe('AWS documentation examples (sig-v4-header-based-auth, sigv4-query-stri
   });
 
   it('the presigned URL fails with RequestExpired one second after its 86400 s', async () => {
-    const input = { method: 'GET', rawPath: '/test.txt', rawQuery: presignedQuery, headers: { host: AWS_EXAMPLE_HOST } };
+    const input = {
+      method: 'GET',
+      rawPath: '/test.txt',
+      rawQuery: presignedQuery,
+      headers: { host: AWS_EXAMPLE_HOST },
+    };
     await verifySigV4(input, awsExampleLookup, s3Options(AWS_EXAMPLE_TIME_MS + 86_400_000));
     await assertRejectsWith(
       verifySigV4(input, awsExampleLookup, s3Options(AWS_EXAMPLE_TIME_MS + 86_401_000)),
@@ -322,7 +337,11 @@ describe('header authentication signed by @smithy/signature-v4 as the S3 client 
   });
 
   it('a header sent several times verifies with its values joined by ","', async () => {
-    const signed = await signS3({ method: 'GET', path: '/bucket/key', headers: { 'x-amz-meta-list': 'first,second  value' } });
+    const signed = await signS3({
+      method: 'GET',
+      path: '/bucket/key',
+      headers: { 'x-amz-meta-list': 'first,second  value' },
+    });
     const input = inputOf(signed);
     // Node's headersDistinct: one entry per occurrence, as the client put them on the wire.
     const headers = { ...input.headers, 'x-amz-meta-list': ['  first ', 'second   value'] };
@@ -330,15 +349,27 @@ describe('header authentication signed by @smithy/signature-v4 as the S3 client 
   });
 
   it('header values are trimmed and inner whitespace runs collapse before signing', async () => {
-    const signed = await signS3({ method: 'GET', path: '/bucket/key', headers: { 'x-amz-meta-spaced': 'a   b \t c' } });
+    const signed = await signS3({
+      method: 'GET',
+      path: '/bucket/key',
+      headers: { 'x-amz-meta-spaced': 'a   b \t c' },
+    });
     await verifySigV4(inputOf(signed), lookup, options());
   });
 
   it('a non-ASCII header value verifies as the bytes Node received (latin1 per byte)', async () => {
-    const signed = await signS3({ method: 'PUT', path: '/bucket/key', headers: { 'x-amz-meta-name': 'Zoë & 日本' } });
+    const signed = await signS3({
+      method: 'PUT',
+      path: '/bucket/key',
+      headers: { 'x-amz-meta-name': 'Zoë & 日本' },
+    });
     const input = inputOf(signed);
     const asReceived = Buffer.from('Zoë & 日本', 'utf8').toString('latin1');
-    await verifySigV4({ ...input, headers: { ...input.headers, 'x-amz-meta-name': asReceived } }, lookup, options());
+    await verifySigV4(
+      { ...input, headers: { ...input.headers, 'x-amz-meta-name': asReceived } },
+      lookup,
+      options(),
+    );
   });
 
   it('the Authorization header tolerates spaces after the commas and any component order', async () => {
@@ -359,7 +390,11 @@ describe('header authentication signed by @smithy/signature-v4 as the S3 client 
   it('a signed x-amz-content-sha256 digest becomes the payload the caller must check', async () => {
     const body = Buffer.from('hello sovra');
     const hex = createHash('sha256').update(body).digest('hex');
-    const signed = await signS3({ method: 'PUT', path: '/bucket/key', headers: { 'x-amz-content-sha256': hex } });
+    const signed = await signS3({
+      method: 'PUT',
+      path: '/bucket/key',
+      headers: { 'x-amz-content-sha256': hex },
+    });
     const verified = await verifySigV4(inputOf(signed), lookup, options());
     assert.deepEqual(verified.payload, { kind: 'sha256', hex });
   });
@@ -371,7 +406,11 @@ describe('header authentication signed by @smithy/signature-v4 as the S3 client 
       'STREAMING-UNSIGNED-PAYLOAD-TRAILER': 'streaming-unsigned-trailer',
     } as const;
     for (const [value, kind] of Object.entries(modes)) {
-      const signed = await signS3({ method: 'PUT', path: '/bucket/key', headers: { 'x-amz-content-sha256': value } });
+      const signed = await signS3({
+        method: 'PUT',
+        path: '/bucket/key',
+        headers: { 'x-amz-content-sha256': value },
+      });
       const verified = await verifySigV4(inputOf(signed), lookup, options());
       assert.equal(verified.payload.kind, kind);
     }
@@ -416,33 +455,51 @@ describe('header authentication failures', () => {
   });
 
   it('a wrong secret fails with SignatureDoesNotMatch and reports the string to sign', async () => {
-    await assert.rejects(verifySigV4(baseline, lookupOf({ [KEY_ID]: `${SECRET}x` }), options()), (error: unknown) => {
-      assert.ok(error instanceof SigV4Error);
-      assert.equal(error.code, 'SignatureDoesNotMatch');
-      assert.match(String(error.details.stringToSign), /^AWS4-HMAC-SHA256\n20250115T123000Z\n/);
-      return true;
-    });
+    await assert.rejects(
+      verifySigV4(baseline, lookupOf({ [KEY_ID]: `${SECRET}x` }), options()),
+      (error: unknown) => {
+        assert.ok(error instanceof SigV4Error);
+        assert.equal(error.code, 'SignatureDoesNotMatch');
+        assert.match(String(error.details.stringToSign), /^AWS4-HMAC-SHA256\n20250115T123000Z\n/);
+        return true;
+      },
+    );
   });
 
   it('an altered signed header fails with SignatureDoesNotMatch', async () => {
-    await assertRejectsWith(verifySigV4(withHeaders({ range: 'bytes=0-99' }), lookup, options()), 'SignatureDoesNotMatch');
-    await assertRejectsWith(verifySigV4(withHeaders({ host: 'evil.test' }), lookup, options()), 'SignatureDoesNotMatch');
+    await assertRejectsWith(
+      verifySigV4(withHeaders({ range: 'bytes=0-99' }), lookup, options()),
+      'SignatureDoesNotMatch',
+    );
+    await assertRejectsWith(
+      verifySigV4(withHeaders({ host: 'evil.test' }), lookup, options()),
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('an altered path fails with SignatureDoesNotMatch', async () => {
     for (const rawPath of ['/bucket/photos/dog.jpg', '/bucket/photos/cat.jpg/', '/bucket//photos/cat.jpg']) {
-      await assertRejectsWith(verifySigV4({ ...baseline, rawPath }, lookup, options()), 'SignatureDoesNotMatch');
+      await assertRejectsWith(
+        verifySigV4({ ...baseline, rawPath }, lookup, options()),
+        'SignatureDoesNotMatch',
+      );
     }
   });
 
   it('an altered, added or removed query parameter fails with SignatureDoesNotMatch', async () => {
     for (const rawQuery of ['versionId=v2', 'versionId=v1&acl', '']) {
-      await assertRejectsWith(verifySigV4({ ...baseline, rawQuery }, lookup, options()), 'SignatureDoesNotMatch');
+      await assertRejectsWith(
+        verifySigV4({ ...baseline, rawQuery }, lookup, options()),
+        'SignatureDoesNotMatch',
+      );
     }
   });
 
   it('a different method fails with SignatureDoesNotMatch', async () => {
-    await assertRejectsWith(verifySigV4({ ...baseline, method: 'DELETE' }, lookup, options()), 'SignatureDoesNotMatch');
+    await assertRejectsWith(
+      verifySigV4({ ...baseline, method: 'DELETE' }, lookup, options()),
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('an unsigned x-amz-* header fails with HeadersNotSigned', async () => {
@@ -453,15 +510,24 @@ describe('header authentication failures', () => {
   });
 
   it('an unsigned host header fails with HeadersNotSigned', async () => {
-    const signed = await signS3({ method: 'GET', path: '/bucket/key' }, { unsignableHeaders: new Set(['host']) });
+    const signed = await signS3(
+      { method: 'GET', path: '/bucket/key' },
+      { unsignableHeaders: new Set(['host']) },
+    );
     await assertRejectsWith(verifySigV4(inputOf(signed), lookup, options()), 'HeadersNotSigned');
   });
 
   it('a request more than 15 minutes away from the server clock fails with RequestTimeTooSkewed', async () => {
     const skew = LIMITS.clockSkewMaxMs;
     await verifySigV4(baseline, lookup, s3Options(NOW_MS + skew));
-    await assertRejectsWith(verifySigV4(baseline, lookup, s3Options(NOW_MS + skew + 1000)), 'RequestTimeTooSkewed');
-    await assertRejectsWith(verifySigV4(baseline, lookup, s3Options(NOW_MS - skew - 1000)), 'RequestTimeTooSkewed');
+    await assertRejectsWith(
+      verifySigV4(baseline, lookup, s3Options(NOW_MS + skew + 1000)),
+      'RequestTimeTooSkewed',
+    );
+    await assertRejectsWith(
+      verifySigV4(baseline, lookup, s3Options(NOW_MS - skew - 1000)),
+      'RequestTimeTooSkewed',
+    );
   });
 
   it('an unknown access key fails with InvalidAccessKeyId', async () => {
@@ -484,24 +550,41 @@ describe('header authentication failures', () => {
       credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET },
     });
     const signed = await signer.sign(
-      { method: 'GET', protocol: 'https:', hostname: 'sovra.test', path: '/bucket/key', headers: { host: HOST } },
+      {
+        method: 'GET',
+        protocol: 'https:',
+        hostname: 'sovra.test',
+        path: '/bucket/key',
+        headers: { host: HOST },
+      },
       { signingDate: new Date(NOW_MS) },
     );
     await assertRejectsWith(verifySigV4(inputOf(signed), lookup, options()), 'InvalidRequest');
   });
 
   it('an x-amz-content-sha256 that is neither a digest nor a known mode fails with InvalidArgument', async () => {
-    const signed = await signS3({ method: 'PUT', path: '/bucket/key', headers: { 'x-amz-content-sha256': 'abc' } });
+    const signed = await signS3({
+      method: 'PUT',
+      path: '/bucket/key',
+      headers: { 'x-amz-content-sha256': 'abc' },
+    });
     await assertRejectsWith(verifySigV4(inputOf(signed), lookup, options()), 'InvalidArgument');
   });
 
   it('Signature Version 2 and SigV4a fail with UnsupportedSignatureAlgorithm', async () => {
-    for (const authorization of [`AWS ${KEY_ID}:frJIUN8DYpKDtOLCwo//yllqDzg=`, 'AWS4-ECDSA-P256-SHA256 Credential=x']) {
+    for (const authorization of [
+      `AWS ${KEY_ID}:frJIUN8DYpKDtOLCwo//yllqDzg=`,
+      'AWS4-ECDSA-P256-SHA256 Credential=x',
+    ]) {
       const input = withHeaders({ authorization });
       assert.equal(hasAuthentication(input), true);
       await assertRejectsWith(verifySigV4(input, lookup, options()), 'UnsupportedSignatureAlgorithm');
     }
-    const v2Query = { ...baseline, rawQuery: 'AWSAccessKeyId=AKID&Expires=1700000000&Signature=abc%3D', headers: { host: HOST } };
+    const v2Query = {
+      ...baseline,
+      rawQuery: 'AWSAccessKeyId=AKID&Expires=1700000000&Signature=abc%3D',
+      headers: { host: HOST },
+    };
     assert.equal(hasAuthentication(v2Query), true);
     await assertRejectsWith(verifySigV4(v2Query, lookup, options()), 'UnsupportedSignatureAlgorithm');
   });
@@ -518,19 +601,31 @@ describe('header authentication failures', () => {
       `${authorization}, Extra=1`,
     ];
     for (const value of malformed) {
-      await assertRejectsWith(verifySigV4(withHeaders({ authorization: value }), lookup, options()), 'AuthorizationHeaderMalformed');
+      await assertRejectsWith(
+        verifySigV4(withHeaders({ authorization: value }), lookup, options()),
+        'AuthorizationHeaderMalformed',
+      );
     }
   });
 
   it('a credential scope for another service or another day fails with AuthorizationHeaderMalformed', async () => {
     const authorization = baseline.headers.authorization ?? '';
-    for (const value of [authorization.replace('/s3/', '/kms/'), authorization.replace('/20250115/', '/20250114/')]) {
-      await assertRejectsWith(verifySigV4(withHeaders({ authorization: value }), lookup, options()), 'AuthorizationHeaderMalformed');
+    for (const value of [
+      authorization.replace('/s3/', '/kms/'),
+      authorization.replace('/20250115/', '/20250114/'),
+    ]) {
+      await assertRejectsWith(
+        verifySigV4(withHeaders({ authorization: value }), lookup, options()),
+        'AuthorizationHeaderMalformed',
+      );
     }
   });
 
   it('a missing or unparseable date fails with MissingDateHeader', async () => {
-    await assertRejectsWith(verifySigV4(withHeaders({ 'x-amz-date': undefined }), lookup, options()), 'MissingDateHeader');
+    await assertRejectsWith(
+      verifySigV4(withHeaders({ 'x-amz-date': undefined }), lookup, options()),
+      'MissingDateHeader',
+    );
     await assertRejectsWith(
       verifySigV4(withHeaders({ 'x-amz-date': 'Wed, 15 Jan 2025 12:30:00 GMT' }), lookup, options()),
       'MissingDateHeader',
@@ -548,13 +643,22 @@ describe('header authentication failures', () => {
 
   it('an Authorization header together with X-Amz-Algorithm fails with InvalidArgument', async () => {
     await assertRejectsWith(
-      verifySigV4({ ...baseline, rawQuery: 'versionId=v1&X-Amz-Algorithm=AWS4-HMAC-SHA256' }, lookup, options()),
+      verifySigV4(
+        { ...baseline, rawQuery: 'versionId=v1&X-Amz-Algorithm=AWS4-HMAC-SHA256' },
+        lookup,
+        options(),
+      ),
       'InvalidArgument',
     );
   });
 
   it('a request with no authentication fails with AccessDeniedAnonymous', async () => {
-    const anonymous = { method: 'GET', rawPath: '/bucket/key', rawQuery: 'X-Amz-Algorithmic=1', headers: { host: HOST } };
+    const anonymous = {
+      method: 'GET',
+      rawPath: '/bucket/key',
+      rawQuery: 'X-Amz-Algorithmic=1',
+      headers: { host: HOST },
+    };
     assert.equal(hasAuthentication(anonymous), false);
     await assertRejectsWith(verifySigV4(anonymous, lookup, options()), 'AccessDeniedAnonymous');
   });
@@ -596,7 +700,9 @@ describe('presigned URLs signed by @aws-sdk/s3-request-presigner', () => {
   });
 
   it('a presigned URL dated beyond the allowed skew in the future fails with RequestNotYetValid', async () => {
-    const input = inputOf(await presignS3({ method: 'GET', path: '/bucket/key' }, 900, NOW_MS + LIMITS.clockSkewMaxMs + 60_000));
+    const input = inputOf(
+      await presignS3({ method: 'GET', path: '/bucket/key' }, 900, NOW_MS + LIMITS.clockSkewMaxMs + 60_000),
+    );
     await assertRejectsWith(verifySigV4(input, lookup, options()), 'RequestNotYetValid');
   });
 
@@ -604,7 +710,10 @@ describe('presigned URLs signed by @aws-sdk/s3-request-presigner', () => {
     const input = inputOf(await presignS3({ method: 'GET', path: '/bucket/key' }, 900));
     for (const expires of ['604801', '0', '-1', '1e3', '']) {
       const rawQuery = input.rawQuery.replace('X-Amz-Expires=900', `X-Amz-Expires=${expires}`);
-      await assertRejectsWith(verifySigV4({ ...input, rawQuery }, lookup, options()), 'AuthorizationQueryParametersError');
+      await assertRejectsWith(
+        verifySigV4({ ...input, rawQuery }, lookup, options()),
+        'AuthorizationQueryParametersError',
+      );
     }
   });
 
@@ -614,18 +723,33 @@ describe('presigned URLs signed by @aws-sdk/s3-request-presigner', () => {
     const repeatedDate = `${input.rawQuery}&X-Amz-Date=20250115T123000Z`;
     const wrongAlgorithm = input.rawQuery.replace('X-Amz-Algorithm=AWS4-HMAC-SHA256', 'X-Amz-Algorithm=HMAC');
     for (const rawQuery of [withoutSignature, repeatedDate, wrongAlgorithm]) {
-      await assertRejectsWith(verifySigV4({ ...input, rawQuery }, lookup, options()), 'AuthorizationQueryParametersError');
+      await assertRejectsWith(
+        verifySigV4({ ...input, rawQuery }, lookup, options()),
+        'AuthorizationQueryParametersError',
+      );
     }
   });
 
   it('an altered query parameter or path fails with SignatureDoesNotMatch', async () => {
     const input = inputOf(
-      await presignS3({ method: 'GET', path: '/bucket/key', query: { 'response-content-type': 'text/plain' } }, 900),
+      await presignS3(
+        { method: 'GET', path: '/bucket/key', query: { 'response-content-type': 'text/plain' } },
+        900,
+      ),
     );
-    const rawQuery = input.rawQuery.replace('response-content-type=text%2Fplain', 'response-content-type=text%2Fhtml');
+    const rawQuery = input.rawQuery.replace(
+      'response-content-type=text%2Fplain',
+      'response-content-type=text%2Fhtml',
+    );
     await assertRejectsWith(verifySigV4({ ...input, rawQuery }, lookup, options()), 'SignatureDoesNotMatch');
-    await assertRejectsWith(verifySigV4({ ...input, rawPath: '/bucket/other' }, lookup, options()), 'SignatureDoesNotMatch');
-    await assertRejectsWith(verifySigV4({ ...input, method: 'PUT' }, lookup, options()), 'SignatureDoesNotMatch');
+    await assertRejectsWith(
+      verifySigV4({ ...input, rawPath: '/bucket/other' }, lookup, options()),
+      'SignatureDoesNotMatch',
+    );
+    await assertRejectsWith(
+      verifySigV4({ ...input, method: 'PUT' }, lookup, options()),
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('an x-amz-* header that the URL did not sign fails with HeadersNotSigned', async () => {
@@ -688,7 +812,10 @@ describe('services other than S3 (standard URI encoding, body hash supplied by t
 
   it('an S3 credential scope on the KMS endpoint fails with AuthorizationHeaderMalformed', async () => {
     const signed = await signS3({ method: 'GET', path: '/' });
-    await assertRejectsWith(verifySigV4(inputOf(signed), lookup, kmsOptions()), 'AuthorizationHeaderMalformed');
+    await assertRejectsWith(
+      verifySigV4(inputOf(signed), lookup, kmsOptions()),
+      'AuthorizationHeaderMalformed',
+    );
   });
 });
 
@@ -723,7 +850,8 @@ describe('the real S3 client over loopback', () => {
         },
       });
       if (decoder !== null) await pipeline(request, decoder, sink);
-      else if (verified.payload.kind === 'sha256') await pipeline(request, createPayloadHashVerifier(verified.payload.hex), sink);
+      else if (verified.payload.kind === 'sha256')
+        await pipeline(request, createPayloadHashVerifier(verified.payload.hex), sink);
       else await pipeline(request, sink);
       received.push({ verified, body: Buffer.concat(parts), trailers: decoder?.trailers() ?? {} });
       response.writeHead(200, { etag: '"sovra"', 'content-type': 'text/plain' });
@@ -732,7 +860,9 @@ describe('the real S3 client over loopback', () => {
       request.resume();
       const code = error instanceof SigV4Error ? error.code : 'InternalError';
       response.writeHead(403, { 'content-type': 'application/xml' });
-      response.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>denied</Message></Error>`);
+      response.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>denied</Message></Error>`,
+      );
     }
   }
 
@@ -759,7 +889,9 @@ describe('the real S3 client over loopback', () => {
   it('PutObject with a buffer body verifies and its x-amz-content-sha256 digest matches the body', async () => {
     const client = clientWith(SECRET);
     received.length = 0;
-    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'dir/ü key+(1).txt', Body: Buffer.from('hello sovra') }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bucket', Key: 'dir/ü key+(1).txt', Body: Buffer.from('hello sovra') }),
+    );
     client.destroy();
     assert.equal(received.length, 1);
     assert.equal(received[0]?.verified.payload.kind, 'sha256');
@@ -771,7 +903,12 @@ describe('the real S3 client over loopback', () => {
     received.length = 0;
     const parts = [Buffer.alloc(70_000, 'x'), Buffer.from('tail')];
     await client.send(
-      new PutObjectCommand({ Bucket: 'bucket', Key: 'streamed', Body: Readable.from(parts), ContentLength: 70_004 }),
+      new PutObjectCommand({
+        Bucket: 'bucket',
+        Key: 'streamed',
+        Body: Readable.from(parts),
+        ContentLength: 70_004,
+      }),
     );
     client.destroy();
     assert.equal(received[0]?.verified.payload.kind, 'streaming-unsigned-trailer');
@@ -781,7 +918,9 @@ describe('the real S3 client over loopback', () => {
 
   it('a presigned GetObject URL fetched with plain fetch verifies', async () => {
     const client = clientWith(SECRET);
-    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'bucket', Key: 'a b/c' }), { expiresIn: 60 });
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'bucket', Key: 'a b/c' }), {
+      expiresIn: 60,
+    });
     client.destroy();
     const response = await fetch(url);
     assert.equal(response.status, 200);

@@ -180,6 +180,10 @@ class DiskBlobWriter implements BlobWriter {
   #batchBytes = 0;
   /** Operations run one at a time in call order, even when a caller does not await. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** A background datasync started while writing (see LIMITS.blobEarlyFlushBytes). */
+  #earlyFlush: Promise<void> | null = null;
+  #earlyFlushError: Error | null = null;
+  #flushedUpTo = 0;
 
   constructor(blobId: string, handle: FileHandle, temporaryPath: string, place: () => Promise<void>) {
     this.blobId = blobId;
@@ -214,11 +218,12 @@ class DiskBlobWriter implements BlobWriter {
       if (this.#batchBytes + chunk.length > capacity) await this.#flushBatch(handle);
       if (chunk.length >= capacity) {
         await this.#writeFully(handle, chunk);
-        return;
+      } else {
+        this.#batch ??= Buffer.allocUnsafe(capacity);
+        this.#batch.set(chunk, this.#batchBytes);
+        this.#batchBytes += chunk.length;
       }
-      this.#batch ??= Buffer.allocUnsafe(capacity);
-      this.#batch.set(chunk, this.#batchBytes);
-      this.#batchBytes += chunk.length;
+      this.#maybeFlushEarly(handle);
     } catch (error) {
       this.#state = 'failed';
       throw error;
@@ -230,6 +235,8 @@ class DiskBlobWriter implements BlobWriter {
     this.#state = 'committing';
     try {
       await this.#flushBatch(handle);
+      await this.#earlyFlush;
+      if (this.#earlyFlushError !== null) throw this.#earlyFlushError;
       await handle.datasync();
       this.#handle = null;
       await handle.close();
@@ -242,7 +249,26 @@ class DiskBlobWriter implements BlobWriter {
     }
   }
 
+  /**
+   * Starts a background datasync once enough new bytes were written, so that writing back dirty
+   * pages overlaps with receiving and hashing the rest instead of all happening at commit.
+   */
+  #maybeFlushEarly(handle: FileHandle): void {
+    if (this.#earlyFlush !== null || this.#position - this.#flushedUpTo < LIMITS.blobEarlyFlushBytes) return;
+    this.#flushedUpTo = this.#position;
+    this.#earlyFlush = handle.datasync().then(
+      () => {
+        this.#earlyFlush = null;
+      },
+      (error: unknown) => {
+        this.#earlyFlushError = error instanceof Error ? error : new Error(String(error));
+        this.#earlyFlush = null;
+      },
+    );
+  }
+
   async #abort(): Promise<void> {
+    await this.#earlyFlush;
     if (this.#state === 'committed' || this.#state === 'aborted') return;
     this.#state = 'aborted';
     this.#batch = null;

@@ -97,6 +97,15 @@ export class ObjectData {
         },
         encoder,
         async function place(source: AsyncIterable<Buffer>) {
+          // Up to LIMITS.blobWritesInFlight writes are queued behind the disk, so hashing the
+          // next chunks overlaps with writing the previous ones; memory stays bounded.
+          const inFlight: Promise<void>[] = [];
+          const enqueue = async (target: BlobWriter, chunk: Buffer) => {
+            const written = target.write(chunk);
+            written.catch(() => undefined);
+            inFlight.push(written);
+            if (inFlight.length >= LIMITS.blobWritesInFlight) await inFlight.shift();
+          };
           for await (const out of source) {
             if (writer === null && pendingBytes + out.byteLength <= inlineLimit) {
               pending.push(out);
@@ -105,12 +114,13 @@ export class ObjectData {
             }
             if (writer === null) {
               writer = await blobs.createWriter();
-              for (const earlier of pending) await writer.write(earlier);
+              for (const earlier of pending) await enqueue(writer, earlier);
               pending = [];
               pendingBytes = 0;
             }
-            await writer.write(out);
+            await enqueue(writer, out);
           }
+          await Promise.all(inFlight);
         },
       );
       if (declaredBytes !== null && sizeBytes !== declaredBytes) {
@@ -149,6 +159,28 @@ export class ObjectData {
     await this.#blobs.delete(blobId);
   }
 
+  /** Decoded bytes of an inline version's range (null when the version is not inline). */
+  readInline(version: ObjectVersion, suite: FrameSuite, start: number, endExclusive: number): Buffer | null {
+    const layout = version.layout;
+    if (layout.kind !== 'inline') return null;
+    if (version.inlineData === null)
+      throw storageError('DataCorrupted', 'Stored object data failed verification');
+    if (endExclusive <= start) return Buffer.alloc(0);
+    return decodeFramesSync(version.inlineData, {
+      suite,
+      context: frameContextOf({
+        bucket: version.bucket,
+        objectKey: version.key,
+        versionUid: version.versionUid,
+        partNumber: 0,
+      }),
+      frameSizeLog2: layout.frameSizeLog2,
+      plaintextBytes: version.sizeBytes,
+      start,
+      endExclusive,
+    });
+  }
+
   /**
    * Streams plaintext [start, endExclusive) of a version, verifying every frame it touches.
    * Corruption surfaces as a stream error (DataCorrupted) before the bad bytes are emitted.
@@ -157,30 +189,7 @@ export class ObjectData {
     const layout = version.layout;
     if (layout.kind === 'none' || endExclusive <= start) return Readable.from([], { objectMode: false });
     if (layout.kind === 'inline') {
-      if (version.inlineData === null) {
-        return Readable.from(
-          (async function* () {
-            await Promise.resolve();
-            yield* [];
-            throw storageError('DataCorrupted', 'Stored object data failed verification');
-          })(),
-          { objectMode: false },
-        );
-      }
-      const bytes = decodeFramesSync(version.inlineData, {
-        suite,
-        context: frameContextOf({
-          bucket: version.bucket,
-          objectKey: version.key,
-          versionUid: version.versionUid,
-          partNumber: 0,
-        }),
-        frameSizeLog2: layout.frameSizeLog2,
-        plaintextBytes: version.sizeBytes,
-        start,
-        endExclusive,
-      });
-      return Readable.from([bytes], { objectMode: false });
+      return Readable.from([this.readInline(version, suite, start, endExclusive)!], { objectMode: false });
     }
     return Readable.from(
       this.#readSegments(version, layout.segments, layout.frameSizeLog2, suite, start, endExclusive),

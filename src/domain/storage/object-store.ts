@@ -82,7 +82,8 @@ export interface ObjectRead {
   version: ObjectVersion;
   /** Present when a Range was requested and satisfied. */
   range: { start: number; endExclusive: number } | null;
-  body: Readable;
+  /** Small (inline) objects come back decoded in memory; larger ones as a verifying stream. */
+  body: Readable | Buffer | null;
 }
 
 /**
@@ -95,6 +96,13 @@ export class ObjectStore {
   readonly #data: ObjectData;
   readonly #clock: Clock;
   readonly #region: string;
+  /**
+   * Bucket records change rarely and are read on every request. Writes made here invalidate at
+   * once; other gateways' changes are seen within LIMITS.bucketCacheTtlMs. Decisions that must
+   * be exact (versioning on commit, emptiness on delete) re-read the bucket inside their
+   * transaction.
+   */
+  readonly #bucketCache = new Map<string, { bucket: BucketRecord; expiresAtMs: number }>();
 
   constructor(options: { metadata: MetadataStore; data: ObjectData; clock: Clock; region: string }) {
     this.#metadata = options.metadata;
@@ -154,18 +162,34 @@ export class ObjectStore {
       }
       await tx.insertBucket(bucket);
     });
+    this.forgetBucket(name);
     return bucket;
   }
 
   async getBucket(name: string): Promise<BucketRecord> {
-    const bucket = await this.#metadata.getBucket(name);
+    const bucket = await this.findBucket(name);
     if (bucket === null)
       throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
     return bucket;
   }
 
   async findBucket(name: string): Promise<BucketRecord | null> {
-    return this.#metadata.getBucket(name);
+    const nowMs = this.#clock.nowMs();
+    const cached = this.#bucketCache.get(name);
+    if (cached !== undefined && cached.expiresAtMs > nowMs) return cached.bucket;
+    const bucket = await this.#metadata.getBucket(name);
+    if (bucket === null) {
+      this.#bucketCache.delete(name);
+      return null;
+    }
+    if (this.#bucketCache.size >= LIMITS.bucketCacheEntries) this.#bucketCache.clear();
+    this.#bucketCache.set(name, { bucket, expiresAtMs: nowMs + LIMITS.bucketCacheTtlMs });
+    return bucket;
+  }
+
+  /** Forgets a cached bucket record after a change made through this gateway. */
+  forgetBucket(name: string): void {
+    this.#bucketCache.delete(name);
   }
 
   listBuckets(tenantId: string): Promise<BucketRecord[]> {
@@ -182,6 +206,7 @@ export class ObjectStore {
       }
       await tx.deleteBucket(name);
     });
+    this.forgetBucket(name);
   }
 
   async setVersioning(name: string, state: Exclude<VersioningState, 'Unversioned'>): Promise<void> {
@@ -191,6 +216,7 @@ export class ObjectStore {
         throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
       await tx.setBucketVersioning(name, state);
     });
+    this.forgetBucket(name);
   }
 
   // ---- objects: write -----------------------------------------------------------------------
@@ -422,13 +448,18 @@ export class ObjectStore {
     versionId: string | null,
     conditions: ReadConditions,
     range: ByteRangeRequest | null,
+    withBody = true,
   ): Promise<ObjectRead> {
     const version = await this.getObjectVersion(bucket, key, versionId);
     evaluateReadConditions(conditions, version.etag, version.lastModified);
     const resolved = range === null ? null : resolveRange(range, version.sizeBytes);
+    if (!withBody) return { version, range: resolved, body: null };
     const start = resolved?.start ?? 0;
     const endExclusive = resolved?.endExclusive ?? version.sizeBytes;
-    const body = this.#data.read(version, this.frameSuiteFor(version), start, endExclusive);
+    const suite = this.frameSuiteFor(version);
+    const body =
+      this.#data.readInline(version, suite, start, endExclusive) ??
+      this.#data.read(version, suite, start, endExclusive);
     return { version, range: resolved, body };
   }
 

@@ -9,7 +9,9 @@ import type { BucketRecord } from '../../domain/storage/types.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever, isSovraError } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
+import { formatAmzDate } from '../sigv4/canonical.ts';
 import { createAwsChunkedDecoder } from '../sigv4/chunked.ts';
+import { SigningKeyCache } from '../sigv4/signing-key.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
 import { createPayloadHashVerifier } from '../sigv4/payload.ts';
 import { hasAuthentication, verifySigV4, type VerifiedRequest } from '../sigv4/verify.ts';
@@ -56,6 +58,7 @@ export interface S3Outcome {
  */
 export class S3Endpoint {
   readonly #o: S3EndpointOptions;
+  readonly #signingKeys = new SigningKeyCache();
 
   constructor(options: S3EndpointOptions) {
     this.#o = options;
@@ -129,7 +132,8 @@ export class S3Endpoint {
       method: req.method ?? 'GET',
       rawPath: route.rawPath,
       rawQuery: route.rawQuery,
-      headers: req.headers,
+      // headersDistinct keeps repeated headers apart, as SigV4 canonicalisation needs.
+      headers: req.headersDistinct,
     };
     if (!hasAuthentication(input)) {
       throw new SigV4Error('AccessDeniedAnonymous', 'Access Denied');
@@ -153,6 +157,7 @@ export class S3Endpoint {
         maxSkewMs: LIMITS.clockSkewMaxMs,
         maxPresignSeconds: LIMITS.presignMaxExpiresSeconds,
         uriEncoding: 's3',
+        signingKeyCache: this.#signingKeys,
       },
     );
     if (verified.region !== this.#o.region) {
@@ -354,7 +359,7 @@ function openBody(
         signingKey: auth.signingKey,
         scope: auth.scope,
         seedSignature: auth.seedSignature,
-        requestTime: header(req.headers, 'x-amz-date') ?? '',
+        requestTime: formatAmzDate(auth.requestTime),
         decodedContentLength: decoded,
         expectedTrailer: trailerName,
       });

@@ -8,7 +8,7 @@
  * function here works on bytes where the spec speaks of bytes, and `canonicalRequestEncoding`
  * tells the hasher how to turn the canonical request back into the bytes the client signed.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 
 import { SigV4Error } from './errors.ts';
 
@@ -56,7 +56,8 @@ export function sha256Hex(text: string | Uint8Array, encoding: 'latin1' | 'utf8'
   return hash.digest('hex');
 }
 
-export function hmacSha256(key: Uint8Array | string, data: string): Buffer {
+/** HMAC-SHA256. Pass a KeyObject for keys used repeatedly: Node prepares a raw key on every call (~5x slower). */
+export function hmacSha256(key: KeyObject | Uint8Array | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 

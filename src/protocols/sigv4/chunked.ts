@@ -13,7 +13,7 @@
  * gigabytes — so, as for any request body, consumers commit only when the stream ends cleanly:
  * every failure surfaces as a stream error before the end.
  */
-import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
+import { createHash, timingSafeEqual, type Hash, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 import { LIMITS } from '../../platform/limits.ts';
@@ -28,7 +28,7 @@ export type StreamingPayloadMode = Extract<
 
 export interface AwsChunkedDecoderOptions {
   mode: StreamingPayloadMode;
-  signingKey: Buffer;
+  signingKey: KeyObject;
   scope: string;
   seedSignature: string;
   /** The request's x-amz-date (`yyyymmddThhmmssZ`), which every chunk's string to sign repeats. */
@@ -99,7 +99,7 @@ type DecoderState = 'chunk-header' | 'chunk-data' | 'chunk-data-cr' | 'chunk-dat
 class AwsChunkedDecodingStream extends Transform implements AwsChunkedDecoder {
   readonly #signed: boolean;
   readonly #trailersAllowed: boolean;
-  readonly #signingKey: Buffer;
+  readonly #signingKey: KeyObject;
   /** "AWS4-HMAC-SHA256-PAYLOAD\n<date>\n<scope>\n": the constant head of each chunk's string to sign. */
   readonly #chunkStringToSignHead: string;
   readonly #trailerStringToSignHead: string;

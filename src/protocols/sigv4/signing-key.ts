@@ -4,7 +4,7 @@
  * step 4). A key is valid for one day, region and service, so a small cache removes four HMACs
  * from nearly every request.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 import { LIMITS } from '../../platform/limits.ts';
 import { SCOPE_TERMINATOR } from './canonical.ts';
@@ -23,7 +23,7 @@ export function deriveSigningKey(
 
 interface CachedSigningKey {
   secretAccessKey: string;
-  signingKey: Buffer;
+  signingKey: KeyObject;
 }
 
 /**
@@ -49,7 +49,7 @@ export class SigningKeyCache {
     date: string,
     region: string,
     service: string,
-  ): Buffer {
+  ): KeyObject {
     const cacheKey = `${accessKeyId}\n${date}\n${region}\n${service}`;
     const cached = this.#entries.get(cacheKey);
     if (cached !== undefined && cached.secretAccessKey === secretAccessKey) {
@@ -57,7 +57,8 @@ export class SigningKeyCache {
       this.#entries.set(cacheKey, cached);
       return cached.signingKey;
     }
-    const signingKey = deriveSigningKey(secretAccessKey, date, region, service);
+    // Kept as a KeyObject: HMAC with a prepared key is several times cheaper than with raw bytes.
+    const signingKey = createSecretKey(deriveSigningKey(secretAccessKey, date, region, service));
     this.#entries.delete(cacheKey);
     this.#entries.set(cacheKey, { secretAccessKey, signingKey });
     if (this.#entries.size > this.#maxEntries) {

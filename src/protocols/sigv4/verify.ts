@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 /**
  * Server-side verification of AWS Signature Version 4 (AWS4-HMAC-SHA256 only), by Authorization
  * header (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html)
@@ -76,7 +77,7 @@ export interface VerifiedRequest {
   method: 'header' | 'presigned';
   payload: PayloadMode;
   /** For chunk-signature verification. */
-  signingKey: Buffer;
+  signingKey: KeyObject;
   scope: string;
   seedSignature: string;
   sessionToken?: string;
@@ -546,7 +547,7 @@ function checkSignature(
   input: SigV4Input,
   query: readonly QueryParameter[],
   claim: Claim,
-  signingKey: Buffer,
+  signingKey: KeyObject,
   uriEncoding: UriEncoding,
 ): void {
   const headers = canonicalHeaders(input.headers, claim.signedHeaderNames);

@@ -110,6 +110,7 @@ export async function getObject(
     versionId,
     readReadConditions(x.req.headers),
     range,
+    !head,
   );
   const version = read.version;
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
@@ -130,10 +131,15 @@ export async function getObject(
       `bytes ${read.range.start}-${read.range.endExclusive - 1}/${version.sizeBytes}`;
   }
   headers['content-length'] = length;
-  if (head) {
-    read.body.destroy();
+  if (read.body === null) {
     x.res.writeHead(status, headers);
     x.res.end();
+    return;
+  }
+  if (Buffer.isBuffer(read.body)) {
+    // Small objects: headers and body leave in one write.
+    x.res.writeHead(status, headers);
+    x.res.end(read.body);
     return;
   }
   await streamBody(x, status, headers, read.body);
