@@ -1069,6 +1069,8 @@ function objectVersion(
     inlineData: Buffer.alloc(0),
     encryption: null,
     tags: {},
+    retention: null,
+    legalHold: false,
     ownerTenantId: 'tenant',
     ...fields,
   };

@@ -16,6 +16,7 @@ import type {
   ListObjectsQuery,
   MultipartUpload,
   NewObjectVersion,
+  ObjectRetention,
   ObjectVersion,
   UploadPart,
   VersioningState,
@@ -308,6 +309,44 @@ class SqlMetadataTx implements MetadataTx {
     if (deleted !== undefined && integer(deleted, 'is_latest') === 1) {
       await this.#session.execute(this.#sql.electLatest, [bucket, objectKey]);
     }
+  }
+
+  async setVersionTags(
+    bucket: string,
+    key: string,
+    versionId: string,
+    tags: Record<string, string>,
+  ): Promise<void> {
+    await this.#session.execute(this.#sql.setVersionTags, [
+      JSON.stringify(tags),
+      bucket,
+      keyBytes(key),
+      versionId,
+    ]);
+  }
+
+  async setVersionRetention(
+    bucket: string,
+    key: string,
+    versionId: string,
+    retention: ObjectRetention | null,
+  ): Promise<void> {
+    await this.#session.execute(this.#sql.setVersionRetention, [
+      retention?.mode ?? null,
+      retention?.retainUntil.getTime() ?? null,
+      bucket,
+      keyBytes(key),
+      versionId,
+    ]);
+  }
+
+  async setVersionLegalHold(bucket: string, key: string, versionId: string, on: boolean): Promise<void> {
+    await this.#session.execute(this.#sql.setVersionLegalHold, [
+      on ? 1 : 0,
+      bucket,
+      keyBytes(key),
+      versionId,
+    ]);
   }
 
   async insertUpload(upload: MultipartUpload): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type MultipartUpload,
   type NewObjectVersion,
   type ObjectChecksum,
+  type ObjectRetention,
   type ObjectEncryption,
   type ObjectVersion,
   type SystemMetadata,
@@ -78,11 +79,13 @@ export function decodeBucketConfig(row: SqlRow): BucketConfig {
 /** Everything but the inline data, which listings never load. */
 export const VERSION_COLUMNS =
   'seq, bucket, object_key, version_id, version_uid, is_latest, is_delete_marker, size_bytes, etag, ' +
-  'last_modified_ms, system_meta, user_meta, checksum, layout, encryption, tags, owner_tenant_id, format';
+  'last_modified_ms, system_meta, user_meta, checksum, layout, encryption, tags, owner_tenant_id, format, ' +
+  'retention_mode, retain_until_ms, legal_hold';
 
 export const VERSION_INSERT_COLUMNS =
   'bucket, object_key, version_id, version_uid, is_latest, is_delete_marker, size_bytes, etag, last_modified_ms, ' +
-  'system_meta, user_meta, checksum, layout, inline_data, encryption, tags, owner_tenant_id, format';
+  'system_meta, user_meta, checksum, layout, inline_data, encryption, tags, owner_tenant_id, format, ' +
+  'retention_mode, retain_until_ms, legal_hold';
 
 /** Parameters for VERSION_INSERT_COLUMNS; a new version is always the latest. */
 export function versionParams(version: NewObjectVersion): SqlValue[] {
@@ -105,6 +108,9 @@ export function versionParams(version: NewObjectVersion): SqlValue[] {
     JSON.stringify(version.tags),
     version.ownerTenantId,
     version.format,
+    version.retention?.mode ?? null,
+    version.retention?.retainUntil.getTime() ?? null,
+    flagValue(version.legalHold),
   ];
 }
 
@@ -133,10 +139,19 @@ export function decodeVersion(row: SqlRow): ObjectVersion {
     inlineData: 'inline_data' in row ? nullableBytes(row, 'inline_data') : null,
     encryption: nullableJson<ObjectEncryption>(row, 'encryption'),
     tags: json<Record<string, string>>(row, 'tags'),
+    retention: decodeRetention(row),
+    legalHold: row.legal_hold !== null && row.legal_hold !== undefined && flag(row, 'legal_hold'),
     ownerTenantId: text(row, 'owner_tenant_id'),
     seq: integer(row, 'seq'),
   };
 }
+
+function decodeRetention(row: SqlRow): ObjectRetention | null {
+  if (row.retention_mode === null || row.retention_mode === undefined) return null;
+  return { mode: oneOf(row, 'retention_mode', RETENTION_MODES), retainUntil: time(row, 'retain_until_ms') };
+}
+
+const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 
 // ---- multipart uploads ------------------------------------------------------------------------
 

@@ -41,6 +41,12 @@ const STATEMENTS = {
   insertVersion: `INSERT INTO object_versions (${VERSION_INSERT_COLUMNS}) VALUES (${marks(VERSION_INSERT_COLUMNS)}) RETURNING seq`,
   selectVersionSeq: 'SELECT seq FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?',
   insertVersionBlob: 'INSERT INTO version_blobs (blob_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  setVersionTags:
+    'UPDATE object_versions SET tags = ? WHERE bucket = ? AND object_key = ? AND version_id = ?',
+  setVersionRetention:
+    'UPDATE object_versions SET retention_mode = ?, retain_until_ms = ? WHERE bucket = ? AND object_key = ? AND version_id = ?',
+  setVersionLegalHold:
+    'UPDATE object_versions SET legal_hold = ? WHERE bucket = ? AND object_key = ? AND version_id = ?',
   deleteVersion:
     'DELETE FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ? RETURNING is_latest',
   electLatest:

@@ -316,6 +316,8 @@ export class MultipartUploads {
         inlineData: null,
         encryption: upload.encryption,
         tags: upload.tags,
+        retention: null,
+        legalHold: false,
         ownerTenantId: upload.ownerTenantId,
       },
       input.conditions,

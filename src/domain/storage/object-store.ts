@@ -355,6 +355,8 @@ export class ObjectStore {
       inlineData: ingested.inlineData,
       encryption: null,
       tags: fields.tags,
+      retention: null,
+      legalHold: false,
       ownerTenantId: caller.tenantId,
     };
   }
@@ -524,6 +526,8 @@ export class ObjectStore {
         inlineData: null,
         encryption: null,
         tags: {},
+        retention: null,
+        legalHold: false,
         ownerTenantId: caller.tenantId,
       });
       return { versionId: markerVersionId, deleteMarker: true };

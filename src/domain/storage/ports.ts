@@ -6,6 +6,7 @@ import type {
   ListObjectsQuery,
   MultipartUpload,
   NewObjectVersion,
+  ObjectRetention,
   ObjectVersion,
   UploadPart,
   VersioningState,
@@ -37,6 +38,16 @@ export interface MetadataTx {
   insertVersion(version: NewObjectVersion): Promise<number>;
   /** Removes one version row (by bucket, key, versionId) and re-elects the latest. */
   deleteVersion(bucket: string, key: string, versionId: string): Promise<void>;
+  /** Replaces the tag set of one version. */
+  setVersionTags(bucket: string, key: string, versionId: string, tags: Record<string, string>): Promise<void>;
+  /** Sets or clears the Object Lock retention of one version (the domain enforces the rules). */
+  setVersionRetention(
+    bucket: string,
+    key: string,
+    versionId: string,
+    retention: ObjectRetention | null,
+  ): Promise<void>;
+  setVersionLegalHold(bucket: string, key: string, versionId: string, on: boolean): Promise<void>;
 
   insertUpload(upload: MultipartUpload): Promise<void>;
   getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUpload | null>;

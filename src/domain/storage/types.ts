@@ -76,6 +76,14 @@ export interface ObjectEncryption {
   ssecKeyHmac: string | null;
 }
 
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** Object Lock retention of one version (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html). */
+export interface ObjectRetention {
+  mode: RetentionMode;
+  retainUntil: Date;
+}
+
 export const OBJECT_RECORD_FORMAT = 1;
 
 export interface ObjectVersion {
@@ -100,6 +108,9 @@ export interface ObjectVersion {
   inlineData: Uint8Array | null;
   encryption: ObjectEncryption | null;
   tags: Record<string, string>;
+  /** Object Lock: retention period and legal hold of this version. */
+  retention: ObjectRetention | null;
+  legalHold: boolean;
   ownerTenantId: string;
   /** Monotonic row sequence: orders versions newest first. */
   seq: number;

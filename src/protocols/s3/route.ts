@@ -31,7 +31,28 @@ export type S3Action =
   | 'UploadPartCopy'
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
-  | 'ListParts';
+  | 'ListParts'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
+  | 'DeleteObjectTagging'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycle'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold'
+  | 'GetBucketNotificationConfiguration'
+  | 'PutBucketNotificationConfiguration'
+  | 'PostObject';
 
 export interface S3Route {
   action: S3Action;
@@ -48,14 +69,7 @@ export interface S3Route {
 const PENDING_SUBRESOURCES = [
   'policy',
   'policyStatus',
-  'cors',
-  'lifecycle',
-  'tagging',
   'encryption',
-  'notification',
-  'object-lock',
-  'retention',
-  'legal-hold',
   'website',
   'logging',
   'replication',
@@ -85,6 +99,7 @@ export function routeS3Request(
   host: string | undefined,
   domains: readonly string[],
   hasCopySource: boolean,
+  isForm = false,
 ): S3Route {
   const queryAt = url.indexOf('?');
   const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
@@ -104,7 +119,7 @@ export function routeS3Request(
     const keyPart = slash === -1 ? '' : rawPath.slice(slash + 1);
     key = keyPart === '' ? null : decodePath(keyPart);
   }
-  const action = resolveAction(method, bucket, key, query, hasCopySource);
+  const action = resolveAction(method, bucket, key, query, hasCopySource, isForm);
   return { action, bucket, key, query, rawPath, rawQuery, virtualHosted: hostBucket !== null };
 }
 
@@ -133,6 +148,7 @@ function resolveAction(
   key: string | null,
   query: URLSearchParams,
   hasCopySource: boolean,
+  isForm: boolean,
 ): S3Action {
   const pending = PENDING_SUBRESOURCES.find((name) => query.has(name));
   if (pending !== undefined) {
@@ -144,13 +160,18 @@ function resolveAction(
     if (method === 'GET') return 'ListBuckets';
     throw s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
   }
-  if (key === null) return bucketAction(method, query);
+  if (key === null) return bucketAction(method, query, isForm);
   return objectAction(method, query, hasCopySource);
 }
 
-function bucketAction(method: string, query: URLSearchParams): S3Action {
+function bucketAction(method: string, query: URLSearchParams, isForm: boolean): S3Action {
   switch (method) {
     case 'GET':
+      if (query.has('tagging')) return 'GetBucketTagging';
+      if (query.has('cors')) return 'GetBucketCors';
+      if (query.has('lifecycle')) return 'GetBucketLifecycleConfiguration';
+      if (query.has('object-lock')) return 'GetObjectLockConfiguration';
+      if (query.has('notification')) return 'GetBucketNotificationConfiguration';
       if (query.has('location')) return 'GetBucketLocation';
       if (query.has('versioning')) return 'GetBucketVersioning';
       if (query.has('acl')) return 'GetBucketAcl';
@@ -161,14 +182,23 @@ function bucketAction(method: string, query: URLSearchParams): S3Action {
     case 'HEAD':
       return 'HeadBucket';
     case 'PUT':
+      if (query.has('tagging')) return 'PutBucketTagging';
+      if (query.has('cors')) return 'PutBucketCors';
+      if (query.has('lifecycle')) return 'PutBucketLifecycleConfiguration';
+      if (query.has('object-lock')) return 'PutObjectLockConfiguration';
+      if (query.has('notification')) return 'PutBucketNotificationConfiguration';
       if (query.has('versioning')) return 'PutBucketVersioning';
       if (query.has('acl')) return 'PutBucketAcl';
       return 'CreateBucket';
     case 'DELETE':
+      if (query.has('tagging')) return 'DeleteBucketTagging';
+      if (query.has('cors')) return 'DeleteBucketCors';
+      if (query.has('lifecycle')) return 'DeleteBucketLifecycle';
       return 'DeleteBucket';
     case 'POST':
       if (query.has('delete')) return 'DeleteObjects';
-      throw s3Error('NotImplemented', 'Browser-based POST uploads are not implemented yet.');
+      if (isForm) return 'PostObject';
+      throw s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
     default:
       throw s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
   }
@@ -179,16 +209,23 @@ function objectAction(method: string, query: URLSearchParams, hasCopySource: boo
     case 'GET':
       if (query.has('uploadId')) return 'ListParts';
       if (query.has('acl')) return 'GetObjectAcl';
+      if (query.has('tagging')) return 'GetObjectTagging';
+      if (query.has('retention')) return 'GetObjectRetention';
+      if (query.has('legal-hold')) return 'GetObjectLegalHold';
       return 'GetObject';
     case 'HEAD':
       return 'HeadObject';
     case 'PUT':
       if (query.has('acl')) return 'PutObjectAcl';
+      if (query.has('tagging')) return 'PutObjectTagging';
+      if (query.has('retention')) return 'PutObjectRetention';
+      if (query.has('legal-hold')) return 'PutObjectLegalHold';
       if (query.has('partNumber') || query.has('uploadId'))
         return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
       return hasCopySource ? 'CopyObject' : 'PutObject';
     case 'DELETE':
       if (query.has('uploadId')) return 'AbortMultipartUpload';
+      if (query.has('tagging')) return 'DeleteObjectTagging';
       return 'DeleteObject';
     case 'POST':
       if (query.has('uploads')) return 'CreateMultipartUpload';
@@ -228,4 +265,25 @@ export const IAM_ACTION: Record<S3Action, string> = {
   CompleteMultipartUpload: 's3:PutObject',
   AbortMultipartUpload: 's3:AbortMultipartUpload',
   ListParts: 's3:ListMultipartUploadParts',
+  GetBucketTagging: 's3:GetBucketTagging',
+  PutBucketTagging: 's3:PutBucketTagging',
+  DeleteBucketTagging: 's3:PutBucketTagging',
+  GetObjectTagging: 's3:GetObjectTagging',
+  PutObjectTagging: 's3:PutObjectTagging',
+  DeleteObjectTagging: 's3:DeleteObjectTagging',
+  GetBucketCors: 's3:GetBucketCORS',
+  PutBucketCors: 's3:PutBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
+  GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
+  PutObjectLockConfiguration: 's3:PutBucketObjectLockConfiguration',
+  GetObjectRetention: 's3:GetObjectRetention',
+  PutObjectRetention: 's3:PutObjectRetention',
+  GetObjectLegalHold: 's3:GetObjectLegalHold',
+  PutObjectLegalHold: 's3:PutObjectLegalHold',
+  GetBucketNotificationConfiguration: 's3:GetBucketNotification',
+  PutBucketNotificationConfiguration: 's3:PutBucketNotification',
+  PostObject: 's3:PutObject',
 };

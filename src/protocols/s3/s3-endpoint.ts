@@ -19,8 +19,14 @@ import { s3Error, toS3WireError } from './errors.ts';
 import type { S3Exchange } from './exchange.ts';
 import * as buckets from './handlers/buckets.ts';
 import * as listings from './handlers/listings.ts';
+import * as cors from './handlers/cors.ts';
+import * as lifecycle from './handlers/lifecycle.ts';
 import * as multipart from './handlers/multipart.ts';
+import * as notifications from './handlers/notifications.ts';
+import * as objectLock from './handlers/object-lock.ts';
 import * as objectHandlers from './handlers/objects.ts';
+import { postObject } from './handlers/post-object.ts';
+import * as tagging from './handlers/tagging.ts';
 import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
 import { IAM_ACTION, routeS3Request, type S3Action, type S3Route } from './route.ts';
 import { renderXmlDocument } from './xml.ts';
@@ -41,6 +47,9 @@ export interface S3EndpointOptions {
   /** Base domains for virtual-hosted-style addressing (`bucket.<domain>`). */
   domains: readonly string[];
 }
+
+/** What handlers may use: the endpoint's services (extend here as features land). */
+export type S3Services = S3EndpointOptions;
 
 /** Outcome of one request, for the access log and (later) the audit log. */
 export interface S3Outcome {
@@ -80,15 +89,39 @@ export class S3Endpoint {
     };
     let route: S3Route | null = null;
     try {
+      if (req.method === 'OPTIONS') {
+        // CORS preflights carry no credentials; the bucket's CORS rules decide.
+        const preflight = routeS3Request(
+          'GET',
+          req.url ?? '/',
+          header(req.headers, 'host'),
+          this.#o.domains,
+          false,
+        );
+        outcome.bucket = preflight.bucket;
+        await cors.handlePreflight(req, res, preflight.bucket, this.#o);
+        return outcome;
+      }
       route = routeS3Request(
         req.method ?? 'GET',
         req.url ?? '/',
         header(req.headers, 'host'),
         this.#o.domains,
         req.headers['x-amz-copy-source'] !== undefined,
+        isFormUpload(req),
       );
       outcome.action = route.action;
       outcome.bucket = route.bucket;
+      if (route.bucket !== null && req.headers.origin !== undefined) {
+        await cors.addCorsResponseHeaders(req, res, route.bucket, this.#o);
+      }
+      if (route.action === 'PostObject') {
+        // The policy signature travels in the form fields; the handler authenticates.
+        const who = await postObject(req, res, route, requestId, this.#o);
+        outcome.principalId = who?.principalId ?? null;
+        outcome.tenantId = who?.tenantId ?? null;
+        return outcome;
+      }
       outcome.key = route.key;
       const { auth, isTenantAdmin } = await this.#authenticate(req, route);
       const caller: Caller = {
@@ -249,6 +282,49 @@ export class S3Endpoint {
         return multipart.abortMultipartUpload(x, uploads, await this.#bucketFor(x));
       case 'ListParts':
         return listings.listParts(x, uploads, await this.#bucketFor(x));
+      case 'GetBucketTagging':
+        return tagging.getBucketTagging(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketTagging':
+        return tagging.putBucketTagging(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteBucketTagging':
+        return tagging.deleteBucketTagging(x, this.#o, await this.#bucketFor(x));
+      case 'GetObjectTagging':
+        return tagging.getObjectTagging(x, this.#o, await this.#bucketFor(x));
+      case 'PutObjectTagging':
+        return tagging.putObjectTagging(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteObjectTagging':
+        return tagging.deleteObjectTagging(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketCors':
+        return cors.getBucketCors(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketCors':
+        return cors.putBucketCors(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteBucketCors':
+        return cors.deleteBucketCors(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketLifecycleConfiguration':
+        return lifecycle.getBucketLifecycleConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketLifecycleConfiguration':
+        return lifecycle.putBucketLifecycleConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteBucketLifecycle':
+        return lifecycle.deleteBucketLifecycle(x, this.#o, await this.#bucketFor(x));
+      case 'GetObjectLockConfiguration':
+        return objectLock.getObjectLockConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'PutObjectLockConfiguration':
+        return objectLock.putObjectLockConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'GetObjectRetention':
+        return objectLock.getObjectRetention(x, this.#o, await this.#bucketFor(x));
+      case 'PutObjectRetention':
+        return objectLock.putObjectRetention(x, this.#o, await this.#bucketFor(x));
+      case 'GetObjectLegalHold':
+        return objectLock.getObjectLegalHold(x, this.#o, await this.#bucketFor(x));
+      case 'PutObjectLegalHold':
+        return objectLock.putObjectLegalHold(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketNotificationConfiguration':
+        return notifications.getBucketNotificationConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketNotificationConfiguration':
+        return notifications.putBucketNotificationConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'PostObject':
+        // Authenticated by its form fields before dispatch; never reaches here.
+        throw s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
       default:
         return assertNever(action, 'S3 action');
     }
@@ -321,6 +397,13 @@ const DETAIL_ELEMENT = {
   condition: 'Condition',
   partNumber: 'PartNumber',
 } as const;
+
+function isFormUpload(req: IncomingMessage): boolean {
+  return (
+    req.method === 'POST' &&
+    (header(req.headers, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data')
+  );
+}
 
 /** Discards whatever the handler did not read, so keep-alive connections stay usable. */
 function drain(req: IncomingMessage): void {
