@@ -321,6 +321,7 @@ export class MultipartUploads {
         ownerTenantId: upload.ownerTenantId,
       },
       input.conditions,
+      { eventName: 'ObjectCreated:CompleteMultipartUpload', caller: input.caller },
       async (tx) => {
         const current = await tx.getUpload(upload.bucket, upload.key, upload.uploadId);
         if (current === null) {

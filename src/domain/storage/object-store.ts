@@ -12,6 +12,7 @@ import {
 } from './conditions.ts';
 import { CHECKSUM_DIGEST_BYTES } from './digests.ts';
 import { storageError } from './errors.ts';
+import type { ObjectEventName, ObjectEventRecorder } from './events.ts';
 import type { FrameSuite } from './frame-codec.ts';
 import { validateBucketName, validateObjectKey } from './names.ts';
 import type { ObjectData } from './object-data.ts';
@@ -96,6 +97,7 @@ export class ObjectStore {
   readonly #data: ObjectData;
   readonly #clock: Clock;
   readonly #region: string;
+  readonly #events: ObjectEventRecorder | null;
   /**
    * Bucket records change rarely and are read on every request. Writes made here invalidate at
    * once; other gateways' changes are seen within LIMITS.bucketCacheTtlMs. Decisions that must
@@ -104,7 +106,14 @@ export class ObjectStore {
    */
   readonly #bucketCache = new Map<string, { bucket: BucketRecord; expiresAtMs: number }>();
 
-  constructor(options: { metadata: MetadataStore; data: ObjectData; clock: Clock; region: string }) {
+  constructor(options: {
+    metadata: MetadataStore;
+    data: ObjectData;
+    clock: Clock;
+    region: string;
+    events?: ObjectEventRecorder;
+  }) {
+    this.#events = options.events ?? null;
     this.#metadata = options.metadata;
     this.#data = options.data;
     this.#clock = options.clock;
@@ -251,7 +260,10 @@ export class ObjectStore {
                 type: 'FULL_OBJECT',
               },
       });
-      return await this.commitVersion(bucket.name, version, input.conditions);
+      return await this.commitVersion(bucket.name, version, input.conditions, {
+        eventName: 'ObjectCreated:Put',
+        caller: input.caller,
+      });
     } catch (error) {
       if (ingested.blobId !== null) await this.#data.discard(ingested.blobId);
       throw error;
@@ -310,7 +322,11 @@ export class ObjectStore {
                 type: 'FULL_OBJECT',
               },
       });
-      return { version: await this.commitVersion(bucket.name, version, input.conditions), source };
+      const committed = await this.commitVersion(bucket.name, version, input.conditions, {
+        eventName: 'ObjectCreated:Copy',
+        caller: input.caller,
+      });
+      return { version: committed, source };
     } catch (error) {
       if (ingested.blobId !== null) await this.#data.discard(ingested.blobId);
       throw error;
@@ -377,6 +393,7 @@ export class ObjectStore {
     bucketName: string,
     version: NewObjectVersion,
     conditions: WriteConditions,
+    origin: { eventName: ObjectEventName; caller: Caller | null },
     extra?: (tx: MetadataTx) => Promise<void>,
   ): Promise<ObjectVersion> {
     return this.#metadata.transaction(async (tx) => {
@@ -393,15 +410,48 @@ export class ObjectStore {
       if (row.versionId === 'null') await this.#removeNullVersion(tx, bucketName, version.key);
       if (extra !== undefined) await extra(tx);
       const seq = await tx.insertVersion(row);
+      await this.#events?.record(tx, {
+        name: origin.eventName,
+        bucket: bucketName,
+        key: row.key,
+        versionId: bucket.versioning === 'Unversioned' ? null : row.versionId,
+        sizeBytes: row.sizeBytes,
+        etag: row.etag,
+        sequencer: seq,
+        time: row.lastModified,
+        caller: origin.caller,
+      });
       return { ...row, seq, isLatest: true };
     });
   }
 
-  async #removeNullVersion(tx: MetadataTx, bucket: string, key: string): Promise<void> {
+  /** Removes the key's `null` version, if any, and returns it. */
+  async #removeNullVersion(tx: MetadataTx, bucket: string, key: string): Promise<ObjectVersion | null> {
     const existing = await tx.getVersion(bucket, key, 'null');
-    if (existing === null) return;
+    if (existing === null) return null;
     await tx.deleteVersion(bucket, key, 'null');
     await tx.enqueueGarbage(blobIdsOf(existing));
+    return existing;
+  }
+
+  async #recordRemoval(
+    tx: MetadataTx,
+    name: ObjectEventName,
+    version: ObjectVersion,
+    versionId: string | null,
+    caller: Caller | null,
+  ): Promise<void> {
+    await this.#events?.record(tx, {
+      name,
+      bucket: version.bucket,
+      key: version.key,
+      versionId,
+      sizeBytes: version.sizeBytes,
+      etag: version.etag,
+      sequencer: version.seq,
+      time: this.#clock.now(),
+      caller,
+    });
   }
 
   // ---- objects: read ------------------------------------------------------------------------
@@ -480,11 +530,13 @@ export class ObjectStore {
    * with a null delete marker.
    */
   async deleteObject(
-    caller: Caller,
+    caller: Caller | null,
     bucketName: string,
     key: string,
     versionId: string | null,
+    initiator: 'api' | 'lifecycle' = 'api',
   ): Promise<DeleteObjectResult> {
+    const prefix = initiator === 'api' ? 'ObjectRemoved' : 'LifecycleExpiration';
     return this.#metadata.transaction(async (tx) => {
       const bucket = await tx.getBucket(bucketName);
       if (bucket === null)
@@ -500,16 +552,19 @@ export class ObjectStore {
         }
         await tx.deleteVersion(bucketName, key, versionId);
         await tx.enqueueGarbage(blobIdsOf(version));
+        await this.#recordRemoval(tx, `${prefix}:Delete`, version, versionId, caller);
         return { versionId, deleteMarker: version.isDeleteMarker };
       }
       if (bucket.versioning === 'Unversioned') {
-        await this.#removeNullVersion(tx, bucketName, key);
+        const removed = await this.#removeNullVersion(tx, bucketName, key);
+        if (removed !== null) await this.#recordRemoval(tx, `${prefix}:Delete`, removed, null, caller);
         return { versionId: null, deleteMarker: false };
       }
       const markerUid = randomHexId();
       const markerVersionId = bucket.versioning === 'Enabled' ? markerUid : 'null';
       if (markerVersionId === 'null') await this.#removeNullVersion(tx, bucketName, key);
-      await tx.insertVersion({
+      const markerTime = this.#clock.now();
+      const markerSeq = await tx.insertVersion({
         format: OBJECT_RECORD_FORMAT,
         bucket: bucketName,
         key,
@@ -518,7 +573,7 @@ export class ObjectStore {
         isDeleteMarker: true,
         sizeBytes: 0,
         etag: '',
-        lastModified: this.#clock.now(),
+        lastModified: markerTime,
         system: {},
         userMetadata: {},
         checksum: null,
@@ -528,7 +583,18 @@ export class ObjectStore {
         tags: {},
         retention: null,
         legalHold: false,
-        ownerTenantId: caller.tenantId,
+        ownerTenantId: caller?.tenantId ?? bucket.tenantId,
+      });
+      await this.#events?.record(tx, {
+        name: `${prefix}:DeleteMarkerCreated`,
+        bucket: bucketName,
+        key,
+        versionId: markerVersionId,
+        sizeBytes: 0,
+        etag: '',
+        sequencer: markerSeq,
+        time: markerTime,
+        caller,
       });
       return { versionId: markerVersionId, deleteMarker: true };
     });
