@@ -1,8 +1,12 @@
 // `npm run bench`: every benchmark prints its figures next to a ceiling measured in the same run.
 // BENCH_DURATION_S (default 5) sets the wrk duration; BENCH_RSS_GIB (default 1) the per-client
-// object size of the memory test (10 clients); BENCH_LIST_KEYS (default 1,000,000) the listing size.
+// object size of the memory test (10 clients); BENCH_LIST_KEYS (default 1,000,000) the listing size;
+// BENCH_NOTIFY_EVENTS (default 20,000) the outbox events delivered to NATS; BENCH_LIFECYCLE_OBJECTS
+// (default 50,000) the objects one lifecycle pass examines.
 // `npm run bench -- <section>` runs one section.
+import { benchLifecycle } from './lifecycle.ts';
 import { benchListing } from './listing.ts';
+import { benchNotifications } from './notifications.ts';
 import { benchS3Core } from './s3-core.ts';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -13,6 +17,8 @@ const sections: Record<string, () => Promise<string>> = {
   listing: () => benchListing(Number(process.env.BENCH_LIST_KEYS ?? 1_000_000), 10_000),
   's3-core': () =>
     benchS3Core({ durationS, rssClients: 10, rssObjectBytes: Math.round(rssGiB * 1024 * 1024 * 1024) }),
+  notifications: () => benchNotifications(Number(process.env.BENCH_NOTIFY_EVENTS ?? 20_000)),
+  lifecycle: () => benchLifecycle(Number(process.env.BENCH_LIFECYCLE_OBJECTS ?? 50_000)),
 };
 
 for (const [name, bench] of Object.entries(sections)) {

@@ -3,6 +3,8 @@ import { systemClock } from '../platform/clock.ts';
 import { ConfigError, loadServerConfig, SERVER_SETTINGS, type RawSettings } from '../platform/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { startServer } from '../server/sovra-server.ts';
+import { adminCommand } from './admin.ts';
+import { lifecycleRunCommand } from './lifecycle-run.ts';
 
 /** The `sovra` command. */
 export function buildProgram(): Command {
@@ -63,6 +65,9 @@ export function buildProgram(): Command {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  const admin = adminCommand(process.env);
+  admin.addCommand(lifecycleRunCommand(process.env));
+  program.addCommand(admin);
   return program;
 }
 

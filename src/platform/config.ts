@@ -1,5 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SovraError } from './errors.ts';
+import { LIMITS } from './limits.ts';
+import { loadNotificationTargets, type NotificationTarget } from './notification-targets.ts';
 
 /**
  * Server configuration: defaults < config file < environment < command-line flags. Loaded once,
@@ -16,6 +18,10 @@ export interface ServerConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   gcIntervalMs: number;
   shutdownDrainMs: number;
+  /** Time between background lifecycle passes; 0 runs none (passes then come from `sovra admin lifecycle-run`). */
+  lifecycleIntervalMs: number;
+  /** Event notification destinations (empty when the setting is absent). */
+  notificationTargets: NotificationTarget[];
 }
 
 export type ConfigErrorCode = 'InvalidConfig';
@@ -103,6 +109,19 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     env: 'SOVRA_LOG_LEVEL',
     description: 'fatal|error|warn|info|debug|trace|silent',
     default: 'info',
+  },
+  {
+    key: 'notificationTargets',
+    flag: '--notification-targets <file>',
+    env: 'SOVRA_NOTIFICATION_TARGETS',
+    description: 'JSON file listing event notification destinations (webhook, NATS JetStream)',
+  },
+  {
+    key: 'lifecycleIntervalMs',
+    flag: '--lifecycle-interval-ms <ms>',
+    env: 'SOVRA_LIFECYCLE_INTERVAL_MS',
+    description: 'milliseconds between background lifecycle passes (0: none)',
+    default: String(LIMITS.lifecycleIntervalMsDefault),
   },
   {
     key: 'config',
@@ -246,7 +265,26 @@ function validate(raw: RawSettings): ServerConfig {
     logLevel: level,
     gcIntervalMs: 5_000,
     shutdownDrainMs: 25_000,
+    lifecycleIntervalMs: lifecycleIntervalOf(text(raw, 'lifecycleIntervalMs')),
+    notificationTargets: notificationTargetsOf(text(raw, 'notificationTargets')),
   };
+}
+
+function notificationTargetsOf(path: string | undefined): NotificationTarget[] {
+  if (path === undefined || path === '') return [];
+  return loadNotificationTargets(path, (message) => bad('notificationTargets', message));
+}
+
+function lifecycleIntervalOf(value: string | undefined): number {
+  const given = value ?? String(LIMITS.lifecycleIntervalMsDefault);
+  const ms = Number(given);
+  if (!/^\d{1,12}$/.test(given) || (ms !== 0 && (ms < 1000 || ms > LIMITS.lifecycleIntervalMsMax))) {
+    throw bad(
+      'lifecycleIntervalMs',
+      `expected 0 (no background passes) or 1000 to ${LIMITS.lifecycleIntervalMsMax} milliseconds, got "${given}"`,
+    );
+  }
+  return ms;
 }
 
 /** Secret files readable by group or others are refused. */

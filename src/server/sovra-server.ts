@@ -7,10 +7,15 @@ import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
 import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
 import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
+import { LifecycleRunner } from '../domain/storage/lifecycle-runner.ts';
 import { MultipartUploads } from '../domain/storage/multipart-uploads.ts';
+import { NotificationDispatcher } from '../domain/storage/notification-dispatcher.ts';
+import { BucketNotifications } from '../domain/storage/notifications.ts';
+import { ObjectLock } from '../domain/storage/object-lock.ts';
 import { ObjectData } from '../domain/storage/object-data.ts';
 import { ObjectStore } from '../domain/storage/object-store.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
+import { Tagging } from '../domain/storage/tagging.ts';
 import { S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
@@ -18,6 +23,7 @@ import { createRequestIdSource } from '../platform/ids.ts';
 import { loggablePath, type Logger } from '../platform/logger.ts';
 import { createHttpServer } from './http-server.ts';
 import { openMetadataStore } from './metadata.ts';
+import { openNotificationSinks } from './notification-sinks.ts';
 
 export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
 const HEALTH_LIVE = '/_sovra/health/live';
@@ -71,12 +77,21 @@ export async function startServer(
   }
 
   const data = new ObjectData(blobs);
-  const objects = new ObjectStore({ metadata, data, clock, region: config.region });
+  const notifications = new BucketNotifications({
+    metadata,
+    clock,
+    region: config.region,
+    destinations: config.notificationTargets,
+  });
+  const objects = new ObjectStore({ metadata, data, clock, region: config.region, events: notifications });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock });
   const s3 = new S3Endpoint({
     objects,
     uploads,
+    objectLock: new ObjectLock({ metadata, objects, clock }),
+    tagging: new Tagging({ metadata, objects, clock }),
+    notifications,
     credentials,
     authorizer: new TenantAdminAuthorizer(),
     clock,
@@ -85,6 +100,15 @@ export async function startServer(
   });
   const gc = new GarbageCollector({ metadata, blobs, clock, log });
   gc.start(config.gcIntervalMs);
+  const lifecycle = new LifecycleRunner({ metadata, objects, uploads, clock, log });
+  if (config.lifecycleIntervalMs > 0) lifecycle.start(config.lifecycleIntervalMs);
+  const dispatcher = new NotificationDispatcher({
+    metadata,
+    clock,
+    sinks: openNotificationSinks(config.notificationTargets),
+    log,
+  });
+  dispatcher.start();
   void gc.sweepOrphans().catch((error: unknown) => log.warn({ err: error }, 'orphan sweep failed'));
 
   const newRequestId = createRequestIdSource();
@@ -160,7 +184,9 @@ export async function startServer(
       }
       server.closeAllConnections();
       await closed;
+      await lifecycle.stop();
       await gc.stop();
+      await dispatcher.stop();
       await metadata.close();
       log.info({}, 'stopped');
     })();

@@ -1026,6 +1026,65 @@ export function metadataStoreContract(
           assert.notEqual(await store.getLatestVersion('b', 'y'), null);
         }));
     });
+
+    describe('Object Lock', () => {
+      test('enableBucketObjectLock turns Object Lock on for the bucket', () =>
+        withStore(async (store) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b', { versioning: 'Enabled' })));
+          await store.transaction((tx) => tx.enableBucketObjectLock('b'));
+          assert.equal((await store.getBucket('b'))?.objectLockEnabled, true);
+        }));
+
+      test("an upload's requested lock settings read back; an upload without any has none", () =>
+        withStore(async (store) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
+          const locked = multipartUpload('b', 'k', {
+            objectLock: {
+              retention: { mode: 'COMPLIANCE', retainUntil: new Date(1_900_000_000_000) },
+              legalHold: true,
+            },
+          });
+          const plain = multipartUpload('b', 'k');
+          await store.transaction(async (tx) => {
+            await tx.insertUpload(locked);
+            await tx.insertUpload(plain);
+          });
+          assert.deepEqual(await store.getUploadById(locked.uploadId), locked);
+          assert.deepEqual(await store.getUploadById(plain.uploadId), plain);
+        }));
+
+      test('the database refuses to delete a version under legal hold, whoever asks', () =>
+        withStore(async (store) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
+          const held = objectVersion('b', 'k', { legalHold: true });
+          await store.transaction((tx) => tx.insertVersion(held));
+          await assert.rejects(store.transaction((tx) => tx.deleteVersion('b', 'k', held.versionId)));
+          assert.notEqual(await store.getVersion('b', 'k', held.versionId), null);
+          await store.transaction((tx) => tx.setVersionLegalHold('b', 'k', held.versionId, false));
+          await store.transaction((tx) => tx.deleteVersion('b', 'k', held.versionId));
+          assert.equal(await store.getVersion('b', 'k', held.versionId), null);
+        }));
+
+      test('the database lets a COMPLIANCE retention be extended, never shortened, removed or switched', () =>
+        withStore(async (store) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
+          const until = new Date(1_900_000_000_000);
+          const version = objectVersion('b', 'k', { retention: { mode: 'COMPLIANCE', retainUntil: until } });
+          await store.transaction((tx) => tx.insertVersion(version));
+          const set = (retention: ObjectVersion['retention']) =>
+            store.transaction((tx) => tx.setVersionRetention('b', 'k', version.versionId, retention));
+          for (const weaker of [
+            { mode: 'COMPLIANCE' as const, retainUntil: new Date(until.getTime() - 1) },
+            { mode: 'GOVERNANCE' as const, retainUntil: new Date(until.getTime() + 1) },
+            null,
+          ]) {
+            await assert.rejects(set(weaker), JSON.stringify(weaker));
+          }
+          const later = { mode: 'COMPLIANCE' as const, retainUntil: new Date(until.getTime() + 1000) };
+          await set(later);
+          assert.deepEqual((await store.getVersion('b', 'k', version.versionId))?.retention, later);
+        }));
+    });
   });
 }
 

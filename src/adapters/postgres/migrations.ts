@@ -150,4 +150,86 @@ CREATE TABLE blob_garbage (
 CREATE INDEX blob_garbage_by_age ON blob_garbage (enqueued_at_ms, blob_id);
 `,
   },
+  {
+    version: 2,
+    description:
+      'Object Lock: lock settings requested by multipart uploads; triggers guarding locked versions',
+    script: `
+ALTER TABLE multipart_uploads ADD COLUMN retention_mode TEXT;
+ALTER TABLE multipart_uploads ADD COLUMN retain_until_ms BIGINT;
+ALTER TABLE multipart_uploads ADD COLUMN legal_hold SMALLINT CHECK (legal_hold IN (0, 1));
+
+-- Defence in depth below the domain, for whoever edits the database directly: a version under
+-- legal hold cannot be deleted, and a COMPLIANCE retention can be neither removed, nor shortened,
+-- nor switched to GOVERNANCE. Both rules hold whatever the time, so they need no clock; that a
+-- retention has not yet expired is checked by the domain, whose clock tests can move.
+CREATE FUNCTION refuse_legal_hold_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'Object Lock: a version under legal hold cannot be deleted'
+    USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;
+CREATE TRIGGER object_versions_keep_legal_hold
+BEFORE DELETE ON object_versions
+FOR EACH ROW WHEN (OLD.legal_hold = 1)
+EXECUTE FUNCTION refuse_legal_hold_delete();
+
+CREATE FUNCTION refuse_compliance_weakening() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'Object Lock: a COMPLIANCE retention can only be extended'
+    USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;
+CREATE TRIGGER object_versions_keep_compliance
+BEFORE UPDATE OF retention_mode, retain_until_ms ON object_versions
+FOR EACH ROW WHEN (OLD.retention_mode = 'COMPLIANCE' AND (
+  NEW.retention_mode IS DISTINCT FROM 'COMPLIANCE'
+  OR NEW.retain_until_ms IS NULL
+  OR NEW.retain_until_ms < OLD.retain_until_ms
+))
+EXECUTE FUNCTION refuse_compliance_weakening();
+`,
+  },
+  {
+    version: 3,
+    description: 'event notifications: the transactional outbox',
+    script: `
+-- One row per event and destination, written in the transaction of the change that caused it and
+-- deleted once the destination acknowledged it. No foreign key to buckets: events outlive them.
+CREATE TABLE event_outbox (
+  seq BIGSERIAL PRIMARY KEY,
+  destination_id TEXT COLLATE "C" NOT NULL,
+  bucket TEXT COLLATE "C" NOT NULL,
+  delivery_id TEXT NOT NULL,
+  format SMALLINT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  attempts INTEGER NOT NULL CHECK (attempts >= 0),
+  next_attempt_at_ms BIGINT NOT NULL
+);
+-- Each destination's queue in order: the dispatcher reads its head and claims from there.
+CREATE INDEX event_outbox_by_destination ON event_outbox (destination_id, seq);
+`,
+  },
+  {
+    version: 4,
+    description: 'lifecycle_actions: the durable record of what lifecycle rules deleted',
+    script: `
+-- One row per lifecycle action, written in the transaction that makes the change, so a row exists
+-- if and only if the change committed. No foreign key to buckets: the record outlives the bucket.
+CREATE TABLE lifecycle_actions (
+  seq BIGSERIAL PRIMARY KEY,
+  occurred_at_ms BIGINT NOT NULL,
+  bucket TEXT COLLATE "C" NOT NULL,
+  object_key BYTEA NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('DeleteCurrentVersion', 'AddDeleteMarker',
+    'DeleteNoncurrentVersion', 'DeleteExpiredDeleteMarker', 'AbortMultipartUpload')),
+  rule_id TEXT NOT NULL,
+  version_id TEXT,
+  upload_id TEXT,
+  size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0)
+);
+CREATE INDEX lifecycle_actions_by_bucket ON lifecycle_actions (bucket, seq);
+`,
+  },
 ];

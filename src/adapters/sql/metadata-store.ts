@@ -3,12 +3,16 @@ import { storageError } from '../../domain/storage/errors.ts';
 import type {
   BucketConfig,
   BucketConfigKind,
+  LifecycleActionRecord,
+  NewLifecycleAction,
   ListUploadsPage,
   ListUploadsQuery,
   ListVersionsPage,
   ListVersionsQuery,
   MetadataStore,
   MetadataTx,
+  NewOutboxEvent,
+  OutboxEvent,
 } from '../../domain/storage/ports.ts';
 import type {
   BucketRecord,
@@ -31,10 +35,12 @@ import {
   type SqlSession,
   type SqlValue,
 } from './driver.ts';
+import { decodeLifecycleAction, lifecycleActionParams } from './lifecycle-actions.ts';
 import { boundedCount, listAllVersions, listLatestObjects, listUploadsInProgress } from './listings.ts';
 import { lockNumberOf } from './locks.ts';
 import { applyMigrations, type Migration } from './migrations.ts';
 import { keyBytes } from './object-keys.ts';
+import * as outbox from './outbox.ts';
 import {
   accessKeyParams,
   blobIdsOfLayout,
@@ -115,6 +121,21 @@ export class SqlMetadataStore implements MetadataStore {
     return this.#rows.getBucketConfig(bucket, kind);
   }
 
+  /** At most LIMITS.bucketConfigPageMax configurations per call. */
+  async listBucketConfigs(
+    kind: BucketConfigKind,
+    afterBucket: string,
+    limit: number,
+  ): Promise<BucketConfig[]> {
+    return (
+      await this.#db.query(this.#sql.selectBucketConfigsOfKind, [
+        kind,
+        afterBucket,
+        boundedCount(limit, LIMITS.bucketConfigPageMax),
+      ])
+    ).map(decodeBucketConfig);
+  }
+
   getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | null> {
     return this.#rows.getLatestVersion(bucket, key);
   }
@@ -159,6 +180,52 @@ export class SqlMetadataStore implements MetadataStore {
 
   async countTenants(): Promise<number> {
     return (await this.#rows.one(this.#sql.countTenants, [], (row) => integer(row, 'tenants'))) ?? 0;
+  }
+
+  /** At most LIMITS.lifecycleRecordPageMax records per call. */
+  async listLifecycleActions(
+    bucket: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<LifecycleActionRecord[]> {
+    return (
+      await this.#db.query(this.#sql.selectLifecycleActions, [
+        bucket,
+        afterSeq,
+        boundedCount(limit, LIMITS.lifecycleRecordPageMax),
+      ])
+    ).map(decodeLifecycleAction);
+  }
+
+  peekOutboxHead(destinationId: string): Promise<{ seq: number; nextAttemptAtMs: number } | null> {
+    return outbox.peekOutboxHead(this.#db, destinationId);
+  }
+
+  /** At most LIMITS.notificationBatchEvents events per call. */
+  claimOutboxEvents(
+    destinationId: string,
+    nowMs: number,
+    leaseUntilMs: number,
+    limit: number,
+  ): Promise<OutboxEvent[]> {
+    const bounded = boundedCount(limit, LIMITS.notificationBatchEvents);
+    return outbox.claimOutboxEvents(this.#db, destinationId, nowMs, leaseUntilMs, bounded);
+  }
+
+  deleteOutboxEvents(seqs: readonly number[]): Promise<void> {
+    return outbox.deleteOutboxEvents(this.#db, seqs);
+  }
+
+  releaseOutboxEvents(
+    seqs: readonly number[],
+    nextAttemptAtMs: number,
+    failedSeq: number | null,
+  ): Promise<void> {
+    return outbox.releaseOutboxEvents(this.#db, seqs, nextAttemptAtMs, failedSeq);
+  }
+
+  countOutboxEvents(destinationId: string | null): Promise<number> {
+    return outbox.countOutboxEvents(this.#db, destinationId);
   }
 
   /** At most LIMITS.blobGcBatch entries per call. */
@@ -256,6 +323,10 @@ class SqlMetadataTx implements MetadataTx {
 
   async setBucketVersioning(name: string, state: VersioningState): Promise<void> {
     await this.#session.execute(this.#sql.updateBucketVersioning, [state, name]);
+  }
+
+  async enableBucketObjectLock(name: string): Promise<void> {
+    await this.#session.execute(this.#sql.enableBucketObjectLock, [name]);
   }
 
   async bucketHasContent(name: string): Promise<boolean> {
@@ -383,6 +454,14 @@ class SqlMetadataTx implements MetadataTx {
     const enqueuedAtMs = this.#clock.nowMs();
     for (const blobId of blobIds)
       await this.#session.execute(this.#sql.enqueueGarbage, [blobId, enqueuedAtMs]);
+  }
+
+  insertOutboxEvents(events: readonly NewOutboxEvent[]): Promise<void> {
+    return outbox.insertOutboxEvents(this.#session, this.#db.placeholderStyle, events);
+  }
+
+  async recordLifecycleAction(action: NewLifecycleAction): Promise<void> {
+    await this.#session.execute(this.#sql.insertLifecycleAction, lifecycleActionParams(action));
   }
 
   getTenant(id: string): Promise<Tenant | null> {

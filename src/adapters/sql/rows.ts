@@ -17,6 +17,7 @@ import {
   type ObjectRetention,
   type ObjectEncryption,
   type ObjectVersion,
+  type RequestedObjectLock,
   type SystemMetadata,
   type UploadPart,
   type VersioningState,
@@ -160,7 +161,8 @@ const UPLOAD_RECORD_FORMAT = OBJECT_RECORD_FORMAT;
 
 export const UPLOAD_COLUMNS =
   'upload_id, bucket, object_key, version_uid, initiated_at_ms, system_meta, user_meta, checksum_algorithm, ' +
-  'checksum_type, encryption, tags, owner_tenant_id, initiator_principal_id, format';
+  'checksum_type, encryption, tags, owner_tenant_id, initiator_principal_id, format, ' +
+  'retention_mode, retain_until_ms, legal_hold';
 
 export function uploadParams(upload: MultipartUpload): SqlValue[] {
   return [
@@ -178,6 +180,9 @@ export function uploadParams(upload: MultipartUpload): SqlValue[] {
     upload.ownerTenantId,
     upload.initiatorPrincipalId,
     UPLOAD_RECORD_FORMAT,
+    upload.objectLock?.retention?.mode ?? null,
+    upload.objectLock?.retention?.retainUntil.getTime() ?? null,
+    nullableFlagValue(upload.objectLock?.legalHold ?? null),
   ];
 }
 
@@ -199,7 +204,15 @@ export function decodeUpload(row: SqlRow): MultipartUpload {
     tags: json<Record<string, string>>(row, 'tags'),
     ownerTenantId: text(row, 'owner_tenant_id'),
     initiatorPrincipalId: text(row, 'initiator_principal_id'),
+    ...decodeRequestedObjectLock(row),
   };
+}
+
+/** The upload's requested Object Lock settings; the property is absent when none were asked for. */
+function decodeRequestedObjectLock(row: SqlRow): { objectLock?: RequestedObjectLock } {
+  const retention = decodeRetention(row);
+  const legalHold = row.legal_hold === null || row.legal_hold === undefined ? null : flag(row, 'legal_hold');
+  return retention === null && legalHold === null ? {} : { objectLock: { retention, legalHold } };
 }
 
 export const PART_COLUMNS = 'upload_id, part_number, blob_id, size_bytes, etag, checksum, last_modified_ms';
@@ -323,6 +336,10 @@ function time(row: SqlRow, column: string): Date {
 
 function flag(row: SqlRow, column: string): boolean {
   return integer(row, column) === 1;
+}
+
+function nullableFlagValue(value: boolean | null): number | null {
+  return value === null ? null : flagValue(value);
 }
 
 function flagValue(value: boolean): number {

@@ -1,4 +1,5 @@
 import { renderPlaceholders, type PlaceholderStyle } from './driver.ts';
+import { LIFECYCLE_ACTION_COLUMNS } from './lifecycle-actions.ts';
 import {
   ACCESS_KEY_COLUMNS,
   BUCKET_COLUMNS,
@@ -23,6 +24,7 @@ const STATEMENTS = {
   insertBucket: `INSERT INTO buckets (${BUCKET_COLUMNS}) VALUES (${marks(BUCKET_COLUMNS)})`,
   deleteBucket: 'DELETE FROM buckets WHERE name = ?',
   updateBucketVersioning: 'UPDATE buckets SET versioning = ? WHERE name = ?',
+  enableBucketObjectLock: 'UPDATE buckets SET object_lock_enabled = 1 WHERE name = ?',
   selectBucketContent:
     'SELECT 1 AS found FROM object_versions WHERE bucket = ? ' +
     'UNION ALL SELECT 1 AS found FROM multipart_uploads WHERE bucket = ? LIMIT 1',
@@ -33,6 +35,14 @@ const STATEMENTS = {
     'INSERT INTO bucket_configs (bucket, kind, document, updated_at_ms) VALUES (?, ?, ?, ?) ' +
     'ON CONFLICT (bucket, kind) DO UPDATE SET document = excluded.document, updated_at_ms = excluded.updated_at_ms',
   deleteBucketConfig: 'DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?',
+  /** Params: kind, bucket bound (exclusive), limit. */
+  selectBucketConfigsOfKind:
+    'SELECT bucket, kind, document, updated_at_ms FROM bucket_configs WHERE kind = ? AND bucket > ? ' +
+    'ORDER BY bucket LIMIT ?',
+
+  insertLifecycleAction: `INSERT INTO lifecycle_actions (${LIFECYCLE_ACTION_COLUMNS}) VALUES (${marks(LIFECYCLE_ACTION_COLUMNS)})`,
+  /** Params: bucket, seq bound (exclusive), limit. */
+  selectLifecycleActions: `SELECT seq, ${LIFECYCLE_ACTION_COLUMNS} FROM lifecycle_actions WHERE bucket = ? AND seq > ? ORDER BY seq LIMIT ?`,
 
   selectLatestVersion: `SELECT ${VERSION_COLUMNS}, inline_data FROM object_versions WHERE bucket = ? AND object_key = ? AND is_latest = 1`,
   selectVersion: `SELECT ${VERSION_COLUMNS}, inline_data FROM object_versions WHERE bucket = ? AND object_key = ? AND version_id = ?`,

@@ -145,4 +145,78 @@ CREATE TABLE blob_garbage (
 CREATE INDEX blob_garbage_by_age ON blob_garbage (enqueued_at_ms, blob_id);
 `,
   },
+  {
+    version: 2,
+    description:
+      'Object Lock: lock settings requested by multipart uploads; triggers guarding locked versions',
+    script: `
+ALTER TABLE multipart_uploads ADD COLUMN retention_mode TEXT;
+ALTER TABLE multipart_uploads ADD COLUMN retain_until_ms INTEGER;
+ALTER TABLE multipart_uploads ADD COLUMN legal_hold INTEGER CHECK (legal_hold IN (0, 1));
+
+-- Defence in depth below the domain, for whoever edits the database directly: a version under
+-- legal hold cannot be deleted, and a COMPLIANCE retention can be neither removed, nor shortened,
+-- nor switched to GOVERNANCE. Both rules hold whatever the time, so they need no clock; that a
+-- retention has not yet expired is checked by the domain, whose clock tests can move.
+CREATE TRIGGER object_versions_keep_legal_hold
+BEFORE DELETE ON object_versions
+FOR EACH ROW WHEN OLD.legal_hold = 1
+BEGIN
+  SELECT RAISE(ABORT, 'Object Lock: a version under legal hold cannot be deleted');
+END;
+
+CREATE TRIGGER object_versions_keep_compliance
+BEFORE UPDATE OF retention_mode, retain_until_ms ON object_versions
+FOR EACH ROW WHEN OLD.retention_mode = 'COMPLIANCE' AND (
+  NEW.retention_mode IS NOT 'COMPLIANCE'
+  OR NEW.retain_until_ms IS NULL
+  OR NEW.retain_until_ms < OLD.retain_until_ms
+)
+BEGIN
+  SELECT RAISE(ABORT, 'Object Lock: a COMPLIANCE retention can only be extended');
+END;
+`,
+  },
+  {
+    version: 3,
+    description: 'event notifications: the transactional outbox',
+    script: `
+-- One row per event and destination, written in the transaction of the change that caused it and
+-- deleted once the destination acknowledged it. No foreign key to buckets: events outlive them.
+CREATE TABLE event_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  destination_id TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  format INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL CHECK (attempts >= 0),
+  next_attempt_at_ms INTEGER NOT NULL
+) STRICT;
+-- Each destination's queue in order: the dispatcher reads its head and claims from there.
+CREATE INDEX event_outbox_by_destination ON event_outbox (destination_id, seq);
+`,
+  },
+  {
+    version: 4,
+    description: 'lifecycle_actions: the durable record of what lifecycle rules deleted',
+    script: `
+-- One row per lifecycle action, written in the transaction that makes the change, so a row exists
+-- if and only if the change committed. No foreign key to buckets: the record outlives the bucket.
+CREATE TABLE lifecycle_actions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  occurred_at_ms INTEGER NOT NULL,
+  bucket TEXT NOT NULL,
+  object_key BLOB NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('DeleteCurrentVersion', 'AddDeleteMarker',
+    'DeleteNoncurrentVersion', 'DeleteExpiredDeleteMarker', 'AbortMultipartUpload')),
+  rule_id TEXT NOT NULL,
+  version_id TEXT,
+  upload_id TEXT,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0)
+) STRICT;
+CREATE INDEX lifecycle_actions_by_bucket ON lifecycle_actions (bucket, seq);
+`,
+  },
 ];

@@ -32,7 +32,17 @@ export type StorageErrorCode =
   | 'InvalidCopyRequest'
   | 'EmptyPartList'
   | 'UnsupportedCondition'
-  | 'InvalidVersionId';
+  | 'InvalidVersionId'
+  // Object Lock (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html)
+  | 'ObjectLocked'
+  | 'ObjectLockNotEnabled'
+  | 'ObjectLockConfigurationNotFound'
+  | 'NoSuchObjectLockConfiguration'
+  | 'InvalidRetentionPeriod'
+  | 'InvalidBucketState'
+  // Tagging (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html)
+  | 'NoSuchTagSet'
+  | 'InvalidTag';
 
 export class StorageError extends SovraError<StorageErrorCode> {}
 

@@ -41,6 +41,12 @@ export interface FrameParams {
   context: Uint8Array;
   /** Defaults to LIMITS.frameSizeLog2; persist the value used, decoding needs it. */
   frameSizeLog2?: number;
+  /**
+   * The plaintext length the caller expects, when it knows it: frame buffers are then sized to
+   * what is left, so a 4 KiB object does not take a whole frame-sized buffer. A wrong hint only
+   * costs a larger buffer later, never correctness.
+   */
+  plaintextBytesHint?: number | null;
 }
 
 export interface FrameHeader {
@@ -99,6 +105,14 @@ const CONTEXT_DIGEST_LABEL = Buffer.from('sovra-frame-context-v1\0', 'ascii');
 export const FRAME_CONTEXT_MAX_BYTES = 1024 - KEY_INFO_PREFIX.length;
 /** Output is gathered into chunks of about this size so consumers see few, large writes. */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
+/**
+ * Gathered pieces are joined into one buffer only when they are small on average (small frames,
+ * or a frame split across many reads); large pieces go out as they are, since copying them
+ * costs more than handing the consumer one more chunk.
+ */
+const JOIN_BELOW_AVERAGE_BYTES = 16 * 1024;
+/** Frame buffers kept for reuse by a push encoder: the writes in flight plus the one being filled. */
+const SPARE_FRAME_BUFFERS = 8;
 /** One message for every verification failure, so the failure says nothing about which check failed. */
 const CORRUPTED_MESSAGE = 'stored object data failed verification';
 
@@ -155,6 +169,42 @@ export function frameContextOf(binding: FrameBinding): Buffer {
 /** Transform: plaintext in → header and frames out. */
 export function createFrameEncoder(params: FrameParams): FrameEncoder {
   return new FrameEncoder(params);
+}
+
+/**
+ * The encoder for callers that drive their own I/O (ObjectData.ingest): `write` and `end` hand
+ * the completed pieces (the header, then whole frames) to `emit` synchronously, with no stream
+ * in between. A piece given back with `recycle` once it is stored lends its frame buffer to a
+ * later frame, so a long upload reuses a handful of buffers instead of allocating one per frame
+ * (fresh buffers cost page faults and garbage collections).
+ */
+export class PushFrameEncoder {
+  readonly #writer: FrameWriter;
+  readonly #output: OutputChunks;
+
+  constructor(params: FrameParams, emit: (piece: Buffer) => void) {
+    this.#writer = new FrameWriter(params);
+    this.#output = new OutputChunks(OUTPUT_CHUNK_BYTES, emit);
+  }
+
+  write(chunk: Uint8Array): void {
+    this.#writer.write(asBuffer(chunk), this.#output);
+    this.#output.flush();
+  }
+
+  end(): void {
+    this.#writer.end(this.#output);
+    this.#output.flush();
+  }
+
+  /** The piece must be one `emit` received, and no longer in use by anyone. */
+  recycle(piece: Buffer): void {
+    this.#writer.recycle(piece);
+  }
+
+  wipe(): void {
+    this.#writer.wipe();
+  }
 }
 
 /** Parses and validates the first 32 bytes of a frame stream; DataCorrupted when they are not a v1 header. */
@@ -407,7 +457,18 @@ interface FrameSealer {
   seal(index: number, isFinal: boolean, payload: Buffer): { body: Buffer; tag: Buffer };
   /** Returns the verified plaintext, or null when the frame does not verify. */
   open(index: number, isFinal: boolean, body: Buffer, tag: Buffer): Buffer | null;
+  /**
+   * Set when the tag can be computed over the body in pieces (CRC suite): a frame split across
+   * two reads is then verified from views of both, without first copying it together.
+   */
+  readonly incremental: IncrementalTag | null;
   wipe(): void;
+}
+
+interface IncrementalTag {
+  begin(index: number, isFinal: boolean): number;
+  update(state: number, piece: Buffer): number;
+  matches(state: number, tag: Buffer): boolean;
 }
 
 function createSealer(suite: FrameSuite, header: FrameHeader, context: Uint8Array): FrameSealer {
@@ -419,9 +480,10 @@ function createSealer(suite: FrameSuite, header: FrameHeader, context: Uint8Arra
   }
 }
 
-class Crc32Sealer implements FrameSealer {
+class Crc32Sealer implements FrameSealer, IncrementalTag {
   readonly tagBytes = TAG_BYTES.crc32;
   readonly inPlace = true;
+  readonly incremental: IncrementalTag = this;
   readonly #saltCrc: number;
   readonly #position = Buffer.alloc(9);
 
@@ -431,26 +493,36 @@ class Crc32Sealer implements FrameSealer {
 
   seal(index: number, isFinal: boolean, payload: Buffer) {
     const tag = Buffer.allocUnsafe(this.tagBytes);
-    tag.writeUInt32BE(this.#checksum(index, isFinal, payload));
+    tag.writeUInt32BE(crc32(payload, this.begin(index, isFinal)));
     return { body: payload, tag };
   }
 
   open(index: number, isFinal: boolean, body: Buffer, tag: Buffer) {
-    return tag.readUInt32BE(0) === this.#checksum(index, isFinal, body) ? body : null;
+    return this.matches(crc32(body, this.begin(index, isFinal)), tag) ? body : null;
+  }
+
+  /** The CRC state after salt ‖ u64be(index) ‖ u8(isFinal), before the payload. */
+  begin(index: number, isFinal: boolean): number {
+    writeU64be(this.#position, index, 0);
+    this.#position[8] = isFinal ? 1 : 0;
+    return crc32(this.#position, this.#saltCrc);
+  }
+
+  update(state: number, piece: Buffer): number {
+    return crc32(piece, state);
+  }
+
+  matches(state: number, tag: Buffer): boolean {
+    return tag.readUInt32BE(0) === state;
   }
 
   wipe(): void {}
-
-  #checksum(index: number, isFinal: boolean, payload: Buffer): number {
-    writeU64be(this.#position, index, 0);
-    this.#position[8] = isFinal ? 1 : 0;
-    return crc32(payload, crc32(this.#position, this.#saltCrc));
-  }
 }
 
 class AesGcmSealer implements FrameSealer {
   readonly tagBytes = TAG_BYTES['aes-256-gcm'];
   readonly inPlace = false;
+  readonly incremental = null;
   readonly #frameKey: Buffer;
   readonly #aad: Buffer;
   readonly #nonce = Buffer.alloc(GCM_NONCE_BYTES);
@@ -521,11 +593,16 @@ class FrameWriter {
   #pendingBytes = 0;
   #plaintextBytes = 0;
   #ended = false;
+  readonly #plaintextBytesHint: number | null;
+  /** Whole-frame buffers given back by the consumer (in-place suites), and those we handed out. */
+  readonly #spareFrames: Buffer[] = [];
+  readonly #issuedFrames = new WeakSet<ArrayBufferLike>();
 
   constructor(params: FrameParams) {
     const frameSizeLog2 = params.frameSizeLog2 ?? LIMITS.frameSizeLog2;
     checkFrameSizeLog2(frameSizeLog2);
     this.#frameBytes = 2 ** frameSizeLog2;
+    this.#plaintextBytesHint = params.plaintextBytesHint ?? null;
     this.#header = buildHeader(params.suite.kind, frameSizeLog2, randomBytes(SALT_BYTES));
     this.#sealer = createSealer(params.suite, this.#header, params.context);
   }
@@ -553,9 +630,9 @@ class FrameWriter {
         offset += this.#frameBytes;
         continue;
       }
-      const copied = Math.min(this.#frameBytes - this.#pendingBytes, remaining);
-      this.#pending ??= Buffer.allocUnsafe(this.#frameBytes + this.#sealer.tagBytes);
-      chunk.copy(this.#pending, this.#pendingBytes, offset, offset + copied);
+      const pending = this.#pendingWithRoom(remaining);
+      const copied = Math.min(pending.length - this.#sealer.tagBytes - this.#pendingBytes, remaining);
+      chunk.copy(pending, this.#pendingBytes, offset, offset + copied);
       this.#pendingBytes += copied;
       offset += copied;
     }
@@ -569,10 +646,53 @@ class FrameWriter {
     this.wipe();
   }
 
+  /** Takes back a whole frame the consumer has finished with (see PushFrameEncoder.recycle). */
+  recycle(piece: Buffer): void {
+    const capacity = this.#frameBytes + this.#sealer.tagBytes;
+    if (
+      !this.#ended &&
+      piece.byteOffset === 0 &&
+      piece.buffer.byteLength === capacity &&
+      this.#issuedFrames.has(piece.buffer) &&
+      this.#spareFrames.length < SPARE_FRAME_BUFFERS
+    ) {
+      this.#issuedFrames.delete(piece.buffer);
+      this.#spareFrames.push(Buffer.from(piece.buffer, 0, capacity));
+    }
+  }
+
   wipe(): void {
     this.#sealer.wipe();
     this.#pending?.fill(0);
     this.#pending = null;
+    this.#spareFrames.length = 0;
+  }
+
+  /**
+   * The buffer of the frame being filled, with room for at least one more byte besides the tag.
+   * It is sized to what the hint says is left of the object (a small object gets a small buffer)
+   * and grows, at least doubling, up to a whole frame when more arrives than the hint promised.
+   */
+  #pendingWithRoom(incomingBytes: number): Buffer {
+    const tagBytes = this.#sealer.tagBytes;
+    const current = this.#pending;
+    if (current !== null && current.length - tagBytes > this.#pendingBytes) return current;
+    const hint = this.#plaintextBytesHint;
+    const expectedBytes = hint === null ? this.#frameBytes : hint - this.#frameIndex * this.#frameBytes;
+    const payloadBytes = Math.min(
+      this.#frameBytes,
+      Math.max(expectedBytes, this.#pendingBytes + incomingBytes, 2 * (current?.length ?? 0)),
+    );
+    let next: Buffer;
+    if (payloadBytes === this.#frameBytes) {
+      next = this.#spareFrames.pop() ?? Buffer.allocUnsafe(this.#frameBytes + tagBytes);
+      if (this.#sealer.inPlace) this.#issuedFrames.add(next.buffer);
+    } else {
+      next = Buffer.allocUnsafe(payloadBytes + tagBytes);
+    }
+    if (current !== null) current.copy(next, 0, 0, this.#pendingBytes);
+    this.#pending = next;
+    return next;
   }
 
   #writeHeaderOnce(output: OutputChunks): void {
@@ -619,6 +739,10 @@ class FrameReader {
   #partial: Buffer | null = null;
   #partialBytes = 0;
   #takeRemaining = 0;
+  /** Incremental suites: views of the body gathered so far, its running tag and the stored tag. */
+  #bodyPieces: Buffer[] = [];
+  #tagState = 0;
+  #storedTag: Buffer | null = null;
 
   constructor(params: FrameDecoderParams) {
     checkFrameSizeLog2(params.frameSizeLog2);
@@ -647,6 +771,10 @@ class FrameReader {
         offset += frameBytes;
         continue;
       }
+      if (sealer.incremental !== null) {
+        offset = this.#gatherIncrementally(chunk, offset, frameBytes, sealer.incremental, output);
+        continue;
+      }
       const copied = Math.min(frameBytes - this.#partialBytes, remaining);
       this.#partial ??= Buffer.allocUnsafe(geometry.frameBytes + geometry.tagBytes);
       chunk.copy(this.#partial, this.#partialBytes, offset, offset + copied);
@@ -670,6 +798,49 @@ class FrameReader {
   wipe(): void {
     this.#sealer?.wipe();
     this.#partial = null;
+    this.#bodyPieces = [];
+  }
+
+  /**
+   * Takes the next bytes of a frame that spans input chunks without copying its body: the tag is
+   * computed over views of the pieces, which are emitted only once the whole frame has verified.
+   * Returns the offset in `chunk` after what was taken.
+   */
+  #gatherIncrementally(
+    chunk: Buffer,
+    offset: number,
+    frameBytes: number,
+    incremental: IncrementalTag,
+    output: OutputChunks,
+  ): number {
+    const { geometry } = this.#ready();
+    const bodyBytes = frameBytes - geometry.tagBytes;
+    if (this.#partialBytes === 0) {
+      this.#tagState = incremental.begin(this.#frameIndex, this.#frameIndex === geometry.frameCount - 1);
+    }
+    if (this.#partialBytes < bodyBytes) {
+      const taken = Math.min(bodyBytes - this.#partialBytes, chunk.length - offset);
+      const piece = chunk.subarray(offset, offset + taken);
+      this.#tagState = incremental.update(this.#tagState, piece);
+      this.#bodyPieces.push(piece);
+      this.#partialBytes += taken;
+      offset += taken;
+    }
+    if (offset < chunk.length && this.#partialBytes >= bodyBytes) {
+      const taken = Math.min(frameBytes - this.#partialBytes, chunk.length - offset);
+      this.#storedTag ??= Buffer.alloc(geometry.tagBytes);
+      chunk.copy(this.#storedTag, this.#partialBytes - bodyBytes, offset, offset + taken);
+      this.#partialBytes += taken;
+      offset += taken;
+    }
+    if (this.#partialBytes === frameBytes) {
+      const pieces = this.#bodyPieces;
+      this.#bodyPieces = [];
+      this.#partialBytes = 0;
+      if (!incremental.matches(this.#tagState, this.#storedTag!)) throw corrupted();
+      this.#emitVerified(pieces, output);
+    }
+    return offset;
   }
 
   #gatherHeader(chunk: Buffer): number {
@@ -711,15 +882,29 @@ class FrameReader {
   }
 
   #openFrame(frame: Buffer, output: OutputChunks): void {
-    const { geometry, plan, sealer } = this.#ready();
+    const { geometry, sealer } = this.#ready();
     const index = this.#frameIndex;
     const bodyBytes = frame.length - geometry.tagBytes;
     const isFinal = index === geometry.frameCount - 1;
     const plaintext = sealer.open(index, isFinal, frame.subarray(0, bodyBytes), frame.subarray(bodyBytes));
     if (plaintext === null) throw corrupted();
-    const from = index === plan.firstFrame ? plan.skipBytes : 0;
-    const to = Math.min(plaintext.length, from + this.#takeRemaining);
-    if (to > from) output.add(plaintext.subarray(from, to));
+    this.#emitVerified([plaintext], output);
+  }
+
+  /** Emits the wanted part of a verified frame's plaintext, given as consecutive pieces. */
+  #emitVerified(pieces: readonly Buffer[], output: OutputChunks): void {
+    const { plan, sealer } = this.#ready();
+    let frameLength = 0;
+    for (const piece of pieces) frameLength += piece.length;
+    const from = this.#frameIndex === plan.firstFrame ? plan.skipBytes : 0;
+    const to = Math.min(frameLength, from + this.#takeRemaining);
+    let position = 0;
+    for (const piece of pieces) {
+      const start = Math.max(from - position, 0);
+      const end = Math.min(to - position, piece.length);
+      if (end > start) output.add(start === 0 && end === piece.length ? piece : piece.subarray(start, end));
+      position += piece.length;
+    }
     this.#takeRemaining -= Math.max(0, to - from);
     output.endOfFrame();
     this.#frameIndex += 1;
@@ -757,12 +942,15 @@ class OutputChunks {
 
   flush(): void {
     if (this.#bytes === 0) return;
-    const [only] = this.#pieces;
-    const chunk =
-      this.#pieces.length === 1 && only !== undefined ? only : Buffer.concat(this.#pieces, this.#bytes);
+    const pieces = this.#pieces;
+    const bytes = this.#bytes;
     this.#pieces = [];
     this.#bytes = 0;
-    this.#emit(chunk);
+    if (pieces.length === 1 || bytes / pieces.length >= JOIN_BELOW_AVERAGE_BYTES) {
+      for (const piece of pieces) this.#emit(piece);
+    } else {
+      this.#emit(Buffer.concat(pieces, bytes));
+    }
   }
 }
 

@@ -13,10 +13,12 @@ import {
 import { checksumOf } from './digests.ts';
 import { storageError } from './errors.ts';
 import { validateObjectKey } from './names.ts';
+import { validateRequestedObjectLock } from './object-lock.ts';
 import type { ObjectData } from './object-data.ts';
 import {
   verifyIngestedDigests,
   type ChecksumClaim,
+  type DeleteGuard,
   type ObjectStore,
   type WriteConditions,
 } from './object-store.ts';
@@ -26,6 +28,7 @@ import type {
   ChecksumAlgorithm,
   MultipartUpload,
   ObjectVersion,
+  RequestedObjectLock,
   SystemMetadata,
   UploadPart,
 } from './types.ts';
@@ -65,9 +68,13 @@ export class MultipartUploads {
     tags: Record<string, string>;
     checksumAlgorithm: ChecksumAlgorithm | null;
     checksumType: 'FULL_OBJECT' | 'COMPOSITE' | null;
+    /** x-amz-object-lock-* headers: checked now, applied when the upload completes. */
+    objectLock?: RequestedObjectLock | null;
   }): Promise<MultipartUpload> {
     validateObjectKey(input.key);
     const bucket = await this.#objects.getBucket(input.bucket);
+    const objectLock = input.objectLock ?? null;
+    validateRequestedObjectLock(bucket, objectLock, this.#clock.nowMs());
     if (
       input.checksumType === 'FULL_OBJECT' &&
       input.checksumAlgorithm !== null &&
@@ -92,6 +99,7 @@ export class MultipartUploads {
       tags: input.tags,
       ownerTenantId: input.caller.tenantId,
       initiatorPrincipalId: input.caller.principalId,
+      ...(objectLock === null ? {} : { objectLock }),
     };
     await this.#metadata.transaction((tx) => tx.insertUpload(upload));
     return upload;
@@ -316,8 +324,9 @@ export class MultipartUploads {
         inlineData: null,
         encryption: upload.encryption,
         tags: upload.tags,
-        retention: null,
-        legalHold: false,
+        // No requested retention: commitVersion applies the bucket's default, as of completion.
+        retention: upload.objectLock?.retention ?? null,
+        legalHold: upload.objectLock?.legalHold ?? false,
         ownerTenantId: upload.ownerTenantId,
       },
       input.conditions,
@@ -356,7 +365,8 @@ export class MultipartUploads {
     return { algorithm, value: `${digest.toString('base64')}-${parts.length}`, type: 'COMPOSITE' as const };
   }
 
-  async abort(bucket: string, key: string, uploadId: string): Promise<void> {
+  /** `guard` runs in the abort's transaction before it changes anything (see DeleteGuard). */
+  async abort(bucket: string, key: string, uploadId: string, guard?: DeleteGuard): Promise<void> {
     await this.get(bucket, key, uploadId);
     await this.#metadata.transaction(async (tx) => {
       const current = await tx.getUpload(bucket, key, uploadId);
@@ -366,6 +376,7 @@ export class MultipartUploads {
           'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
         );
       }
+      if (guard !== undefined) await guard(tx);
       const parts = await tx.listAllParts(uploadId);
       await tx.deleteUpload(uploadId);
       await tx.enqueueGarbage(parts.map((p) => p.blobId));

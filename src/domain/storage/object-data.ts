@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, Readable } from 'node:stream';
 import { LIMITS } from '../../platform/limits.ts';
 import { storageError } from './errors.ts';
 import {
   createFrameDecoder,
-  createFrameEncoder,
   decodeFramesSync,
   encodedLength,
   FRAME_HEADER_BYTES,
   frameContextOf,
   parseFrameHeader,
   planRangeRead,
+  PushFrameEncoder,
   type FrameBinding,
+  type FrameHeader,
   type FrameSuite,
+  type RangeReadPlan,
 } from './frame-codec.ts';
 import { createChecksumDigest, type ChecksumDigest } from './digests.ts';
 import type { BlobStore, BlobWriter } from './ports.ts';
@@ -54,102 +55,65 @@ export class ObjectData {
     this.#blobs = blobs;
   }
 
+  /**
+   * One pass over the body: every chunk is hashed and framed, and whole frames go to the blob as
+   * they complete, up to LIMITS.blobWritesInFlight writes queued behind the disk so hashing the
+   * next chunks overlaps with writing the previous ones. No stream sits between the steps, and
+   * written frame buffers are reused, so an upload allocates little beyond what the socket reads.
+   */
   async ingest(request: IngestRequest): Promise<IngestedData> {
     const frameSizeLog2 = LIMITS.frameSizeLog2;
-    const suiteKind = request.suite.kind;
     const inlineLimit = request.allowInline
-      ? encodedLength(LIMITS.inlineObjectMaxBytes, suiteKind, frameSizeLog2)
+      ? encodedLength(LIMITS.inlineObjectMaxBytes, request.suite.kind, frameSizeLog2)
       : -1;
     const md5 = createHash('md5');
     const digests = new Map<ChecksumAlgorithm, ChecksumDigest>();
     for (const algorithm of request.checksumAlgorithms)
       digests.set(algorithm, createChecksumDigest(algorithm));
-    let sizeBytes = 0;
     const { maxBytes, declaredBytes } = request;
-
-    const encoder = createFrameEncoder({
-      suite: request.suite,
-      context: frameContextOf(request.binding),
-      frameSizeLog2,
-    });
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let writer: BlobWriter | null = null;
-    const blobs = this.#blobs;
+    const placement = new FramePlacement(this.#blobs, inlineLimit);
+    const encoder = new PushFrameEncoder(
+      {
+        suite: request.suite,
+        context: frameContextFor(request.suite, request.binding),
+        frameSizeLog2,
+        plaintextBytesHint: declaredBytes,
+      },
+      (piece) => placement.add(piece),
+    );
+    let sizeBytes = 0;
     try {
-      await pipeline(
-        request.body,
-        async function* measure(source: AsyncIterable<Uint8Array>) {
-          for await (const chunk of source) {
-            sizeBytes += chunk.byteLength;
-            if (sizeBytes > maxBytes) {
-              throw storageError('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
-                maxSizeAllowed: maxBytes,
-              });
-            }
-            if (declaredBytes !== null && sizeBytes > declaredBytes) {
-              throw storageError('IncompleteBody', 'The request body is longer than its declared length');
-            }
-            md5.update(chunk);
-            for (const digest of digests.values()) digest.update(chunk);
-            yield chunk;
-          }
-        },
-        encoder,
-        async function place(source: AsyncIterable<Buffer>) {
-          // Up to LIMITS.blobWritesInFlight writes are queued behind the disk, so hashing the
-          // next chunks overlaps with writing the previous ones; memory stays bounded.
-          const inFlight: Promise<void>[] = [];
-          const enqueue = async (target: BlobWriter, chunk: Buffer) => {
-            const written = target.write(chunk);
-            written.catch(() => undefined);
-            inFlight.push(written);
-            if (inFlight.length >= LIMITS.blobWritesInFlight) await inFlight.shift();
-          };
-          for await (const out of source) {
-            if (writer === null && pendingBytes + out.byteLength <= inlineLimit) {
-              pending.push(out);
-              pendingBytes += out.byteLength;
-              continue;
-            }
-            if (writer === null) {
-              writer = await blobs.createWriter();
-              for (const earlier of pending) await enqueue(writer, earlier);
-              pending = [];
-              pendingBytes = 0;
-            }
-            await enqueue(writer, out);
-          }
-          await Promise.all(inFlight);
-        },
-      );
+      for await (const chunk of chunksOf(request.body)) {
+        sizeBytes += chunk.byteLength;
+        if (sizeBytes > maxBytes) {
+          throw storageError('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
+            maxSizeAllowed: maxBytes,
+          });
+        }
+        if (declaredBytes !== null && sizeBytes > declaredBytes) {
+          throw storageError('IncompleteBody', 'The request body is longer than its declared length');
+        }
+        md5.update(chunk);
+        for (const digest of digests.values()) digest.update(chunk);
+        encoder.write(chunk);
+        await placement.store(encoder);
+      }
       if (declaredBytes !== null && sizeBytes !== declaredBytes) {
         throw storageError(
           'IncompleteBody',
           'You did not provide the number of bytes specified by the Content-Length HTTP header',
         );
       }
+      encoder.end();
+      const placed = await placement.finish(encoder);
       const checksums = new Map<ChecksumAlgorithm, Buffer>();
       for (const [algorithm, digest] of digests) checksums.set(algorithm, await digest.digest());
-      const result: IngestedData = {
-        sizeBytes,
-        md5: md5.digest(),
-        checksums,
-        frameSizeLog2,
-        inlineData: null,
-        blobId: null,
-      };
-      const committed = writer as BlobWriter | null;
-      if (committed === null) {
-        result.inlineData = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-      } else {
-        await committed.commit();
-        result.blobId = committed.blobId;
-      }
-      return result;
+      return { sizeBytes, md5: md5.digest(), checksums, frameSizeLog2, ...placed };
     } catch (error) {
-      const open = writer as BlobWriter | null;
-      if (open !== null) await open.abort();
+      encoder.wipe();
+      // As a pipeline would: a body we stop reading is destroyed, not left half-consumed.
+      if (request.body instanceof Readable) request.body.destroy();
+      await placement.abort();
       throw error;
     }
   }
@@ -168,7 +132,7 @@ export class ObjectData {
     if (endExclusive <= start) return Buffer.alloc(0);
     return decodeFramesSync(version.inlineData, {
       suite,
-      context: frameContextOf({
+      context: frameContextFor(suite, {
         bucket: version.bucket,
         objectKey: version.key,
         versionUid: version.versionUid,
@@ -190,6 +154,24 @@ export class ObjectData {
     if (layout.kind === 'none' || endExclusive <= start) return Readable.from([], { objectMode: false });
     if (layout.kind === 'inline') {
       return Readable.from([this.readInline(version, suite, start, endExclusive)!], { objectMode: false });
+    }
+    const [only] = layout.segments;
+    if (layout.segments.length === 1 && only !== undefined && start < only.sizeBytes) {
+      const plan = planRangeRead(only.sizeBytes, start, endExclusive, suite.kind, layout.frameSizeLog2);
+      // The common case, a single blob read from its first frame, is the file stream piped into
+      // the decoder: no generator or extra stream between the disk and the consumer.
+      if (plan.firstFrame === 0) {
+        return this.#openDecoded(
+          only,
+          this.#bindingOf(version, only),
+          layout.frameSizeLog2,
+          suite,
+          start,
+          endExclusive,
+          'in-input',
+          plan,
+        );
+      }
     }
     return Readable.from(
       this.#readSegments(version, layout.segments, layout.frameSizeLog2, suite, start, endExclusive),
@@ -214,13 +196,7 @@ export class ObjectData {
       if (segmentEnd > start && segmentStart < endExclusive) {
         const from = Math.max(start, segmentStart) - segmentStart;
         const to = Math.min(endExclusive, segmentEnd) - segmentStart;
-        const binding: FrameBinding = {
-          bucket: version.bucket,
-          objectKey: version.key,
-          versionUid: version.versionUid,
-          partNumber: segment.partNumber ?? 0,
-        };
-        yield* this.#readSegment(segment, binding, frameSizeLog2, suite, from, to);
+        yield* this.#readSegment(segment, this.#bindingOf(version, segment), frameSizeLog2, suite, from, to);
       }
       segmentStart = segmentEnd;
       if (segmentStart >= endExclusive) break;
@@ -240,14 +216,38 @@ export class ObjectData {
     endExclusive: number,
   ): AsyncGenerator<Buffer> {
     const plan = planRangeRead(segment.sizeBytes, start, endExclusive, suite.kind, frameSizeLog2);
-    const fromHeader = plan.firstFrame === 0;
-    const header = fromHeader
-      ? ('in-input' as const)
-      : parseFrameHeader(await readAll(this.#blobs.openRange(segment.blobId, 0, FRAME_HEADER_BYTES)));
+    const header =
+      plan.firstFrame === 0
+        ? ('in-input' as const)
+        : parseFrameHeader(await readAll(this.#blobs.openRange(segment.blobId, 0, FRAME_HEADER_BYTES)));
+    const decoded = this.#openDecoded(
+      segment,
+      binding,
+      frameSizeLog2,
+      suite,
+      start,
+      endExclusive,
+      header,
+      plan,
+    );
+    for await (const chunk of decoded) yield chunk as Buffer;
+  }
+
+  /** The blob bytes of the planned frames, piped through a verifying decoder. */
+  #openDecoded(
+    segment: BlobSegment,
+    binding: FrameBinding,
+    frameSizeLog2: number,
+    suite: FrameSuite,
+    start: number,
+    endExclusive: number,
+    header: FrameHeader | 'in-input',
+    plan: RangeReadPlan,
+  ): Readable {
     const decoder = createFrameDecoder({
       header,
       suite,
-      context: frameContextOf(binding),
+      context: frameContextFor(suite, binding),
       frameSizeLog2,
       plaintextBytes: segment.sizeBytes,
       start,
@@ -255,14 +255,172 @@ export class ObjectData {
     });
     const source = this.#blobs.openRange(
       segment.blobId,
-      fromHeader ? 0 : plan.physicalStart,
+      header === 'in-input' ? 0 : plan.physicalStart,
       plan.physicalEnd,
     );
-    const decoded = source.pipe(decoder);
-    source.on('error', (error) => decoded.destroy(error));
-    for await (const chunk of decoded) yield chunk as Buffer;
+    // pipe() forwards neither errors nor an early end of the consumer: do both by hand, so a
+    // failed read fails the decoder and an abandoned decoder closes the file.
+    source.on('error', (error) => decoder.destroy(error));
+    decoder.once('close', () => source.destroy());
+    return source.pipe(decoder);
+  }
+
+  #bindingOf(version: ObjectVersion, segment: BlobSegment): FrameBinding {
+    return {
+      bucket: version.bucket,
+      objectKey: version.key,
+      versionUid: version.versionUid,
+      partNumber: segment.partNumber ?? 0,
+    };
   }
 }
+
+/**
+ * Where the frames of one ingest go: kept in memory while the whole stream still fits inline,
+ * otherwise into a blob writer, with a bounded number of writes in flight. Frame buffers come
+ * back to the encoder once written.
+ */
+class FramePlacement {
+  readonly #blobs: BlobStore;
+  readonly #inlineLimit: number;
+  /** Pieces the encoder emitted that have not been placed yet. */
+  #ready: Buffer[] = [];
+  #inline: Buffer[] = [];
+  #inlineBytes = 0;
+  #writer: BlobWriter | null = null;
+  readonly #inFlight: { written: Promise<void>; piece: Buffer }[] = [];
+
+  constructor(blobs: BlobStore, inlineLimit: number) {
+    this.#blobs = blobs;
+    this.#inlineLimit = inlineLimit;
+  }
+
+  add(piece: Buffer): void {
+    this.#ready.push(piece);
+  }
+
+  /** Places what is ready; waits while more than LIMITS.blobWritesInFlight writes are queued. */
+  async store(encoder: PushFrameEncoder): Promise<void> {
+    if (this.#ready.length > 0) {
+      const ready = this.#ready;
+      this.#ready = [];
+      for (const piece of ready) {
+        if (this.#writer === null && this.#inlineBytes + piece.length <= this.#inlineLimit) {
+          this.#inline.push(piece);
+          this.#inlineBytes += piece.length;
+          continue;
+        }
+        if (this.#writer === null) {
+          this.#writer = await this.#blobs.createWriter();
+          for (const earlier of this.#inline) this.#write(earlier);
+          this.#inline = [];
+          this.#inlineBytes = 0;
+        }
+        this.#write(piece);
+      }
+    }
+    while (this.#inFlight.length > LIMITS.blobWritesInFlight) {
+      const { written, piece } = this.#inFlight.shift()!;
+      await written;
+      encoder.recycle(piece);
+    }
+  }
+
+  /** After the encoder has ended: the inline bytes, or the blob once committed. */
+  async finish(encoder: PushFrameEncoder): Promise<{ inlineData: Buffer | null; blobId: string | null }> {
+    await this.store(encoder);
+    const writer = this.#writer;
+    if (writer === null) {
+      const [only] = this.#inline;
+      return {
+        inlineData: this.#inline.length === 1 && only !== undefined ? only : Buffer.concat(this.#inline),
+        blobId: null,
+      };
+    }
+    for (const { written } of this.#inFlight.splice(0)) await written;
+    await writer.commit();
+    return { inlineData: null, blobId: writer.blobId };
+  }
+
+  async abort(): Promise<void> {
+    this.#ready = [];
+    this.#inline = [];
+    const writer = this.#writer;
+    this.#writer = null;
+    if (writer !== null) await writer.abort();
+  }
+
+  #write(piece: Buffer): void {
+    const written = this.#writer!.write(piece);
+    // Awaited in order later; a failure must not surface as an unhandled rejection before then.
+    written.catch(() => undefined);
+    this.#inFlight.push({ written, piece });
+  }
+}
+
+/**
+ * The body's chunks as they arrive. A Readable's own async iterator hands out everything it has
+ * buffered as one chunk, concatenating (a copy and an allocation) whenever more than one chunk
+ * waits; taking 'data' events, paused while the consumer works, passes the chunks on as read.
+ */
+function chunksOf(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  return body instanceof Readable ? readableChunks(body) : body;
+}
+
+async function* readableChunks(stream: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  const state: { ended: boolean; failure: Error | null; wake: (() => void) | null } = {
+    ended: false,
+    failure: null,
+    wake: null,
+  };
+  const notify = () => {
+    const resume = state.wake;
+    state.wake = null;
+    resume?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    stream.pause();
+    notify();
+  };
+  // finished() reports an early close (a client that went away) as an error, as for-await does.
+  const stopWatching = finished(stream, (error) => {
+    if (error !== undefined && error !== null) state.failure = error;
+    else state.ended = true;
+    notify();
+  });
+  stream.on('data', onData);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        continue;
+      }
+      if (state.failure !== null) throw state.failure;
+      if (state.ended) return;
+      const arrived = new Promise<void>((resolve) => {
+        state.wake = resolve;
+      });
+      stream.resume();
+      await arrived;
+    }
+  } finally {
+    stream.off('data', onData);
+    stopWatching();
+  }
+}
+
+/**
+ * The frame context binds AES-GCM frames to their object; CRC frames are not bound to one (see
+ * FrameParams.context), so their reads and writes skip the SHA-256 it costs.
+ */
+function frameContextFor(suite: FrameSuite, binding: FrameBinding): Uint8Array {
+  return suite.kind === 'crc32' ? NO_CONTEXT : frameContextOf(binding);
+}
+
+const NO_CONTEXT = new Uint8Array(0);
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -15,9 +15,15 @@ import { storageError } from './errors.ts';
 import type { ObjectEventName, ObjectEventRecorder } from './events.ts';
 import type { FrameSuite } from './frame-codec.ts';
 import { validateBucketName, validateObjectKey } from './names.ts';
+import {
+  assertRemovable,
+  objectLockConfigurationIn,
+  retentionAtCommit,
+  validateRequestedObjectLock,
+} from './object-lock.ts';
 import type { ObjectData } from './object-data.ts';
 import { type IngestedData } from './object-data.ts';
-import type { ListVersionsPage, MetadataStore, MetadataTx } from './ports.ts';
+import type { BucketConfig, BucketConfigKind, ListVersionsPage, MetadataStore, MetadataTx } from './ports.ts';
 import type {
   BucketRecord,
   ChecksumAlgorithm,
@@ -26,6 +32,7 @@ import type {
   NewObjectVersion,
   ObjectChecksum,
   ObjectVersion,
+  RequestedObjectLock,
   SystemMetadata,
   VersioningState,
 } from './types.ts';
@@ -58,6 +65,8 @@ export interface PutObjectInput {
   /** Decoded Content-MD5, when sent. */
   contentMd5: Buffer | null;
   conditions: WriteConditions;
+  /** x-amz-object-lock-* headers; absent or null when none were sent. */
+  objectLock?: RequestedObjectLock | null;
 }
 
 export interface CopyObjectInput {
@@ -72,7 +81,16 @@ export interface CopyObjectInput {
   tags: Record<string, string> | null;
   checksumAlgorithm: ChecksumAlgorithm | null;
   conditions: WriteConditions;
+  /** x-amz-object-lock-* headers for the new copy (the source's lock is not copied). */
+  objectLock?: RequestedObjectLock | null;
 }
+
+/**
+ * Runs inside a delete's transaction, under the key lock, before anything changes: it may throw to
+ * leave everything as it was, and whatever it writes commits only together with the delete
+ * (lifecycle re-checks what it examined and records the action this way).
+ */
+export type DeleteGuard = (tx: MetadataTx) => Promise<void>;
 
 export interface DeleteObjectResult {
   versionId: string | null;
@@ -131,7 +149,17 @@ export class ObjectStore {
 
   // ---- buckets ------------------------------------------------------------------------------
 
-  async createBucket(caller: Caller, name: string, region: string | null): Promise<BucketRecord> {
+  /**
+   * With `objectLockEnabled` (x-amz-bucket-object-lock-enabled) the bucket starts with Object Lock
+   * and versioning Enabled, as S3 creates it
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+   */
+  async createBucket(
+    caller: Caller,
+    name: string,
+    region: string | null,
+    options: { objectLockEnabled?: boolean } = {},
+  ): Promise<BucketRecord> {
     validateBucketName(name);
     const location = region === null || region === '' ? this.#region : region;
     if (location !== this.#region) {
@@ -148,8 +176,8 @@ export class ObjectStore {
       tenantId: caller.tenantId,
       region: location,
       createdAt: this.#clock.now(),
-      versioning: 'Unversioned',
-      objectLockEnabled: false,
+      versioning: options.objectLockEnabled === true ? 'Enabled' : 'Unversioned',
+      objectLockEnabled: options.objectLockEnabled === true,
       classification: null,
       jurisdiction: null,
       tier: null,
@@ -201,6 +229,32 @@ export class ObjectStore {
     this.#bucketCache.delete(name);
   }
 
+  // ---- bucket configuration documents (CORS, lifecycle, …) ----------------------------------
+
+  /** The bucket's configuration document of one kind, or null when none is set. */
+  async getBucketConfig(bucket: string, kind: BucketConfigKind): Promise<BucketConfig | null> {
+    await this.getBucket(bucket);
+    return this.#metadata.getBucketConfig(bucket, kind);
+  }
+
+  /** Sets (or replaces) the bucket's configuration document of one kind. */
+  async putBucketConfig(bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
+    await this.#metadata.transaction(async (tx) => {
+      if ((await tx.getBucket(bucket)) === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucket });
+      await tx.putBucketConfig({ bucket, kind, document, updatedAt: this.#clock.now() });
+    });
+  }
+
+  /** Removes the bucket's configuration document of one kind; removing none is not an error. */
+  async deleteBucketConfig(bucket: string, kind: BucketConfigKind): Promise<void> {
+    await this.#metadata.transaction(async (tx) => {
+      if ((await tx.getBucket(bucket)) === null)
+        throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucket });
+      await tx.deleteBucketConfig(bucket, kind);
+    });
+  }
+
   listBuckets(tenantId: string): Promise<BucketRecord[]> {
     return this.#metadata.listBuckets(tenantId);
   }
@@ -223,6 +277,13 @@ export class ObjectStore {
       const bucket = await tx.getBucket(name);
       if (bucket === null)
         throw storageError('BucketNotFound', 'The specified bucket does not exist', { name });
+      if (bucket.objectLockEnabled && state !== 'Enabled') {
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+        throw storageError(
+          'InvalidBucketState',
+          'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+        );
+      }
       await tx.setBucketVersioning(name, state);
     });
     this.forgetBucket(name);
@@ -233,6 +294,8 @@ export class ObjectStore {
   async putObject(input: PutObjectInput): Promise<ObjectVersion> {
     validateObjectKey(input.key);
     const bucket = await this.getBucket(input.bucket);
+    const objectLock = input.objectLock ?? null;
+    validateRequestedObjectLock(bucket, objectLock, this.#clock.nowMs());
     await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
     const versionUid = randomHexId();
     const algorithms = input.checksum === null ? [] : [input.checksum.algorithm];
@@ -251,6 +314,7 @@ export class ObjectStore {
         system: input.system,
         userMetadata: input.userMetadata,
         tags: input.tags,
+        objectLock,
         checksum:
           input.checksum === null
             ? null
@@ -294,6 +358,8 @@ export class ObjectStore {
       );
     }
     const bucket = await this.getBucket(input.bucket);
+    const objectLock = input.objectLock ?? null;
+    validateRequestedObjectLock(bucket, objectLock, this.#clock.nowMs());
     await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
     const versionUid = randomHexId();
     const checksumAlgorithm = input.checksumAlgorithm ?? source.checksum?.algorithm ?? null;
@@ -313,6 +379,7 @@ export class ObjectStore {
         system: replace ? input.system : source.system,
         userMetadata: replace ? input.userMetadata : source.userMetadata,
         tags: input.tags ?? source.tags,
+        objectLock,
         checksum:
           checksumAlgorithm === null
             ? null
@@ -343,6 +410,7 @@ export class ObjectStore {
       system: SystemMetadata;
       userMetadata: Record<string, string>;
       tags: Record<string, string>;
+      objectLock: RequestedObjectLock | null;
       checksum: ObjectChecksum | null;
     },
   ): NewObjectVersion {
@@ -371,8 +439,8 @@ export class ObjectStore {
       inlineData: ingested.inlineData,
       encryption: null,
       tags: fields.tags,
-      retention: null,
-      legalHold: false,
+      retention: fields.objectLock?.retention ?? null,
+      legalHold: fields.objectLock?.legalHold ?? false,
       ownerTenantId: caller.tenantId,
     };
   }
@@ -386,7 +454,9 @@ export class ObjectStore {
 
   /**
    * Makes a fully written version visible: in one transaction, re-check the write conditions,
-   * apply the bucket's versioning rule and queue the bytes it replaces for deletion.
+   * apply the bucket's versioning rule and queue the bytes it replaces for deletion. A version
+   * without a requested retention gets the bucket's default retention (Object Lock); a locked
+   * `null` version is never replaced.
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/AddingObjectstoVersionSuspendedBuckets.html
    */
   async commitVersion(
@@ -406,6 +476,12 @@ export class ObjectStore {
       const row: NewObjectVersion = {
         ...version,
         versionId: bucket.versioning === 'Enabled' ? version.versionUid : 'null',
+        retention: retentionAtCommit(
+          version.retention,
+          bucket,
+          await objectLockConfigurationIn(tx, bucket),
+          version.lastModified,
+        ),
       };
       if (row.versionId === 'null') await this.#removeNullVersion(tx, bucketName, version.key);
       if (extra !== undefined) await extra(tx);
@@ -425,10 +501,16 @@ export class ObjectStore {
     });
   }
 
-  /** Removes the key's `null` version, if any, and returns it. */
-  async #removeNullVersion(tx: MetadataTx, bucket: string, key: string): Promise<ObjectVersion | null> {
+  /** Removes the key's `null` version, if any and if Object Lock allows, and returns it. */
+  async #removeNullVersion(
+    tx: MetadataTx,
+    bucket: string,
+    key: string,
+    governanceBypass = false,
+  ): Promise<ObjectVersion | null> {
     const existing = await tx.getVersion(bucket, key, 'null');
     if (existing === null) return null;
+    assertRemovable(existing, this.#clock.nowMs(), governanceBypass);
     await tx.deleteVersion(bucket, key, 'null');
     await tx.enqueueGarbage(blobIdsOf(existing));
     return existing;
@@ -527,7 +609,9 @@ export class ObjectStore {
    * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html):
    * a versionId removes that version permanently; otherwise unversioned buckets remove the null
    * version, enabled buckets add a delete marker, suspended buckets replace the null version
-   * with a null delete marker.
+   * with a null delete marker. Removing a version is refused while Object Lock protects it
+   * (assertRemovable), whoever asks: API, lifecycle or maintenance; `governanceBypass` is true
+   * only when the caller asked for it and was allowed s3:BypassGovernanceRetention.
    */
   async deleteObject(
     caller: Caller | null,
@@ -535,6 +619,8 @@ export class ObjectStore {
     key: string,
     versionId: string | null,
     initiator: 'api' | 'lifecycle' = 'api',
+    guard?: DeleteGuard,
+    governanceBypass = false,
   ): Promise<DeleteObjectResult> {
     const prefix = initiator === 'api' ? 'ObjectRemoved' : 'LifecycleExpiration';
     return this.#metadata.transaction(async (tx) => {
@@ -542,6 +628,7 @@ export class ObjectStore {
       if (bucket === null)
         throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
       await tx.lockObjectKey(bucketName, key);
+      if (guard !== undefined) await guard(tx);
       if (versionId !== null) {
         const version = await tx.getVersion(bucketName, key, versionId);
         if (version === null) {
@@ -550,19 +637,20 @@ export class ObjectStore {
           }
           return { versionId, deleteMarker: false };
         }
+        assertRemovable(version, this.#clock.nowMs(), governanceBypass);
         await tx.deleteVersion(bucketName, key, versionId);
         await tx.enqueueGarbage(blobIdsOf(version));
         await this.#recordRemoval(tx, `${prefix}:Delete`, version, versionId, caller);
         return { versionId, deleteMarker: version.isDeleteMarker };
       }
       if (bucket.versioning === 'Unversioned') {
-        const removed = await this.#removeNullVersion(tx, bucketName, key);
+        const removed = await this.#removeNullVersion(tx, bucketName, key, governanceBypass);
         if (removed !== null) await this.#recordRemoval(tx, `${prefix}:Delete`, removed, null, caller);
         return { versionId: null, deleteMarker: false };
       }
       const markerUid = randomHexId();
       const markerVersionId = bucket.versioning === 'Enabled' ? markerUid : 'null';
-      if (markerVersionId === 'null') await this.#removeNullVersion(tx, bucketName, key);
+      if (markerVersionId === 'null') await this.#removeNullVersion(tx, bucketName, key, governanceBypass);
       const markerTime = this.#clock.now();
       const markerSeq = await tx.insertVersion({
         format: OBJECT_RECORD_FORMAT,

@@ -24,6 +24,8 @@ export interface MetadataTx {
   insertBucket(bucket: BucketRecord): Promise<void>;
   deleteBucket(name: string): Promise<void>;
   setBucketVersioning(name: string, state: VersioningState): Promise<void>;
+  /** Turns Object Lock on for the bucket; it is never turned off again. */
+  enableBucketObjectLock(name: string): Promise<void>;
   /** True when any version, delete marker or multipart upload exists in the bucket. */
   bucketHasContent(name: string): Promise<boolean>;
   getBucketConfig(bucket: string, kind: BucketConfigKind): Promise<BucketConfig | null>;
@@ -59,6 +61,12 @@ export interface MetadataTx {
   /** Blobs no longer referenced; deleted later by the garbage collector. */
   enqueueGarbage(blobIds: readonly string[]): Promise<void>;
 
+  /** Appends events to the transactional outbox; they exist if and only if this transaction commits. */
+  insertOutboxEvents(events: readonly NewOutboxEvent[]): Promise<void>;
+
+  /** Appends one lifecycle action to the durable record (committed with the change it describes). */
+  recordLifecycleAction(action: NewLifecycleAction): Promise<void>;
+
   getTenant(id: string): Promise<Tenant | null>;
   insertTenant(tenant: Tenant): Promise<void>;
   insertPrincipal(principal: Principal): Promise<void>;
@@ -83,6 +91,57 @@ export interface BucketConfig {
   /** The configuration as the domain serialised it (JSON carrying its own format version). */
   document: string;
   updatedAt: Date;
+}
+
+/** What a lifecycle rule did (see domain/storage/lifecycle.ts for when each applies). */
+export const LIFECYCLE_ACTION_KINDS = [
+  'DeleteCurrentVersion',
+  'AddDeleteMarker',
+  'DeleteNoncurrentVersion',
+  'DeleteExpiredDeleteMarker',
+  'AbortMultipartUpload',
+] as const;
+export type LifecycleActionKind = (typeof LIFECYCLE_ACTION_KINDS)[number];
+
+/** One row of the durable lifecycle record (table lifecycle_actions). */
+export interface LifecycleActionRecord {
+  /** Monotonic position in the record. */
+  seq: number;
+  occurredAt: Date;
+  bucket: string;
+  key: string;
+  action: LifecycleActionKind;
+  ruleId: string;
+  /** The version removed or made noncurrent; null for multipart uploads. */
+  versionId: string | null;
+  /** The upload aborted; null for versions. */
+  uploadId: string | null;
+  /** Bytes the action released (the version's size; 0 for markers and uploads). */
+  sizeBytes: number;
+}
+
+export type NewLifecycleAction = Omit<LifecycleActionRecord, 'seq'>;
+
+/** One event notification waiting in the transactional outbox for one destination. */
+export interface NewOutboxEvent {
+  /** The operator-registered destination (notification target id). */
+  destinationId: string;
+  bucket: string;
+  /** Random and kept across retries: the destination's de-duplication key. */
+  deliveryId: string;
+  /** Version of the payload document (see domain/storage/event-records.ts). */
+  format: number;
+  /** The S3 event record as JSON; its sequencer is derived from `seq` at delivery. */
+  payload: string;
+  createdAtMs: number;
+}
+
+export interface OutboxEvent extends NewOutboxEvent {
+  /** Position in the outbox: monotonic, and increasing per object key in commit order. */
+  seq: number;
+  /** Failed delivery attempts so far. */
+  attempts: number;
+  nextAttemptAtMs: number;
 }
 
 export interface ListVersionsQuery {
@@ -134,6 +193,8 @@ export interface MetadataStore {
   getBucket(name: string): Promise<BucketRecord | null>;
   listBuckets(tenantId: string): Promise<BucketRecord[]>;
   getBucketConfig(bucket: string, kind: BucketConfigKind): Promise<BucketConfig | null>;
+  /** Configurations of one kind across all buckets, in bucket-name order after `afterBucket`. */
+  listBucketConfigs(kind: BucketConfigKind, afterBucket: string, limit: number): Promise<BucketConfig[]>;
   getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | null>;
   getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | null>;
   /** Latest non-delete-marker versions in key order, grouped by delimiter. */
@@ -146,6 +207,34 @@ export interface MetadataStore {
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | null>;
   getPrincipal(id: string): Promise<Principal | null>;
   countTenants(): Promise<number>;
+
+  /** A bucket's lifecycle record, oldest first, after position `afterSeq`. */
+  listLifecycleActions(bucket: string, afterSeq: number, limit: number): Promise<LifecycleActionRecord[]>;
+
+  /** The destination's oldest outbox event (the head of its queue), or null when it has none. */
+  peekOutboxHead(destinationId: string): Promise<{ seq: number; nextAttemptAtMs: number } | null>;
+  /**
+   * Claims the destination's next events, oldest first, until `leaseUntilMs`: nothing unless its
+   * oldest event is due (attempt time reached) and no other claimant holds it; then up to `limit`
+   * events, stopping before the first one not due. Claimed events are hidden from other claimants
+   * until the lease ends, so gateways sharing a database never send one concurrently.
+   */
+  claimOutboxEvents(
+    destinationId: string,
+    nowMs: number,
+    leaseUntilMs: number,
+    limit: number,
+  ): Promise<OutboxEvent[]>;
+  /** Removes delivered events. */
+  deleteOutboxEvents(seqs: readonly number[]): Promise<void>;
+  /** Makes claimed events due again at `nextAttemptAtMs`; `failedSeq` (if any) counts an attempt. */
+  releaseOutboxEvents(
+    seqs: readonly number[],
+    nextAttemptAtMs: number,
+    failedSeq: number | null,
+  ): Promise<void>;
+  /** Events waiting for one destination (or for all when null). */
+  countOutboxEvents(destinationId: string | null): Promise<number>;
 
   /** Oldest garbage entries, up to `limit`. */
   peekGarbage(limit: number): Promise<string[]>;
@@ -175,4 +264,27 @@ export interface BlobStore {
   delete(blobId: string): Promise<void>;
   /** Committed blobs with their modification time, for the orphan sweeper. */
   list(): AsyncIterable<{ blobId: string; modifiedAtMs: number }>;
+}
+
+/** One event message ready for its destination. */
+export interface EventDelivery {
+  /** Stable across retries (de-duplication key: webhook header, JetStream Nats-Msg-Id). */
+  deliveryId: string;
+  /** The message body: `{"Records":[…]}` in S3's event message structure. */
+  body: string;
+}
+
+/** Sends event messages to one operator-registered destination (webhook, NATS JetStream). */
+export interface NotificationSink {
+  readonly destinationId: string;
+  /**
+   * Sends `deliveries` in order and resolves with how many of them, from the first, the
+   * destination acknowledged; when that is not all of them, `error` says why the next one failed.
+   * Stops early once `signal` aborts (shutdown). Never rejects.
+   */
+  deliver(
+    deliveries: readonly EventDelivery[],
+    signal: AbortSignal,
+  ): Promise<{ acknowledged: number; error: unknown }>;
+  close(): Promise<void>;
 }

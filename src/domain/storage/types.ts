@@ -84,6 +84,15 @@ export interface ObjectRetention {
   retainUntil: Date;
 }
 
+/**
+ * Object Lock settings a write asks for with x-amz-object-lock-* headers; a null field was not
+ * asked for (the bucket's default retention, or no legal hold, applies).
+ */
+export interface RequestedObjectLock {
+  retention: ObjectRetention | null;
+  legalHold: boolean | null;
+}
+
 export const OBJECT_RECORD_FORMAT = 1;
 
 export interface ObjectVersion {
@@ -134,6 +143,8 @@ export interface MultipartUpload {
   tags: Record<string, string>;
   ownerTenantId: string;
   initiatorPrincipalId: string;
+  /** Object Lock settings asked for at CreateMultipartUpload, applied on completion; absent when none were. */
+  objectLock?: RequestedObjectLock;
 }
 
 export interface UploadPart {

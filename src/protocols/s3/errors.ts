@@ -18,7 +18,19 @@ export type S3ProtocolErrorCode =
   | 'InvalidStorageClass'
   | 'InvalidTag'
   | 'RequestHeaderSectionTooLarge'
-  | 'MissingRequestBodyError';
+  | 'MissingRequestBodyError'
+  // CORS and browser-based uploads (POST Object)
+  | 'NoSuchCORSConfiguration'
+  | 'CORSNotAllowed'
+  | 'BadRequest'
+  | 'BadDigest'
+  | 'InvalidPolicyDocument'
+  | 'PostPolicyViolated'
+  | 'MalformedPOSTRequest'
+  | 'MaxPostPreDataLengthExceeded'
+  | 'EntityTooSmall'
+  | 'EntityTooLarge'
+  | 'NoSuchLifecycleConfiguration';
 
 export class S3ProtocolError extends SovraError<S3ProtocolErrorCode> {}
 
@@ -74,6 +86,16 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   EmptyPartList: { code: 'MalformedXML', status: 400 },
   UnsupportedCondition: { code: 'NotImplemented', status: 501 },
   InvalidVersionId: { code: 'InvalidArgument', status: 400 },
+  // Object Lock and tagging: codes and statuses from
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList; S3 refuses
+  // to delete or weaken a locked version with AccessDenied.
+  ObjectLocked: { code: 'AccessDenied', status: 403 },
+  ObjectLockNotEnabled: { code: 'InvalidRequest', status: 400 },
+  ObjectLockConfigurationNotFound: { code: 'ObjectLockConfigurationNotFoundError', status: 404 },
+  NoSuchObjectLockConfiguration: { code: 'NoSuchObjectLockConfiguration', status: 404 },
+  InvalidRetentionPeriod: { code: 'InvalidRetentionPeriod', status: 400 },
+  InvalidBucketState: { code: 'InvalidBucketState', status: 409 },
+  NoSuchTagSet: { code: 'NoSuchTagSet', status: 404 },
   // authentication (SigV4)
   AccessDeniedAnonymous: { code: 'AccessDenied', status: 403 },
   InvalidAccessKeyId: { code: 'InvalidAccessKeyId', status: 403 },
@@ -109,6 +131,20 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   InvalidTag: { code: 'InvalidTag', status: 400 },
   RequestHeaderSectionTooLarge: { code: 'RequestHeaderSectionTooLarge', status: 400 },
   MissingRequestBodyError: { code: 'MissingRequestBodyError', status: 400 },
+  // CORS: preflights S3 refuses are 403 AccessForbidden, malformed ones 400 BadRequest
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors-troubleshooting.html).
+  NoSuchCORSConfiguration: { code: 'NoSuchCORSConfiguration', status: 404 },
+  CORSNotAllowed: { code: 'AccessForbidden', status: 403 },
+  BadRequest: { code: 'BadRequest', status: 400 },
+  BadDigest: { code: 'BadDigest', status: 400 },
+  // POST Object: a policy that is not well formed is 400 InvalidPolicyDocument; a form the policy
+  // does not allow (expired, a failed condition, an extra field) is 403 AccessDenied.
+  InvalidPolicyDocument: { code: 'InvalidPolicyDocument', status: 400 },
+  PostPolicyViolated: { code: 'AccessDenied', status: 403 },
+  MalformedPOSTRequest: { code: 'MalformedPOSTRequest', status: 400 },
+  MaxPostPreDataLengthExceeded: { code: 'MaxPostPreDataLengthExceeded', status: 400 },
+  EntityTooSmall: { code: 'EntityTooSmall', status: 400 },
+  NoSuchLifecycleConfiguration: { code: 'NoSuchLifecycleConfiguration', status: 404 },
 };
 
 const INTERNAL: S3WireError = { code: 'InternalError', status: 500 };

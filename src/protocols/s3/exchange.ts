@@ -5,6 +5,7 @@ import type { ChecksumClaim } from '../../domain/storage/object-store.ts';
 import type { VerifiedRequest } from '../sigv4/verify.ts';
 import { s3Error } from './errors.ts';
 import type { S3Route } from './route.ts';
+import type { S3EndpointLog } from './s3-endpoint.ts';
 
 /** One S3 request in flight: the parsed route, who is calling, and the decoded body. */
 export interface S3Exchange {
@@ -20,6 +21,8 @@ export interface S3Exchange {
   declaredBytes: number | null;
   /** The checksum the client asserted (header or trailer), if any. */
   checksumClaim: ChecksumClaim | null;
+  /** The request's log, for handlers with something to report beyond the access log line. */
+  log: S3EndpointLog;
 }
 
 export function sendXml(

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ByteRangeRequest, ReadConditions } from '../../domain/storage/conditions.ts';
 import type { WriteConditions } from '../../domain/storage/object-store.ts';
 import type { ChecksumAlgorithm, ObjectVersion, SystemMetadata } from '../../domain/storage/types.ts';
+import { validatedTagSet } from '../../domain/storage/tagging.ts';
 import { CHECKSUM_ALGORITHMS } from '../../domain/storage/types.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { s3Error } from './errors.ts';
@@ -57,16 +58,12 @@ export function readUserMetadata(headers: IncomingHttpHeaders): Record<string, s
   return meta;
 }
 
-/** `x-amz-tagging: k1=v1&k2=v2` on PutObject / CreateMultipartUpload / CopyObject. */
+/** `x-amz-tagging: k1=v1&k2=v2` on PutObject / CreateMultipartUpload / CopyObject, within the tag limits. */
 export function readTaggingHeader(headers: IncomingHttpHeaders): Record<string, string> | null {
   const value = header(headers, 'x-amz-tagging');
   if (value === undefined) return null;
-  const tags: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(value)) {
-    if (k in tags) throw s3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
-    tags[k] = v;
-  }
-  return tags;
+  const tags = [...new URLSearchParams(value)].map(([key, tagValue]) => ({ key, value: tagValue }));
+  return validatedTagSet(tags, 'object');
 }
 
 export function readContentMd5(headers: IncomingHttpHeaders): Buffer | null {
@@ -168,6 +165,11 @@ export function versionHeaders(version: ObjectVersion, includeVersionId: boolean
   if (includeVersionId) out['x-amz-version-id'] = version.versionId;
   const tagCount = Object.keys(version.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
+  if (version.retention !== null) {
+    out['x-amz-object-lock-mode'] = version.retention.mode;
+    out['x-amz-object-lock-retain-until-date'] = version.retention.retainUntil.toISOString();
+  }
+  if (version.legalHold) out['x-amz-object-lock-legal-hold'] = 'ON';
   if (version.layout.kind === 'segments' && version.layout.segments[0]?.partNumber !== undefined) {
     out['x-amz-mp-parts-count'] = String(version.layout.segments.length);
   }

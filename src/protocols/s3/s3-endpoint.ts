@@ -4,7 +4,10 @@ import type { Authorizer } from '../../domain/iam/authorizer.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { MultipartUploads } from '../../domain/storage/multipart-uploads.ts';
+import type { BucketNotifications } from '../../domain/storage/notifications.ts';
+import type { ObjectLock } from '../../domain/storage/object-lock.ts';
 import type { ChecksumClaim, ObjectStore } from '../../domain/storage/object-store.ts';
+import type { Tagging } from '../../domain/storage/tagging.ts';
 import type { BucketRecord } from '../../domain/storage/types.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever, isSovraError } from '../../platform/errors.ts';
@@ -40,6 +43,10 @@ export interface S3EndpointLog {
 export interface S3EndpointOptions {
   objects: ObjectStore;
   uploads: MultipartUploads;
+  objectLock: ObjectLock;
+  tagging: Tagging;
+  /** Bucket notification configurations (Put/GetBucketNotificationConfiguration). */
+  notifications: BucketNotifications;
   credentials: CredentialResolver;
   authorizer: Authorizer;
   clock: Clock;
@@ -145,6 +152,7 @@ export class S3Endpoint {
         body,
         declaredBytes,
         checksumClaim,
+        log,
       };
       await this.#dispatch(exchange);
       drain(req);
@@ -245,7 +253,7 @@ export class S3Endpoint {
       case 'ListMultipartUploads':
         return listings.listMultipartUploads(x, uploads, await this.#bucketFor(x));
       case 'DeleteObjects':
-        return objectHandlers.deleteObjects(x, objects, await this.#bucketFor(x));
+        return objectHandlers.deleteObjects(x, objects, await this.#bucketFor(x), authorizer);
       case 'PutObject':
         return objectHandlers.putObject(x, objects, await this.#bucketFor(x));
       case 'CopyObject':
@@ -255,7 +263,7 @@ export class S3Endpoint {
       case 'HeadObject':
         return objectHandlers.getObject(x, objects, await this.#bucketFor(x), true);
       case 'DeleteObject':
-        return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x));
+        return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x), authorizer);
       case 'GetObjectAcl': {
         const bucket = await this.#bucketFor(x);
         const version = await objects.getObjectVersion(
@@ -361,16 +369,9 @@ export class S3Endpoint {
       if (route?.bucket !== null && route?.bucket !== undefined) nodes.push(['BucketName', route.bucket]);
       if (route?.key !== null && route?.key !== undefined) nodes.push(['Key', route.key]);
       if (isSovraError(error)) {
-        for (const field of [
-          'region',
-          'maxSizeAllowed',
-          'argumentName',
-          'condition',
-          'partNumber',
-        ] as const) {
+        for (const [field, element] of Object.entries(DETAIL_ELEMENT)) {
           const value = error.details[field];
-          if (typeof value === 'string' || typeof value === 'number')
-            nodes.push([DETAIL_ELEMENT[field], String(value)]);
+          if (typeof value === 'string' || typeof value === 'number') nodes.push([element, String(value)]);
         }
       }
       nodes.push(
@@ -390,12 +391,18 @@ export class S3Endpoint {
   }
 }
 
+/** Error details S3 renders as elements of the error document, in this order. */
 const DETAIL_ELEMENT = {
   region: 'Region',
+  proposedSize: 'ProposedSize',
+  minSizeAllowed: 'MinSizeAllowed',
   maxSizeAllowed: 'MaxSizeAllowed',
   argumentName: 'ArgumentName',
+  argumentValue: 'ArgumentValue',
   condition: 'Condition',
   partNumber: 'PartNumber',
+  method: 'Method',
+  resourceType: 'ResourceType',
 } as const;
 
 function isFormUpload(req: IncomingMessage): boolean {

@@ -95,7 +95,8 @@ export function parseXmlBody(text: string, root: string): XmlObject {
     );
   }
   const rootValue = (parsed as Record<string, unknown>)[root];
-  if (rootValue === '') return {};
+  // An empty root, written as <Root/> or with whitespace only (pretty-printed), has no children.
+  if (typeof rootValue === 'string' && rootValue.trim() === '') return {};
   if (typeof rootValue !== 'object' || rootValue === null || Array.isArray(rootValue)) {
     throw s3Error(
       'MalformedXML',

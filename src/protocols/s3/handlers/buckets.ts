@@ -48,10 +48,10 @@ export async function createBucket(x: S3Exchange, objects: ObjectStore): Promise
       'The bucket does not allow ACLs; access is governed by policies.',
     );
   }
-  const bucket = await objects.createBucket(x.caller, x.route.bucket!, region);
-  if (header(x.req.headers, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
-    throw s3Error('NotImplemented', 'Object Lock is not implemented yet.');
-  }
+  // With x-amz-bucket-object-lock-enabled the bucket starts with Object Lock and versioning on.
+  const objectLockEnabled =
+    header(x.req.headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+  const bucket = await objects.createBucket(x.caller, x.route.bucket!, region, { objectLockEnabled });
   sendEmpty(x.res, 200, { location: `/${bucket.name}` });
 }
 

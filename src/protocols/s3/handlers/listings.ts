@@ -37,6 +37,21 @@ function objectNode(version: ObjectVersion, encode: (t: string) => string, withO
   return ['Contents', nodes];
 }
 
+/** The query parameters every listing shares (prefix, delimiter, page size, encoding). */
+function listingQuery(q: URLSearchParams, maxName = 'max-keys') {
+  return {
+    encode: encoderFor(q),
+    prefix: q.get('prefix') ?? '',
+    delimiter: q.get('delimiter') ?? '',
+    max: maxKeysOf(q, maxName),
+    urlEncoded: q.get('encoding-type') !== null,
+  };
+}
+
+function commonPrefixNodes(prefixes: readonly string[], encode: (text: string) => string): XmlNode[] {
+  return prefixes.map((p) => ['CommonPrefixes', [['Prefix', encode(p)]]]);
+}
+
 /** Continuation tokens are opaque to clients: the base64url of the last key or prefix returned. */
 function encodeToken(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
@@ -59,12 +74,9 @@ export async function listObjectsV2(
   bucket: BucketRecord,
 ): Promise<void> {
   const q = x.route.query;
-  const encode = encoderFor(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
+  const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
   const token = q.get('continuation-token');
   const startAfter = q.get('start-after') ?? '';
-  const maxKeys = maxKeysOf(q);
   const after = token !== null ? decodeToken(token) : startAfter;
   const page = await objects.listObjects(bucket.name, { prefix, delimiter, after, maxKeys });
   const nodes: XmlNode[] = [
@@ -73,7 +85,7 @@ export async function listObjectsV2(
   ];
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   nodes.push(['MaxKeys', maxKeys]);
-  if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
+  if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(
     ['KeyCount', page.objects.length + page.commonPrefixes.length],
     ['IsTruncated', page.isTruncated],
@@ -84,7 +96,7 @@ export async function listObjectsV2(
   if (startAfter !== '') nodes.push(['StartAfter', encode(startAfter)]);
   const withOwner = q.get('fetch-owner') === 'true';
   for (const version of page.objects) nodes.push(objectNode(version, encode, withOwner));
-  for (const p of page.commonPrefixes) nodes.push(['CommonPrefixes', [['Prefix', encode(p)]]]);
+  nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListBucketResult', nodes));
 }
 
@@ -95,11 +107,8 @@ export async function listObjectsV1(
   bucket: BucketRecord,
 ): Promise<void> {
   const q = x.route.query;
-  const encode = encoderFor(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
+  const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
   const marker = q.get('marker') ?? '';
-  const maxKeys = maxKeysOf(q);
   const page = await objects.listObjects(bucket.name, { prefix, delimiter, after: marker, maxKeys });
   const nodes: XmlNode[] = [
     ['Name', bucket.name],
@@ -111,10 +120,10 @@ export async function listObjectsV1(
     nodes.push(['NextMarker', encode(page.lastReturned)]);
   nodes.push(['MaxKeys', maxKeys]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
-  if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
+  if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
   for (const version of page.objects) nodes.push(objectNode(version, encode, true));
-  for (const p of page.commonPrefixes) nodes.push(['CommonPrefixes', [['Prefix', encode(p)]]]);
+  nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListBucketResult', nodes));
 }
 
@@ -125,12 +134,9 @@ export async function listObjectVersions(
   bucket: BucketRecord,
 ): Promise<void> {
   const q = x.route.query;
-  const encode = encoderFor(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
+  const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
   const keyMarker = q.get('key-marker') ?? '';
   const versionIdMarker = q.get('version-id-marker') ?? '';
-  const maxKeys = maxKeysOf(q);
   const page = await objects.listVersions(bucket.name, {
     prefix,
     delimiter,
@@ -156,7 +162,7 @@ export async function listObjectVersions(
   }
   nodes.push(['MaxKeys', maxKeys]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
-  if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
+  if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
   for (const v of page.versions) {
     const common: XmlNode[] = [
@@ -175,7 +181,7 @@ export async function listObjectVersions(
       nodes.push(['Version', fields]);
     }
   }
-  for (const p of page.commonPrefixes) nodes.push(['CommonPrefixes', [['Prefix', encode(p)]]]);
+  nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListVersionsResult', nodes));
 }
 
@@ -190,12 +196,9 @@ export async function listMultipartUploads(
   bucket: BucketRecord,
 ): Promise<void> {
   const q = x.route.query;
-  const encode = encoderFor(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
+  const { encode, prefix, delimiter, max: maxUploads, urlEncoded } = listingQuery(q, 'max-uploads');
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = q.get('upload-id-marker') ?? '';
-  const maxUploads = maxKeysOf(q, 'max-uploads');
   const page = await uploads.listUploads(bucket.name, {
     prefix,
     delimiter,
@@ -214,7 +217,7 @@ export async function listMultipartUploads(
   nodes.push(['Prefix', encode(prefix)]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   nodes.push(['MaxUploads', maxUploads]);
-  if (q.get('encoding-type') !== null) nodes.push(['EncodingType', 'url']);
+  if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
   for (const u of page.uploads) {
     const fields: XmlNode[] = [
@@ -234,7 +237,7 @@ export async function listMultipartUploads(
     if (u.checksumAlgorithm !== null) fields.push(['ChecksumAlgorithm', u.checksumAlgorithm]);
     nodes.push(['Upload', fields]);
   }
-  for (const p of page.commonPrefixes) nodes.push(['CommonPrefixes', [['Prefix', encode(p)]]]);
+  nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListMultipartUploadsResult', nodes));
 }
 

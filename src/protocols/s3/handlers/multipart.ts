@@ -20,6 +20,7 @@ import {
   readWriteConditions,
 } from '../object-headers.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
+import { readObjectLockHeaders } from './object-lock.ts';
 import { authorizeCopySource, checkCannedAcl, readCopySource, showsVersionIds } from './objects.ts';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
@@ -46,6 +47,7 @@ export async function createMultipartUpload(
     tags: readTaggingHeader(x.req.headers) ?? {},
     checksumAlgorithm,
     checksumType: typeHeader ?? null,
+    objectLock: readObjectLockHeaders(x.req.headers),
   });
   const headers: OutgoingHttpHeaders = {};
   if (upload.checksumAlgorithm !== null) {

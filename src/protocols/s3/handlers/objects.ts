@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Authorizer } from '../../../domain/iam/authorizer.ts';
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
@@ -25,6 +26,7 @@ import {
 } from '../object-headers.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
 import { ALLOWED_CANNED_ACLS } from './buckets.ts';
+import { governanceBypassOf, readObjectLockHeaders } from './object-lock.ts';
 
 /** S3 reports version ids only for buckets that have ever had versioning configured. */
 export function showsVersionIds(bucket: BucketRecord): boolean {
@@ -77,6 +79,7 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
     checksum: x.checksumClaim,
     contentMd5: readContentMd5(x.req.headers),
     conditions: readWriteConditions(x.req.headers),
+    objectLock: readObjectLockHeaders(x.req.headers),
   });
   const headers: OutgoingHttpHeaders = { etag: quotedEtag(version.etag), ...checksumHeaders(version) };
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
@@ -148,41 +151,58 @@ export async function getObject(
 /**
  * Streams an object body. Errors before the first byte become S3 errors; a failure after the
  * headers are sent (corrupt frame, disk error) aborts the connection, so the client sees a
- * truncated response and never wrong bytes.
+ * truncated response and never wrong bytes. The body is piped straight into the response (no
+ * async iteration or generator per chunk: each hop costs time on every 256 KiB frame).
  */
 async function streamBody(
   x: S3Exchange,
   status: number,
   headers: OutgoingHttpHeaders,
-  body: NodeJS.ReadableStream,
+  body: Readable,
 ): Promise<void> {
-  const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  let first: IteratorResult<Buffer>;
+  let first: Buffer | null;
   try {
-    first = await iterator.next();
+    first = await firstChunk(body);
   } catch (error) {
-    await iterator.return?.();
+    body.destroy();
     throw error;
   }
   x.res.writeHead(status, headers);
-  if (first.done === true) {
+  if (first === null) {
     x.res.end();
     return;
   }
-  async function* rest() {
-    yield first.value;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done === true) return;
-      yield next.value;
-    }
-  }
+  x.res.write(first);
   try {
-    await pipeline(rest(), x.res);
+    await pipeline(body, x.res);
   } catch (error) {
     x.res.destroy(isSovraError(error) ? error : undefined);
     if (!x.res.writableEnded) throw error;
   }
+}
+
+/** The first chunk of a stream (left paused after it), or null when it ends without data. */
+function firstChunk(body: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const settle = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+    };
+    const onData = (chunk: Buffer) => {
+      body.pause();
+      settle();
+      resolve(chunk);
+    };
+    const onEnd = () => {
+      settle();
+      resolve(null);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    // Stays attached: an error between this and the pipeline must not go unhandled; once the
+    // promise has settled it is the pipeline that reports it.
+    body.on('error', reject);
+  });
 }
 
 function partRangeOf(version: ObjectVersion, partNumber: number) {
@@ -212,12 +232,21 @@ function toRangeError() {
   });
 }
 
-export async function deleteObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+export async function deleteObject(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+  authorizer: Authorizer,
+): Promise<void> {
+  const governanceBypass = await governanceBypassOf(x, authorizer, bucket);
   const result = await objects.deleteObject(
     x.caller,
     bucket.name,
     x.route.key!,
     x.route.query.get('versionId'),
+    'api',
+    undefined,
+    governanceBypass,
   );
   const headers: OutgoingHttpHeaders = {};
   if (result.deleteMarker) headers['x-amz-delete-marker'] = 'true';
@@ -230,6 +259,7 @@ export async function deleteObjects(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
+  authorizer: Authorizer,
 ): Promise<void> {
   const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'Delete');
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
@@ -240,6 +270,7 @@ export async function deleteObjects(
       `The request must name between 1 and ${LIMITS.deleteObjectsMaxKeys} objects.`,
     );
   }
+  const governanceBypass = await governanceBypassOf(x, authorizer, bucket);
   const results: XmlNode[] = [];
   for (const entry of entries) {
     const object = xmlObject(entry);
@@ -247,7 +278,15 @@ export async function deleteObjects(
     if (key === undefined) throw s3Error('MalformedXML', 'Each Object must have a Key.');
     const versionId = object === undefined ? null : (xmlText(object.VersionId) ?? null);
     try {
-      const result = await objects.deleteObject(x.caller, bucket.name, key, versionId);
+      const result = await objects.deleteObject(
+        x.caller,
+        bucket.name,
+        key,
+        versionId,
+        'api',
+        undefined,
+        governanceBypass,
+      );
       if (quiet) continue;
       const deleted: XmlNode[] = [['Key', key]];
       if (versionId !== null) deleted.push(['VersionId', versionId]);
@@ -345,6 +384,7 @@ export async function copyObject(
       'x-amz-checksum-algorithm',
     ),
     conditions: readWriteConditions(x.req.headers),
+    objectLock: readObjectLockHeaders(x.req.headers),
   });
   const headers: OutgoingHttpHeaders = {};
   if (sourceVersion.versionId !== 'null' || source.versionId !== null)

@@ -1,53 +1,123 @@
-import type { BucketRecord } from '../../../domain/storage/types.ts';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Tag } from '../../../domain/storage/tagging.ts';
+import { tagList } from '../../../domain/storage/tagging.ts';
+import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
+import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
-import type { S3Exchange } from '../exchange.ts';
+import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
 import type { S3Services } from '../s3-endpoint.ts';
+import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
+import { showsVersionIds } from './objects.ts';
 
 /** Bucket and object tagging (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html). */
-export function getBucketTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketTagging.html */
+export async function getBucketTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'getBucketTagging is not implemented yet.'));
+  sendXml(x.res, 200, renderTagging(await services.tagging.getBucketTags(bucket)));
 }
 
-export function putBucketTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html */
+export async function putBucketTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'putBucketTagging is not implemented yet.'));
+  await services.tagging.putBucketTags(bucket.name, await readTagging(x));
+  sendEmpty(x.res, 204);
 }
 
-export function deleteBucketTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketTagging.html */
+export async function deleteBucketTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'deleteBucketTagging is not implemented yet.'));
+  await services.tagging.deleteBucketTags(bucket.name);
+  sendEmpty(x.res, 204);
 }
 
-export function getObjectTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html */
+export async function getObjectTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'getObjectTagging is not implemented yet.'));
+  const version = await services.tagging.getObjectTags(
+    bucket.name,
+    x.route.key!,
+    x.route.query.get('versionId'),
+  );
+  sendXml(x.res, 200, renderTagging(tagList(version.tags)), versionIdHeader(x, bucket, version));
 }
 
-export function putObjectTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectTagging.html */
+export async function putObjectTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'putObjectTagging is not implemented yet.'));
+  const tags = await readTagging(x);
+  const version = await services.tagging.putObjectTags(
+    bucket.name,
+    x.route.key!,
+    x.route.query.get('versionId'),
+    tags,
+  );
+  sendEmpty(x.res, 200, versionIdHeader(x, bucket, version));
 }
 
-export function deleteObjectTagging(
-  _x: S3Exchange,
-  _services: S3Services,
-  _bucket: BucketRecord,
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjectTagging.html */
+export async function deleteObjectTagging(
+  x: S3Exchange,
+  services: S3Services,
+  bucket: BucketRecord,
 ): Promise<void> {
-  return Promise.reject(s3Error('NotImplemented', 'deleteObjectTagging is not implemented yet.'));
+  const version = await services.tagging.deleteObjectTags(
+    bucket.name,
+    x.route.key!,
+    x.route.query.get('versionId'),
+  );
+  sendEmpty(x.res, 204, versionIdHeader(x, bucket, version));
+}
+
+function versionIdHeader(x: S3Exchange, bucket: BucketRecord, version: ObjectVersion): OutgoingHttpHeaders {
+  return showsVersionIds(bucket) || x.route.query.get('versionId') !== null
+    ? { 'x-amz-version-id': version.versionId }
+    : {};
+}
+
+function renderTagging(tags: readonly Tag[]): string {
+  const nodes: XmlNode[] = tags.map((tag) => [
+    'Tag',
+    [
+      ['Key', tag.key],
+      ['Value', tag.value],
+    ],
+  ]);
+  return renderXmlDocument('Tagging', [['TagSet', nodes]]);
+}
+
+/**
+ * <Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>: a missing TagSet, Key or Value
+ * is MalformedXML; the limits on the tags themselves are the domain's (InvalidTag).
+ */
+async function readTagging(x: S3Exchange): Promise<Tag[]> {
+  const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'Tagging');
+  if (doc.TagSet === undefined) throw s3Error('MalformedXML', 'The Tagging document must hold a TagSet.');
+  const tagSet = xmlObject(doc.TagSet);
+  const tags: Tag[] = [];
+  for (const entry of xmlList(tagSet?.Tag)) {
+    const tag = xmlObject(entry);
+    const key = xmlText(tag?.Key);
+    const value = tag?.Value === undefined ? undefined : (xmlText(tag.Value) ?? '');
+    if (key === undefined || value === undefined) {
+      throw s3Error('MalformedXML', 'Each Tag must hold a Key and a Value.');
+    }
+    tags.push({ key, value });
+  }
+  return tags;
 }

@@ -1,0 +1,3 @@
+import { defineVersioningLockSuite } from './s3-versioning-lock.suite.ts';
+
+defineVersioningLockSuite('sqlite');
