@@ -1,0 +1,3 @@
+import { defineCorsPostSuite } from './s3-cors-post.suite.ts';
+
+defineCorsPostSuite('postgres', { browser: false });
