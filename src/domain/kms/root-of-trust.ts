@@ -1,0 +1,129 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { kmsError } from './errors.ts';
+
+/**
+ * The root of the key hierarchy: tenant KMS keys are stored only wrapped by it. Two backends:
+ * an HSM over PKCS#11 (the key is generated inside the token, non-extractable, and wrapping
+ * happens there) and a software root key that exists only while unsealed by a quorum of Shamir
+ * shares. Both pass one contract suite.
+ */
+export interface RootOfTrust {
+  readonly kind: 'sealed-shamir' | 'pkcs11';
+  /** 'sealed' refuses every wrap/unwrap with KmsError('Sealed'). */
+  state(): 'sealed' | 'unsealed';
+  /** Encrypts key material under the root; `aad` binds it to what it belongs to. */
+  wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer>;
+  /** Reverses wrap; any tampering, wrong root or wrong `aad` fails with InvalidCiphertext. */
+  unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Buffer>;
+  /** Forgets in-memory key material (seal); a PKCS#11 root logs out of its session. */
+  close(): Promise<void>;
+}
+
+/** Format byte of software-root wrapped values: u8 format ‖ 12-byte IV ‖ ciphertext ‖ 16-byte tag. */
+const WRAP_FORMAT_AES_GCM = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * AES-256-GCM wrapping under a 256-bit key held in memory: the unsealed state of the software
+ * root. The key buffer is owned by this object and zeroed by `forget`.
+ */
+export class RootKeyWrapper {
+  #key: Buffer | null;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw kmsError('Validation', 'the root key must be 32 bytes');
+    this.#key = key;
+  }
+
+  get isLoaded(): boolean {
+    return this.#key !== null;
+  }
+
+  wrap(plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    const key = this.#loaded();
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(aad);
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([Buffer.from([WRAP_FORMAT_AES_GCM]), iv, body, cipher.getAuthTag()]);
+  }
+
+  unwrap(wrapped: Uint8Array, aad: Uint8Array): Buffer {
+    const key = this.#loaded();
+    const bytes = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
+    if (bytes.length < 1 + IV_BYTES + TAG_BYTES || bytes[0] !== WRAP_FORMAT_AES_GCM) {
+      throw kmsError('InvalidCiphertext', 'wrapped key material is not in a known format');
+    }
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(1, 1 + IV_BYTES));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    try {
+      return Buffer.concat([
+        decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch {
+      throw kmsError('InvalidCiphertext', 'wrapped key material failed authentication');
+    }
+  }
+
+  /** Zeroes the key (Node cannot guarantee no other copy exists, but this one is gone). */
+  forget(): void {
+    this.#key?.fill(0);
+    this.#key = null;
+  }
+
+  #loaded(): Buffer {
+    if (this.#key === null)
+      throw kmsError('Sealed', 'Sovra is sealed: a quorum of key custodians must unseal it');
+    return this.#key;
+  }
+}
+
+/**
+ * The sealed software root as a RootOfTrust: sealed until `unsealWith` receives the root key
+ * that a quorum of Shamir shares reconstructs; `close` seals it again at once.
+ */
+export class SoftwareRoot implements RootOfTrust {
+  readonly kind = 'sealed-shamir' as const;
+  #wrapper: RootKeyWrapper | null = null;
+
+  state(): 'sealed' | 'unsealed' {
+    return this.#wrapper?.isLoaded === true ? 'unsealed' : 'sealed';
+  }
+
+  /** Takes ownership of `rootKey` (zeroed on seal). */
+  unsealWith(rootKey: Buffer): void {
+    this.#wrapper?.forget();
+    this.#wrapper = new RootKeyWrapper(rootKey);
+  }
+
+  wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    try {
+      return Promise.resolve(this.#unsealed().wrap(plaintext, aad));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    try {
+      return Promise.resolve(this.#unsealed().unwrap(wrapped, aad));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#wrapper?.forget();
+    this.#wrapper = null;
+    return Promise.resolve();
+  }
+
+  #unsealed(): RootKeyWrapper {
+    if (this.#wrapper === null)
+      throw kmsError('Sealed', 'Sovra is sealed: a quorum of key custodians must unseal it');
+    return this.#wrapper;
+  }
+}
