@@ -99,20 +99,15 @@ export class SoftwareRoot implements RootOfTrust {
     this.#wrapper = new RootKeyWrapper(rootKey);
   }
 
-  wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    try {
-      return Promise.resolve(this.#unsealed().wrap(plaintext, aad));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  // async: a sealed root or a bad value rejects rather than throws.
+  async wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    await Promise.resolve();
+    return this.#unsealed().wrap(plaintext, aad);
   }
 
-  unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    try {
-      return Promise.resolve(this.#unsealed().unwrap(wrapped, aad));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    await Promise.resolve();
+    return this.#unsealed().unwrap(wrapped, aad);
   }
 
   close(): Promise<void> {
