@@ -71,6 +71,12 @@ export function putScript(path: string, bodyBytes: number): string {
   return path;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (/proc/<pid>/stat fields 14, 15). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak resident set (VmHWM) and current RSS of a process, in MiB. */
 export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -2,11 +2,14 @@
 // BENCH_DURATION_S (default 5) sets the wrk duration; BENCH_RSS_GIB (default 1) the per-client
 // object size of the memory test (10 clients); BENCH_LIST_KEYS (default 1,000,000) the listing size;
 // BENCH_NOTIFY_EVENTS (default 20,000) the outbox events delivered to NATS; BENCH_LIFECYCLE_OBJECTS
-// (default 50,000) the objects one lifecycle pass examines.
+// (default 50,000) the objects one lifecycle pass examines; BENCH_DURATION_S also sets each
+// root-of-trust run and each KMS run.
 // `npm run bench -- <section>` runs one section.
+import { benchKms } from './kms.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchListing } from './listing.ts';
 import { benchNotifications } from './notifications.ts';
+import { benchRootOfTrust } from './root-of-trust.ts';
 import { benchS3Core } from './s3-core.ts';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -19,6 +22,8 @@ const sections: Record<string, () => Promise<string>> = {
     benchS3Core({ durationS, rssClients: 10, rssObjectBytes: Math.round(rssGiB * 1024 * 1024 * 1024) }),
   notifications: () => benchNotifications(Number(process.env.BENCH_NOTIFY_EVENTS ?? 20_000)),
   lifecycle: () => benchLifecycle(Number(process.env.BENCH_LIFECYCLE_OBJECTS ?? 50_000)),
+  kms: () => benchKms(durationS * 1000),
+  'root-of-trust': () => benchRootOfTrust(durationS * 1000),
 };
 
 for (const [name, bench] of Object.entries(sections)) {

@@ -5,6 +5,7 @@ import { createLogger } from '../platform/logger.ts';
 import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
 import { lifecycleRunCommand } from './lifecycle-run.ts';
+import { operatorCommand } from './operator.ts';
 
 /** The `sovra` command. */
 export function buildProgram(): Command {
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   const admin = adminCommand(process.env);
   admin.addCommand(lifecycleRunCommand(process.env));
   program.addCommand(admin);
+  program.addCommand(operatorCommand(process.env));
   return program;
 }
 

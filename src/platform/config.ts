@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { SovraError } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { loadNotificationTargets, type NotificationTarget } from './notification-targets.ts';
@@ -22,7 +23,29 @@ export interface ServerConfig {
   lifecycleIntervalMs: number;
   /** Event notification destinations (empty when the setting is absent). */
   notificationTargets: NotificationTarget[];
+  /** Root of the KMS key hierarchy; `none` until one is configured. */
+  rootOfTrust: RootOfTrustConfig;
 }
+
+/**
+ * `sealed-shamir`: a software root key that exists only as Shamir shares (`sovra operator init`)
+ * and is held in memory once a quorum unseals it. `pkcs11`: a key inside an HSM.
+ */
+export type RootOfTrustConfig =
+  { kind: 'none' } | { kind: 'sealed-shamir' } | ({ kind: 'pkcs11' } & Pkcs11Settings);
+
+/** Where the HSM root key lives (adapters/root-of-trust/pkcs11-root.ts). */
+export interface Pkcs11Settings {
+  /** Absolute path of the PKCS#11 module. */
+  modulePath: string;
+  tokenLabel: string;
+  /** File holding the token's user PIN; refused when group or others may read it. */
+  pinFile: string;
+  /** CKA_LABEL of the root key inside the token. */
+  keyLabel: string;
+}
+
+const ROOT_OF_TRUST_KINDS = ['sealed-shamir', 'pkcs11', 'none'] as const;
 
 export type ConfigErrorCode = 'InvalidConfig';
 export class ConfigError extends SovraError<ConfigErrorCode> {}
@@ -122,6 +145,39 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     env: 'SOVRA_LIFECYCLE_INTERVAL_MS',
     description: 'milliseconds between background lifecycle passes (0: none)',
     default: String(LIMITS.lifecycleIntervalMsDefault),
+  },
+  {
+    key: 'rootOfTrust',
+    flag: '--root-of-trust <sealed-shamir|pkcs11|none>',
+    env: 'SOVRA_ROOT_OF_TRUST',
+    description: 'root of the KMS key hierarchy (sealed-shamir starts sealed; see sovra operator)',
+    default: 'none',
+  },
+  {
+    key: 'pkcs11Module',
+    flag: '--pkcs11-module <file>',
+    env: 'SOVRA_PKCS11_MODULE',
+    description: 'absolute path of the PKCS#11 module (rootOfTrust pkcs11)',
+    default: '/usr/lib/softhsm/libsofthsm2.so',
+  },
+  {
+    key: 'pkcs11TokenLabel',
+    flag: '--pkcs11-token-label <label>',
+    env: 'SOVRA_PKCS11_TOKEN_LABEL',
+    description: 'label of the token holding the root key (rootOfTrust pkcs11)',
+  },
+  {
+    key: 'pkcs11PinFile',
+    flag: '--pkcs11-pin-file <file>',
+    env: 'SOVRA_PKCS11_PIN_FILE',
+    description: "file holding the token's user PIN (must not be group/world readable)",
+  },
+  {
+    key: 'pkcs11KeyLabel',
+    flag: '--pkcs11-key-label <label>',
+    env: 'SOVRA_PKCS11_KEY_LABEL',
+    description: 'label of the root key inside the token (rootOfTrust pkcs11)',
+    default: 'sovra-root-key',
   },
   {
     key: 'config',
@@ -267,7 +323,46 @@ function validate(raw: RawSettings): ServerConfig {
     shutdownDrainMs: 25_000,
     lifecycleIntervalMs: lifecycleIntervalOf(text(raw, 'lifecycleIntervalMs')),
     notificationTargets: notificationTargetsOf(text(raw, 'notificationTargets')),
+    rootOfTrust: rootOfTrustOf(text(raw, 'rootOfTrust'), raw),
   };
+}
+
+function rootOfTrustOf(value: string | undefined, raw: RawSettings): RootOfTrustConfig {
+  const kind = ROOT_OF_TRUST_KINDS.find((k) => k === (value ?? 'none'));
+  if (kind === undefined) {
+    throw bad('rootOfTrust', `expected one of ${ROOT_OF_TRUST_KINDS.join(', ')}, got "${String(value)}"`);
+  }
+  if (kind === 'pkcs11') return { kind, ...pkcs11SettingsOf(raw) };
+  for (const key of ['pkcs11TokenLabel', 'pkcs11PinFile']) {
+    if (text(raw, key) !== undefined) throw bad(key, `is set but rootOfTrust is ${kind}, not pkcs11`);
+  }
+  return { kind };
+}
+
+function pkcs11SettingsOf(raw: RawSettings): Pkcs11Settings {
+  const modulePath = text(raw, 'pkcs11Module') ?? '';
+  if (!isAbsolute(modulePath)) throw bad('pkcs11Module', `must be an absolute path, got "${modulePath}"`);
+  try {
+    if (!statSync(modulePath).isFile()) throw bad('pkcs11Module', `${modulePath} is not a file`);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw bad('pkcs11Module', `cannot read ${modulePath}: ${(error as Error).message}`);
+  }
+  const tokenLabel = labelOf(raw, 'pkcs11TokenLabel', LIMITS.pkcs11TokenLabelMaxBytes);
+  const pinFile = text(raw, 'pkcs11PinFile');
+  if (pinFile === undefined || pinFile === '')
+    throw bad('pkcs11PinFile', 'must be set when rootOfTrust is pkcs11');
+  checkSecretFile('pkcs11PinFile', pinFile);
+  const keyLabel = labelOf(raw, 'pkcs11KeyLabel', LIMITS.pkcs11KeyLabelMaxBytes);
+  return { modulePath, tokenLabel, pinFile, keyLabel };
+}
+
+function labelOf(raw: RawSettings, key: string, maxBytes: number): string {
+  const label = text(raw, key);
+  if (label === undefined || label === '') throw bad(key, 'must be set when rootOfTrust is pkcs11');
+  if (Buffer.byteLength(label, 'utf8') > maxBytes)
+    throw bad(key, `must be at most ${maxBytes} bytes (UTF-8)`);
+  return label;
 }
 
 function notificationTargetsOf(path: string | undefined): NotificationTarget[] {

@@ -151,4 +151,103 @@ export const LIMITS = {
    */
   postErrorDiscardMaxBytes: 8 * MiB,
   postErrorDiscardMaxMs: 10_000,
+
+  // Sealed software root of trust (Shamir shares over GF(2^8); see domain/kms/shamir.ts).
+  /** GF(2^8) has 255 non-zero x coordinates, so at most 255 shares. */
+  shamirSharesMax: 255,
+  /** A threshold of 1 would make every share the root key itself. */
+  shamirThresholdMin: 2,
+  /** Longest secret split (the root key is 32 bytes). */
+  shamirSecretMaxBytes: 64,
+  /** A printed share (`sovra-share-v1:<index>:<base64url>:<checksum>`) is about 70 characters. */
+  shamirShareTextMaxChars: 256,
+  /** The seal record (keys/seal.json) is a few hundred bytes. */
+  sealRecordMaxBytes: 4 * KiB,
+  /** Shares submitted but not yet a quorum are forgotten this long after the first one. */
+  unsealProgressTimeoutMs: 10 * 60 * 1000,
+  /** Unseal submissions accepted per source address per minute (token bucket, this many burst). */
+  unsealSubmissionsPerMinute: 20,
+  /** Source addresses the unseal rate limit tracks at once; the oldest is forgotten first. */
+  unsealRateLimitSourcesMax: 1024,
+  /** Bodies of /_sovra/operator/ requests (`{"share": "…"}`; seal has none). */
+  operatorRequestBodyMaxBytes: 4 * KiB,
+  /** The operator CLI's HTTP calls fail after this long. */
+  operatorClientTimeoutMs: 30_000,
+
+  // KMS (https://docs.aws.amazon.com/kms/latest/APIReference/ and .../developerguide/resource-limits.html).
+  /** Encrypt's Plaintext and Sign/Verify's Message: 1 to 4,096 bytes. */
+  kmsPlaintextMaxBytes: 4096,
+  kmsSignMessageMaxBytes: 4096,
+  /** GenerateDataKey's NumberOfBytes and GenerateRandom's: 1 to 1,024. */
+  kmsDataKeyMaxBytes: 1024,
+  kmsRandomMaxBytes: 1024,
+  /** CiphertextBlob and Signature: at most 6,144 bytes. */
+  kmsCiphertextBlobMaxBytes: 6144,
+  kmsSignatureMaxBytes: 6144,
+  /** KeyId parameters (key id, ARN, alias name or alias ARN): at most 2,048 characters. */
+  kmsKeyReferenceMaxChars: 2048,
+  kmsAliasNameMaxChars: 256,
+  kmsDescriptionMaxChars: 8192,
+  /** Sum of the UTF-8 bytes of an encryption context's keys and values (Sovra's bound). */
+  kmsEncryptionContextMaxBytes: 8 * KiB,
+  /** A key policy document: at most 32 KB. */
+  kmsKeyPolicyMaxBytes: 32 * KiB,
+  /** Tags per KMS key (TagResource): 50; keys up to 128 characters, values up to 256. */
+  kmsTagsPerKeyMax: 50,
+  kmsTagKeyMaxChars: 128,
+  kmsTagValueMaxChars: 256,
+  /** Page sizes: ListKeys and ListKeyRotations 1–1,000 (default 100), ListAliases 1–100 (50), ListResourceTags 1–50 (50). */
+  kmsListKeysMax: 1000,
+  kmsListKeysDefault: 100,
+  kmsListAliasesMax: 100,
+  kmsListAliasesDefault: 50,
+  kmsListTagsMax: 50,
+  /** ScheduleKeyDeletion's PendingWindowInDays: 7 to 30, default 30. */
+  kmsPendingWindowDaysMin: 7,
+  kmsPendingWindowDaysMax: 30,
+  kmsPendingWindowDaysDefault: 30,
+  /** EnableKeyRotation's RotationPeriodInDays: 90 to 2,560, default 365. */
+  kmsRotationPeriodDaysMin: 90,
+  kmsRotationPeriodDaysMax: 2560,
+  kmsRotationPeriodDaysDefault: 365,
+  /** RotateKeyOnDemand may run at most 25 times per key. */
+  kmsOnDemandRotationsMax: 25,
+  /** Customer managed keys per account and Region (AWS quota), here per tenant. */
+  kmsKeysPerTenantMax: 100_000,
+  /** Aliases per tenant (Sovra's bound). */
+  kmsAliasesPerTenantMax: 100_000,
+  /** A KMS JSON request body; the largest legitimate one is a 32 KB policy, JSON-escaped. */
+  kmsRequestBodyMaxBytes: 256 * KiB,
+  /** Unwrapped key versions kept in memory (zeroed on eviction), and for how long. */
+  kmsKeyMaterialCacheEntries: 10_000,
+  kmsKeyMaterialCacheTtlMs: 5 * 60 * 1000,
+  /** Key records the cryptographic operations re-read at most this often; changes through this gateway apply at once. */
+  kmsKeyRecordCacheTtlMs: 1_000,
+  kmsKeyRecordCacheEntries: 10_000,
+  /** Keys one maintenance step deletes or rotates per batch. */
+  kmsMaintenanceBatch: 100,
+  /** Time between background KMS maintenance passes (due deletions, automatic rotations). */
+  kmsMaintenanceIntervalMs: 60 * 60 * 1000,
+  /** The first background KMS pass comes this soon after start. */
+  kmsMaintenanceFirstPassDelayMs: 60 * 1000,
+  /** How often the server checks for a seal to drop unwrapped key material without waiting for a request. */
+  kmsSealCheckIntervalMs: 1_000,
+
+  // PKCS#11 root of trust (adapters/root-of-trust/pkcs11-root.ts).
+  /** Key material one root wrap accepts; the largest KMS key (RSA-4096 as PKCS#8) is about 2.4 KB. */
+  rootOfTrustPlaintextMaxBytes: 16 * KiB,
+  /** Additional authenticated data of one root wrap (key ids, versions, context). */
+  rootOfTrustAadMaxBytes: 4 * KiB,
+  /** CK_TOKEN_INFO.label is 32 bytes (pkcs11t.h). */
+  pkcs11TokenLabelMaxBytes: 32,
+  pkcs11KeyLabelMaxBytes: 128,
+  /** The user PIN file; tokens accept far shorter PINs (SoftHSM2: at most 255 bytes). */
+  pkcs11PinFileMaxBytes: 1 * KiB,
+  /**
+   * Sessions a PKCS#11 root keeps open, hence its HSM calls in flight. koffi's async calls run on
+   * libuv's thread pool (4 threads by default), which file I/O shares: two leave it room.
+   */
+  pkcs11SessionPoolSize: 2,
+  /** Operations waiting for a PKCS#11 session before further ones fail with LimitExceeded. */
+  pkcs11SessionWaitersMax: 10_000,
 } as const;

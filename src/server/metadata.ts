@@ -1,6 +1,14 @@
 import { join } from 'node:path';
+import { PostgresDatabase } from '../adapters/postgres/postgres-database.ts';
+import { POSTGRES_MIGRATIONS } from '../adapters/postgres/migrations.ts';
 import { openPostgresMetadataStore } from '../adapters/postgres/postgres-metadata-store.ts';
+import type { SqlDatabase } from '../adapters/sql/driver.ts';
+import { SqlKeyStore } from '../adapters/sql/kms-store.ts';
+import { SqlMetadataStore } from '../adapters/sql/metadata-store.ts';
+import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.ts';
+import { SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
 import { openSqliteMetadataStore } from '../adapters/sqlite/sqlite-metadata-store.ts';
+import type { KeyStore } from '../domain/kms/ports.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
@@ -16,4 +24,32 @@ export function openMetadataStore(config: ServerConfig, clock: Clock): MetadataS
     case 'postgres':
       return openPostgresMetadataStore({ connectionString: metadata.url, schema: metadata.schema, clock });
   }
+}
+
+/**
+ * The metadata store and the KMS key store on one database (one SQLite writer, one PostgreSQL
+ * pool); the metadata store's `migrate()` creates both's tables and its `close()` closes both.
+ */
+export function openMetadataAndKeyStores(
+  config: ServerConfig,
+  clock: Clock,
+): { metadata: MetadataStore; keys: KeyStore } {
+  let db: SqlDatabase;
+  let metadata: MetadataStore;
+  const settings = config.metadata;
+  switch (settings.backend) {
+    case 'sqlite': {
+      const sqlite = new SqliteDatabase(join(config.dataDir, SQLITE_FILE));
+      metadata = new SqlMetadataStore(sqlite, { migrations: SQLITE_MIGRATIONS, clock });
+      db = sqlite;
+      break;
+    }
+    case 'postgres': {
+      const postgres = new PostgresDatabase({ connectionString: settings.url, schema: settings.schema });
+      metadata = new SqlMetadataStore(postgres, { migrations: POSTGRES_MIGRATIONS, clock });
+      db = postgres;
+      break;
+    }
+  }
+  return { metadata, keys: new SqlKeyStore(db) };
 }

@@ -6,6 +6,8 @@ import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
 import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
 import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
+import { KeyRing } from '../domain/kms/key-ring.ts';
+import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
 import { LifecycleRunner } from '../domain/storage/lifecycle-runner.ts';
 import { MultipartUploads } from '../domain/storage/multipart-uploads.ts';
@@ -16,14 +18,18 @@ import { ObjectData } from '../domain/storage/object-data.ts';
 import { ObjectStore } from '../domain/storage/object-store.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
 import { Tagging } from '../domain/storage/tagging.ts';
+import { isKmsRequest, KmsEndpoint } from '../protocols/kms/kms-endpoint.ts';
+import { OPERATOR_PATH_PREFIX, OperatorEndpoint } from '../protocols/operator/operator-endpoint.ts';
 import { S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
 import { createRequestIdSource } from '../platform/ids.ts';
 import { loggablePath, type Logger } from '../platform/logger.ts';
 import { createHttpServer } from './http-server.ts';
-import { openMetadataStore } from './metadata.ts';
+import { startKmsMaintenance } from './kms-maintenance.ts';
+import { openMetadataAndKeyStores } from './metadata.ts';
 import { openNotificationSinks } from './notification-sinks.ts';
+import { openRootOfTrust } from './root-of-trust.ts';
 
 export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
 const HEALTH_LIVE = '/_sovra/health/live';
@@ -33,6 +39,8 @@ export interface RunningServer {
   server: Server;
   /** host:port actually bound (port 0 resolves to a free port). */
   address: { host: string; port: number };
+  /** The KMS root of trust (null with rootOfTrust none); the sealed software root starts sealed. */
+  rootOfTrust: RootOfTrust | null;
   stop(): Promise<void>;
 }
 
@@ -47,7 +55,7 @@ export async function startServer(
   announce: (text: string) => void,
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const metadata: MetadataStore = openMetadataStore(config, clock);
+  const { metadata, keys } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
@@ -86,6 +94,19 @@ export async function startServer(
   const objects = new ObjectStore({ metadata, data, clock, region: config.region, events: notifications });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock });
+  // Key services take `rootOfTrust`; while it is sealed they answer 503 (domain/kms/seal.ts
+  // requireUnsealed). S3 data requests need no key yet and keep working while sealed.
+  const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
+  const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
+  const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region });
+  const kms = new KmsEndpoint({
+    keyRing,
+    credentials,
+    authorizer: new TenantAdminAuthorizer(),
+    clock,
+    region: config.region,
+  });
+  const kmsMaintenance = startKmsMaintenance({ keyRing, root: rootOfTrust, clock, log });
   const s3 = new S3Endpoint({
     objects,
     uploads,
@@ -114,24 +135,52 @@ export async function startServer(
   const newRequestId = createRequestIdSource();
   let inFlight = 0;
   let idle: (() => void) | null = null;
+  // One function for every response rather than a closure per request: this runs on each one.
+  const onResponseClose = () => {
+    inFlight -= 1;
+    if (inFlight === 0 && idle !== null) idle();
+  };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = newRequestId();
-    const started = process.hrtime.bigint();
     inFlight += 1;
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('server', 'Sovra');
-    res.on('close', () => {
-      inFlight -= 1;
-      if (inFlight === 0 && idle !== null) idle();
-    });
+    res.on('close', onResponseClose);
     const path = req.url ?? '/';
     if (path === HEALTH_LIVE || path === HEALTH_READY) {
       void health(path === HEALTH_READY, metadata, res);
       return;
     }
-    void s3.handle(req, res, requestId, log).then((outcome) => {
-      if (!log.isLevelEnabled('info')) return;
+    if (path.startsWith(OPERATOR_PATH_PREFIX)) {
+      void operator.handle(req, res, requestId);
+      return;
+    }
+    // The access log line (and its closure) is built only when it will be written.
+    const logged = log.isLevelEnabled('info');
+    const started = logged ? process.hrtime.bigint() : 0n;
+    if (isKmsRequest(req)) {
+      void kms.handle(req, res, requestId, log).then((outcome) => {
+        if (!logged) return;
+        log.info(
+          {
+            requestId,
+            status: res.statusCode,
+            durationMs: Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 100) / 100,
+            action: outcome.operation === null ? null : `kms:${outcome.operation}`,
+            principal: outcome.principalId,
+            tenant: outcome.tenantId,
+            error: outcome.errorCode,
+            remote: req.socket.remoteAddress,
+          },
+          'request',
+        );
+      });
+      return;
+    }
+    const handled = s3.handle(req, res, requestId, log);
+    if (!logged) return;
+    void handled.then((outcome) => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       log.info(
         {
@@ -187,12 +236,14 @@ export async function startServer(
       await lifecycle.stop();
       await gc.stop();
       await dispatcher.stop();
+      await kmsMaintenance.stop();
       await metadata.close();
+      await (seal ?? rootOfTrust)?.close();
       log.info({}, 'stopped');
     })();
     return stopping;
   };
-  return { server, address, stop };
+  return { server, address, rootOfTrust, stop };
 }
 
 async function health(ready: boolean, metadata: MetadataStore, res: ServerResponse): Promise<void> {

@@ -219,4 +219,56 @@ CREATE TABLE lifecycle_actions (
 CREATE INDEX lifecycle_actions_by_bucket ON lifecycle_actions (bucket, seq);
 `,
   },
+  {
+    version: 5,
+    description: 'KMS: keys, key versions (material wrapped by the root of trust), aliases',
+    script: `
+-- One row per KMS key. tags is a JSON array of {key, value}; format versions it.
+CREATE TABLE kms_keys (
+  key_id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  format INTEGER NOT NULL,
+  key_spec TEXT NOT NULL CHECK (key_spec IN ('SYMMETRIC_DEFAULT', 'ECC_NIST_P256', 'ML_DSA_65')),
+  key_usage TEXT NOT NULL CHECK (key_usage IN ('ENCRYPT_DECRYPT', 'SIGN_VERIFY')),
+  key_state TEXT NOT NULL CHECK (key_state IN ('Enabled', 'Disabled', 'PendingDeletion')),
+  description TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  deletion_date_ms INTEGER,
+  pending_window_days INTEGER,
+  rotation_enabled INTEGER NOT NULL CHECK (rotation_enabled IN (0, 1)),
+  rotation_period_days INTEGER,
+  next_rotation_ms INTEGER,
+  current_version INTEGER NOT NULL CHECK (current_version >= 1),
+  on_demand_rotations INTEGER NOT NULL CHECK (on_demand_rotations >= 0),
+  policy TEXT NOT NULL,
+  tags TEXT NOT NULL
+) STRICT;
+CREATE INDEX kms_keys_by_tenant ON kms_keys (tenant_id, key_id);
+CREATE INDEX kms_keys_due_deletion ON kms_keys (deletion_date_ms, key_id) WHERE key_state = 'PendingDeletion';
+CREATE INDEX kms_keys_due_rotation ON kms_keys (next_rotation_ms, key_id)
+  WHERE key_state = 'Enabled' AND rotation_enabled = 1;
+
+-- Each version's key material, only ever wrapped by the root of trust (AAD: tenant, key,
+-- version). Deleting a key's rows is its crypto-shredding.
+CREATE TABLE kms_key_versions (
+  key_id TEXT NOT NULL REFERENCES kms_keys (key_id),
+  version INTEGER NOT NULL CHECK (version >= 1),
+  wrapped_material BLOB NOT NULL,
+  public_key BLOB,
+  created_at_ms INTEGER NOT NULL,
+  rotation_type TEXT CHECK (rotation_type IN ('AUTOMATIC', 'ON_DEMAND')),
+  PRIMARY KEY (key_id, version)
+) STRICT;
+
+CREATE TABLE kms_aliases (
+  tenant_id TEXT NOT NULL,
+  alias_name TEXT NOT NULL,
+  key_id TEXT NOT NULL REFERENCES kms_keys (key_id),
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, alias_name)
+) STRICT;
+CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id);
+`,
+  },
 ];

@@ -22,7 +22,12 @@ export type KmsErrorCode =
   | 'UnsupportedOperation'
   | 'Validation'
   | 'LimitExceeded'
-  | 'InvalidSignature';
+  | 'InvalidSignature'
+  | 'InvalidAliasName'
+  | 'InvalidMarker'
+  | 'MalformedPolicyDocument'
+  | 'InvalidTag'
+  | 'DryRunSucceeded';
 
 export class KmsError extends SovraError<KmsErrorCode> {}
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Authorizer } from '../../domain/iam/authorizer.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
@@ -173,8 +173,7 @@ export class S3Endpoint {
       method: req.method ?? 'GET',
       rawPath: route.rawPath,
       rawQuery: route.rawQuery,
-      // headersDistinct keeps repeated headers apart, as SigV4 canonicalisation needs.
-      headers: req.headersDistinct,
+      headers: headersForSigning(req),
     };
     if (!hasAuthentication(input)) {
       throw new SigV4Error('AccessDeniedAnonymous', 'Access Denied');
@@ -410,6 +409,16 @@ function isFormUpload(req: IncomingMessage): boolean {
     req.method === 'POST' &&
     (header(req.headers, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data')
   );
+}
+
+/**
+ * The headers as SigV4 canonicalisation needs them, repeated headers kept apart (Node joins them
+ * in `headers`). `headersDistinct` builds a second object on every request; when no header name
+ * repeats, as in nearly every request, `headers` holds the same values and is already built.
+ */
+function headersForSigning(req: IncomingMessage): IncomingHttpHeaders | NodeJS.Dict<string[]> {
+  const repeats = Object.keys(req.headers).length * 2 !== req.rawHeaders.length;
+  return repeats ? req.headersDistinct : req.headers;
 }
 
 /** Discards whatever the handler did not read, so keep-alive connections stay usable. */

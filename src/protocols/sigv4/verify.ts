@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
  * or presigned URL (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
  * Signature Version 2 and SigV4a are refused with UnsupportedSignatureAlgorithm.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 
 import {
   buildCanonicalRequest,
@@ -17,7 +17,6 @@ import {
   parseAmzDate,
   parseQuery,
   SCOPE_TERMINATOR,
-  sha256Hex,
   SIGV4_ALGORITHM,
   UNSIGNED_PAYLOAD,
   type HeaderMap,
@@ -562,7 +561,7 @@ function checkSignature(
   const stringToSign = buildStringToSign(
     claim.amzDate,
     claim.scope,
-    sha256Hex(canonicalRequest, headers.hasWideCharacters ? 'utf8' : 'latin1'),
+    canonicalRequestSha256Hex(canonicalRequest, headers.hasWideCharacters),
   );
   const expected = hmacSha256(signingKey, stringToSign);
   const provided = Buffer.from(claim.signatureHex, 'hex');
@@ -580,6 +579,21 @@ function checkSignature(
       },
     );
   }
+}
+
+/**
+ * The canonical request's SHA-256 as the client computed it: over its latin1 bytes (see
+ * canonical.ts), or UTF-8 when a header holds wider characters. The one-shot `hash()` costs half
+ * of a Hash object, and pure-ASCII text (nearly every request) is the same bytes in both encodings.
+ */
+function canonicalRequestSha256Hex(canonicalRequest: string, hasWideCharacters: boolean): string {
+  if (hasWideCharacters || isAscii(canonicalRequest)) return hash('sha256', canonicalRequest, 'hex');
+  return hash('sha256', Buffer.from(canonicalRequest, 'latin1'), 'hex');
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Authorizer } from '../../../domain/iam/authorizer.ts';
@@ -140,9 +140,10 @@ export async function getObject(
     return;
   }
   if (Buffer.isBuffer(read.body)) {
-    // Small objects: headers and body leave in one write.
+    // Small objects: headers and body leave in one write, at the end of this event-loop turn
+    // (see endSoon).
     x.res.writeHead(status, headers);
-    x.res.end(read.body);
+    endSoon(x.res, read.body);
     return;
   }
   await streamBody(x, status, headers, read.body);
@@ -179,6 +180,21 @@ async function streamBody(
     x.res.destroy(isSovraError(error) ? error : undefined);
     if (!x.res.writableEnded) throw error;
   }
+}
+
+/**
+ * Ends a response with a small body once the requests read in this turn of the event loop have
+ * all been handled (setImmediate runs after the poll phase). A burst of small GETs is then
+ * answered as a run of socket writes after a run of request handling, instead of alternating
+ * the two: each stays warm in the CPU caches, which measurably lowers the cost per request.
+ * The status and headers are already set (writeHead validated them), so nothing here can fail.
+ */
+function endSoon(res: ServerResponse, body: Buffer): void {
+  setImmediate(endResponse, res, body);
+}
+
+function endResponse(res: ServerResponse, body: Buffer): void {
+  res.end(body);
 }
 
 /** The first chunk of a stream (left paused after it), or null when it ends without data. */
