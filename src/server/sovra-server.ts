@@ -140,6 +140,36 @@ export async function startServer(
     inFlight -= 1;
     if (inFlight === 0 && idle !== null) idle();
   };
+  const handleS3 = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    path: string,
+    logged: boolean,
+    started: bigint,
+  ) => {
+    const handled = s3.handle(req, res, requestId, log);
+    if (!logged) return;
+    void handled.then((outcome) => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info(
+        {
+          requestId,
+          method: req.method,
+          path: loggablePath(path),
+          status: res.statusCode,
+          durationMs: Math.round(durationMs * 100) / 100,
+          action: outcome.action,
+          bucket: outcome.bucket,
+          principal: outcome.principalId,
+          tenant: outcome.tenantId,
+          error: outcome.errorCode,
+          remote: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+  };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = newRequestId();
     inFlight += 1;
@@ -178,27 +208,12 @@ export async function startServer(
       });
       return;
     }
-    const handled = s3.handle(req, res, requestId, log);
-    if (!logged) return;
-    void handled.then((outcome) => {
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info(
-        {
-          requestId,
-          method: req.method,
-          path: loggablePath(path),
-          status: res.statusCode,
-          durationMs: Math.round(durationMs * 100) / 100,
-          action: outcome.action,
-          bucket: outcome.bucket,
-          principal: outcome.principalId,
-          tenant: outcome.tenantId,
-          error: outcome.errorCode,
-          remote: req.socket.remoteAddress,
-        },
-        'request',
-      );
-    });
+    // S3 requests are handled in the check phase, once the poll phase has read and parsed every
+    // request that arrived in this turn of the event loop: a burst is handled as one run (and its
+    // small responses are written as another, see endSoon in handlers/objects.ts) instead of
+    // alternating parsing, handling and socket writes request by request. Each stage then stays
+    // warm in the CPU caches, which roughly halves the cost of a small GET under load.
+    setImmediate(handleS3, req, res, requestId, path, logged, started);
   };
 
   const server = createHttpServer(config, listener);
