@@ -3,14 +3,17 @@
 // object size of the memory test (10 clients); BENCH_LIST_KEYS (default 1,000,000) the listing size;
 // BENCH_NOTIFY_EVENTS (default 20,000) the outbox events delivered to NATS; BENCH_LIFECYCLE_OBJECTS
 // (default 50,000) the objects one lifecycle pass examines; BENCH_DURATION_S also sets each
-// root-of-trust run and each KMS run.
+// root-of-trust run, each KMS run and each XKS run. BENCH_SSE_LARGE_MIB (default 256) sizes the encrypted object
+// of the ranged-GET latency run (1024 for the 1 GiB figure).
 // `npm run bench -- <section>` runs one section.
+import { benchEncryption } from './encryption.ts';
 import { benchKms } from './kms.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchListing } from './listing.ts';
 import { benchNotifications } from './notifications.ts';
 import { benchRootOfTrust } from './root-of-trust.ts';
 import { benchS3Core } from './s3-core.ts';
+import { benchXks } from './xks.ts';
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
 const rssGiB = Number(process.env.BENCH_RSS_GIB ?? 1);
@@ -24,6 +27,8 @@ const sections: Record<string, () => Promise<string>> = {
   lifecycle: () => benchLifecycle(Number(process.env.BENCH_LIFECYCLE_OBJECTS ?? 50_000)),
   kms: () => benchKms(durationS * 1000),
   'root-of-trust': () => benchRootOfTrust(durationS * 1000),
+  xks: () => benchXks(durationS * 1000),
+  encryption: () => benchEncryption(Number(process.env.BENCH_SSE_LARGE_MIB ?? 256) * 1024 * 1024, 200),
 };
 
 for (const [name, bench] of Object.entries(sections)) {

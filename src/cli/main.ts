@@ -4,6 +4,8 @@ import { ConfigError, loadServerConfig, SERVER_SETTINGS, type RawSettings } from
 import { createLogger } from '../platform/logger.ts';
 import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
+import { keysCommand } from './keys.ts';
+import { kmsMaintenanceCommand } from './kms-maintenance.ts';
 import { lifecycleRunCommand } from './lifecycle-run.ts';
 import { operatorCommand } from './operator.ts';
 
@@ -68,8 +70,10 @@ export function buildProgram(): Command {
   });
   const admin = adminCommand(process.env);
   admin.addCommand(lifecycleRunCommand(process.env));
+  admin.addCommand(kmsMaintenanceCommand(process.env));
   program.addCommand(admin);
   program.addCommand(operatorCommand(process.env));
+  program.addCommand(keysCommand(process.env));
   return program;
 }
 

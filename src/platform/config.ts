@@ -25,14 +25,48 @@ export interface ServerConfig {
   notificationTargets: NotificationTarget[];
   /** Root of the KMS key hierarchy; `none` until one is configured. */
   rootOfTrust: RootOfTrustConfig;
+  /**
+   * Requesters' network jurisdictions for key policies (domain/residency/jurisdiction.ts): the
+   * platform's home country (ISO 3166-1 alpha-2, or 'unknown'), which loopback and private
+   * addresses belong to, and an optional JSON file mapping CIDR ranges to countries.
+   */
+  jurisdictions: { homeJurisdiction: string; mapFile: string | null };
+  /** The AWS KMS External Key Store proxy (protocols/xks); null when not configured. */
+  xks: XksConfig | null;
+}
+
+/**
+ * XKS: the 0600 credentials file ({accessKeyId, secretAccessKey, uriPrefix, tenantId}, read by
+ * protocols/xks/xks-credentials.ts) and, optionally, a listener of its own. Without one, XKS is
+ * served on the main listener. Client certificates (mutual TLS) need the own listener, so that
+ * S3 clients on the main one are never asked for a certificate.
+ */
+export interface XksConfig {
+  credentialsFile: string;
+  listener: {
+    host: string;
+    port: number;
+    certFile: string;
+    keyFile: string;
+    /** PEM CA bundle client certificates must chain to; null: no client certificate asked. */
+    clientCaFile: string | null;
+    /** The subject CN a client certificate must carry (e.g. cks.kms.eu-west-1.amazonaws.com). */
+    clientCommonName: string | null;
+  } | null;
 }
 
 /**
  * `sealed-shamir`: a software root key that exists only as Shamir shares (`sovra operator init`)
- * and is held in memory once a quorum unseals it. `pkcs11`: a key inside an HSM.
+ * and is held in memory once a quorum unseals it. `pkcs11`: a key inside an HSM. `local-key`: a
+ * 256-bit key in `<data-dir>/keys/root.key` (0600), loaded unsealed at start — encryption at rest
+ * for a single-node install, not for production (the key sits beside the data). `none`: no root,
+ * so no KMS and no encryption at rest (tests and the benchmark's plaintext control only).
  */
 export type RootOfTrustConfig =
-  { kind: 'none' } | { kind: 'sealed-shamir' } | ({ kind: 'pkcs11' } & Pkcs11Settings);
+  | { kind: 'none' }
+  | { kind: 'local-key' }
+  | { kind: 'sealed-shamir' }
+  | ({ kind: 'pkcs11' } & Pkcs11Settings);
 
 /** Where the HSM root key lives (adapters/root-of-trust/pkcs11-root.ts). */
 export interface Pkcs11Settings {
@@ -45,7 +79,7 @@ export interface Pkcs11Settings {
   keyLabel: string;
 }
 
-const ROOT_OF_TRUST_KINDS = ['sealed-shamir', 'pkcs11', 'none'] as const;
+const ROOT_OF_TRUST_KINDS = ['sealed-shamir', 'pkcs11', 'local-key', 'none'] as const;
 
 export type ConfigErrorCode = 'InvalidConfig';
 export class ConfigError extends SovraError<ConfigErrorCode> {}
@@ -140,6 +174,19 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     description: 'JSON file listing event notification destinations (webhook, NATS JetStream)',
   },
   {
+    key: 'homeJurisdiction',
+    flag: '--home-jurisdiction <country>',
+    env: 'SOVRA_HOME_JURISDICTION',
+    description: "ISO 3166-1 alpha-2 country of the platform's own (loopback, private) networks",
+    default: 'unknown',
+  },
+  {
+    key: 'jurisdictionMap',
+    flag: '--jurisdiction-map <file>',
+    env: 'SOVRA_JURISDICTION_MAP',
+    description: 'JSON file {"ranges": {"<cidr>": "<country>"}} giving requesters\' network jurisdictions',
+  },
+  {
     key: 'lifecycleIntervalMs',
     flag: '--lifecycle-interval-ms <ms>',
     env: 'SOVRA_LIFECYCLE_INTERVAL_MS',
@@ -148,10 +195,11 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   },
   {
     key: 'rootOfTrust',
-    flag: '--root-of-trust <sealed-shamir|pkcs11|none>',
+    flag: '--root-of-trust <sealed-shamir|pkcs11|local-key|none>',
     env: 'SOVRA_ROOT_OF_TRUST',
-    description: 'root of the KMS key hierarchy (sealed-shamir starts sealed; see sovra operator)',
-    default: 'none',
+    description:
+      'root of the KMS key hierarchy (sealed-shamir starts sealed, see sovra operator; local-key: a key file in the data directory, not for production; none: no encryption at rest, tests and benchmark control only)',
+    default: 'local-key',
   },
   {
     key: 'pkcs11Module',
@@ -178,6 +226,45 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     env: 'SOVRA_PKCS11_KEY_LABEL',
     description: 'label of the root key inside the token (rootOfTrust pkcs11)',
     default: 'sovra-root-key',
+  },
+  {
+    key: 'xksCredentialsFile',
+    flag: '--xks-credentials-file <file>',
+    env: 'SOVRA_XKS_CREDENTIALS_FILE',
+    description:
+      'JSON file {accessKeyId, secretAccessKey, uriPrefix, tenantId} enabling the AWS KMS XKS proxy (mode 0600)',
+  },
+  {
+    key: 'xksListen',
+    flag: '--xks-listen <host:port>',
+    env: 'SOVRA_XKS_LISTEN',
+    description:
+      'serve XKS on its own HTTPS listener (with --xks-tls-cert/--xks-tls-key) instead of the main one',
+  },
+  {
+    key: 'xksTlsCert',
+    flag: '--xks-tls-cert <file>',
+    env: 'SOVRA_XKS_TLS_CERT',
+    description: 'PEM certificate chain of the XKS listener',
+  },
+  {
+    key: 'xksTlsKey',
+    flag: '--xks-tls-key <file>',
+    env: 'SOVRA_XKS_TLS_KEY',
+    description: 'PEM private key of the XKS listener (must not be group/world readable)',
+  },
+  {
+    key: 'xksClientCa',
+    flag: '--xks-client-ca <file>',
+    env: 'SOVRA_XKS_CLIENT_CA',
+    description:
+      'PEM CA bundle: the XKS listener then requires client certificates chained to it (mutual TLS)',
+  },
+  {
+    key: 'xksClientCn',
+    flag: '--xks-client-cn <name>',
+    env: 'SOVRA_XKS_CLIENT_CN',
+    description: 'subject CN required of XKS client certificates, e.g. cks.kms.eu-west-1.amazonaws.com',
   },
   {
     key: 'config',
@@ -324,11 +411,53 @@ function validate(raw: RawSettings): ServerConfig {
     lifecycleIntervalMs: lifecycleIntervalOf(text(raw, 'lifecycleIntervalMs')),
     notificationTargets: notificationTargetsOf(text(raw, 'notificationTargets')),
     rootOfTrust: rootOfTrustOf(text(raw, 'rootOfTrust'), raw),
+    jurisdictions: jurisdictionsOf(text(raw, 'homeJurisdiction'), text(raw, 'jurisdictionMap')),
+    xks: xksOf(raw),
+  };
+}
+
+function xksOf(raw: RawSettings): XksConfig | null {
+  const credentialsFile = text(raw, 'xksCredentialsFile');
+  const listen = text(raw, 'xksListen');
+  const cert = text(raw, 'xksTlsCert');
+  const key = text(raw, 'xksTlsKey');
+  const clientCaFile = text(raw, 'xksClientCa') ?? null;
+  const clientCommonName = text(raw, 'xksClientCn') ?? null;
+  if (credentialsFile === undefined || credentialsFile === '') {
+    for (const setting of ['xksListen', 'xksTlsCert', 'xksTlsKey', 'xksClientCa', 'xksClientCn']) {
+      if (text(raw, setting) !== undefined) throw bad(setting, 'is set but xksCredentialsFile is not');
+    }
+    return null;
+  }
+  checkSecretFile('xksCredentialsFile', credentialsFile);
+  if (listen === undefined) {
+    for (const setting of ['xksTlsCert', 'xksTlsKey', 'xksClientCa', 'xksClientCn']) {
+      if (text(raw, setting) !== undefined) throw bad(setting, 'needs xksListen (its own listener)');
+    }
+    return { credentialsFile, listener: null };
+  }
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(listen);
+  if (match === null || Number(match[2]) > 65535)
+    throw bad('xksListen', `expected HOST:PORT, got "${listen}"`);
+  // The spec requires HTTPS between KMS and the proxy ("Authentication").
+  if (cert === undefined || key === undefined) throw bad('xksListen', 'needs xksTlsCert and xksTlsKey');
+  checkSecretFile('xksTlsKey', key);
+  if (clientCommonName !== null && clientCaFile === null) throw bad('xksClientCn', 'needs xksClientCa');
+  return {
+    credentialsFile,
+    listener: {
+      host: match[1]!.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(match[2]),
+      certFile: cert,
+      keyFile: key,
+      clientCaFile,
+      clientCommonName,
+    },
   };
 }
 
 function rootOfTrustOf(value: string | undefined, raw: RawSettings): RootOfTrustConfig {
-  const kind = ROOT_OF_TRUST_KINDS.find((k) => k === (value ?? 'none'));
+  const kind = ROOT_OF_TRUST_KINDS.find((k) => k === (value ?? 'local-key'));
   if (kind === undefined) {
     throw bad('rootOfTrust', `expected one of ${ROOT_OF_TRUST_KINDS.join(', ')}, got "${String(value)}"`);
   }
@@ -363,6 +492,21 @@ function labelOf(raw: RawSettings, key: string, maxBytes: number): string {
   if (Buffer.byteLength(label, 'utf8') > maxBytes)
     throw bad(key, `must be at most ${maxBytes} bytes (UTF-8)`);
   return label;
+}
+
+function jurisdictionsOf(
+  home: string | undefined,
+  mapFile: string | undefined,
+): ServerConfig['jurisdictions'] {
+  const homeJurisdiction = home ?? 'unknown';
+  if (homeJurisdiction !== 'unknown' && !/^[A-Z]{2}$/.test(homeJurisdiction)) {
+    throw bad(
+      'homeJurisdiction',
+      `expected an ISO 3166-1 alpha-2 code such as DE, got "${homeJurisdiction}"`,
+    );
+  }
+  if (mapFile !== undefined && !isAbsolute(mapFile)) throw bad('jurisdictionMap', 'must be an absolute path');
+  return { homeJurisdiction, mapFile: mapFile === undefined || mapFile === '' ? null : mapFile };
 }
 
 function notificationTargetsOf(path: string | undefined): NotificationTarget[] {

@@ -218,6 +218,21 @@ export const LIMITS = {
   kmsAliasesPerTenantMax: 100_000,
   /** A KMS JSON request body; the largest legitimate one is a 32 KB policy, JSON-escaped. */
   kmsRequestBodyMaxBytes: 256 * KiB,
+  // AWS KMS External Key Store proxy (github.com/aws/aws-kms-xksproxy-api-spec, xks_proxy_api_spec.md).
+  /** An XKS body: 8192 bytes of AAD and 4300 of plaintext, base64, plus requestMetadata ARNs. */
+  xksRequestBodyMaxBytes: 64 * KiB,
+  /** Spec "Appendix A", Task 4: requests more than 5 minutes in the past or future fail. */
+  xksRequestSkewMaxMs: 5 * 60 * 1000,
+  /** Spec "API operations": ARNs up to 2048 characters; Sovra bounds every metadata string so. */
+  xksMetadataFieldMaxChars: 2048,
+  /** Spec "Encrypt"/"Decrypt": AAD up to 8192 bytes must be handled. */
+  xksAadMaxBytes: 8192,
+  /** Spec "Decrypt": at least 4300 bytes of ciphertext must be handled. */
+  xksCiphertextMaxBytes: 4300,
+  /** Spec "API operations": externalKeyId is at most 128 characters; the whole URI 256. */
+  xksExternalKeyIdMaxChars: 128,
+  /** Spec "Error codes": errorMessage is under 512 printable ASCII characters. */
+  xksErrorMessageMaxChars: 511,
   /** Unwrapped key versions kept in memory (zeroed on eviction), and for how long. */
   kmsKeyMaterialCacheEntries: 10_000,
   kmsKeyMaterialCacheTtlMs: 5 * 60 * 1000,
@@ -232,6 +247,18 @@ export const LIMITS = {
   kmsMaintenanceFirstPassDelayMs: 60 * 1000,
   /** How often the server checks for a seal to drop unwrapped key material without waiting for a request. */
   kmsSealCheckIntervalMs: 1_000,
+  /** Length of an x-sovra-approval-reference (a ticket or change id). */
+  kmsApprovalReferenceMaxChars: 128,
+  /** Key-use decision records queued in memory before a flush is forced (decision-records.ts). */
+  kmsDecisionQueueFlushRecords: 4096,
+  /** Longest a key-use decision waits in memory before it is written. */
+  kmsDecisionQueueFlushMs: 25,
+  /** Decisions queued beyond this fail the key use instead of growing memory without bound. */
+  kmsDecisionQueueMaxRecords: 100_000,
+  /** Decisions one page of the tenant read returns. */
+  kmsDecisionPageMax: 1000,
+  /** Entries of a network jurisdiction map (CIDR → country). */
+  jurisdictionMapMaxEntries: 100_000,
 
   // PKCS#11 root of trust (adapters/root-of-trust/pkcs11-root.ts).
   /** Key material one root wrap accepts; the largest KMS key (RSA-4096 as PKCS#8) is about 2.4 KB. */

@@ -4,10 +4,12 @@ import { POSTGRES_MIGRATIONS } from '../adapters/postgres/migrations.ts';
 import { openPostgresMetadataStore } from '../adapters/postgres/postgres-metadata-store.ts';
 import type { SqlDatabase } from '../adapters/sql/driver.ts';
 import { SqlKeyStore } from '../adapters/sql/kms-store.ts';
+import { SqlKeyUseDecisionLog } from '../adapters/sql/key-use-decisions.ts';
 import { SqlMetadataStore } from '../adapters/sql/metadata-store.ts';
 import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.ts';
 import { SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
 import { openSqliteMetadataStore } from '../adapters/sqlite/sqlite-metadata-store.ts';
+import type { KeyUseDecisionLog } from '../domain/kms/decision-records.ts';
 import type { KeyStore } from '../domain/kms/ports.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -33,7 +35,7 @@ export function openMetadataStore(config: ServerConfig, clock: Clock): MetadataS
 export function openMetadataAndKeyStores(
   config: ServerConfig,
   clock: Clock,
-): { metadata: MetadataStore; keys: KeyStore } {
+): { metadata: MetadataStore; keys: KeyStore; keyUseDecisions: KeyUseDecisionLog } {
   let db: SqlDatabase;
   let metadata: MetadataStore;
   const settings = config.metadata;
@@ -51,5 +53,5 @@ export function openMetadataAndKeyStores(
       break;
     }
   }
-  return { metadata, keys: new SqlKeyStore(db) };
+  return { metadata, keys: new SqlKeyStore(db), keyUseDecisions: new SqlKeyUseDecisionLog(db) };
 }

@@ -1,4 +1,5 @@
 import { openPkcs11Root } from '../adapters/root-of-trust/pkcs11-root.ts';
+import { localRootKeyPath, openOrCreateLocalRootKey } from '../adapters/root-of-trust/local-root-key-file.ts';
 import { SealRecordFile, sealRecordPath } from '../adapters/root-of-trust/seal-record-file.ts';
 import { SoftwareRoot, type RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import { ShamirSeal, type SealEvent } from '../domain/kms/seal.ts';
@@ -26,7 +27,24 @@ export async function openRootOfTrust(
   const kind = config.rootOfTrust.kind;
   switch (kind) {
     case 'none':
+      log.warn(
+        { rootOfTrust: kind },
+        'no root of trust: objects are stored WITHOUT encryption at rest and the KMS is unavailable (tests and benchmarks only)',
+      );
       return { root: null, seal: null };
+    case 'local-key': {
+      // Unsealed from start to stop by a key file beside the data: encryption at rest works out of
+      // the box, but whoever copies the whole data directory has the key too.
+      const path = localRootKeyPath(config.dataDir);
+      const { key, created } = openOrCreateLocalRootKey(path);
+      const root = new SoftwareRoot();
+      root.unsealWith(key);
+      log.warn(
+        { rootOfTrust: kind, rootKeyFile: path, created },
+        'root of trust is a local key file beside the data: NOT FOR PRODUCTION — use --root-of-trust sealed-shamir or pkcs11',
+      );
+      return { root, seal: null };
+    }
     case 'sealed-shamir': {
       const root = new SoftwareRoot();
       const records = new SealRecordFile(sealRecordPath(config.dataDir));

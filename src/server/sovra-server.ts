@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { DiskBlobStore } from '../adapters/blobs/disk-blob-store.ts';
@@ -6,8 +6,10 @@ import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
 import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
 import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
+import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
+import { JurisdictionMap } from '../domain/residency/jurisdiction.ts';
 import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
 import { LifecycleRunner } from '../domain/storage/lifecycle-runner.ts';
 import { MultipartUploads } from '../domain/storage/multipart-uploads.ts';
@@ -15,6 +17,7 @@ import { NotificationDispatcher } from '../domain/storage/notification-dispatche
 import { BucketNotifications } from '../domain/storage/notifications.ts';
 import { ObjectLock } from '../domain/storage/object-lock.ts';
 import { ObjectData } from '../domain/storage/object-data.ts';
+import { ObjectEncryptor } from '../domain/storage/object-encryption.ts';
 import { ObjectStore } from '../domain/storage/object-store.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
 import { Tagging } from '../domain/storage/tagging.ts';
@@ -28,8 +31,10 @@ import { loggablePath, type Logger } from '../platform/logger.ts';
 import { createHttpServer } from './http-server.ts';
 import { startKmsMaintenance } from './kms-maintenance.ts';
 import { openMetadataAndKeyStores } from './metadata.ts';
+import { keyRingDataKeys } from './object-encryption-keys.ts';
 import { openNotificationSinks } from './notification-sinks.ts';
 import { openRootOfTrust } from './root-of-trust.ts';
+import { startXks, type RunningXks } from './xks-listener.ts';
 
 export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
 const HEALTH_LIVE = '/_sovra/health/live';
@@ -41,6 +46,8 @@ export interface RunningServer {
   address: { host: string; port: number };
   /** The KMS root of trust (null with rootOfTrust none); the sealed software root starts sealed. */
   rootOfTrust: RootOfTrust | null;
+  /** The AWS KMS XKS proxy (null unless configured): its tenant switch and own listener. */
+  xks: RunningXks | null;
   stop(): Promise<void>;
 }
 
@@ -55,7 +62,7 @@ export async function startServer(
   announce: (text: string) => void,
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const { metadata, keys } = openMetadataAndKeyStores(config, clock);
+  const { metadata, keys, keyUseDecisions } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
@@ -91,20 +98,35 @@ export async function startServer(
     region: config.region,
     destinations: config.notificationTargets,
   });
-  const objects = new ObjectStore({ metadata, data, clock, region: config.region, events: notifications });
+  // Key services take `rootOfTrust`; while it is sealed they answer 503 (domain/kms/seal.ts
+  // requireUnsealed). With a root of trust every new object is encrypted under a data key of the
+  // tenant's KMS, so S3 writes and reads of encrypted objects also answer 503 while sealed; with
+  // none (`--root-of-trust none`) objects are stored in plaintext CRC frames.
+  const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
+  const decisions = new KeyUseDecisionRecorder(keyUseDecisions, (err) =>
+    log.error({ err }, 'key-use decisions could not be written; retrying'),
+  );
+  const jurisdictions = openJurisdictionMap(config);
+  const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region, decisions });
+  const encryptor = rootOfTrust === null ? null : new ObjectEncryptor(keyRingDataKeys(keyRing, keys, clock));
+  const objects = new ObjectStore({
+    metadata,
+    data,
+    clock,
+    region: config.region,
+    events: notifications,
+    encryptor,
+  });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock });
-  // Key services take `rootOfTrust`; while it is sealed they answer 503 (domain/kms/seal.ts
-  // requireUnsealed). S3 data requests need no key yet and keep working while sealed.
-  const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
   const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
-  const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region });
   const kms = new KmsEndpoint({
     keyRing,
     credentials,
     authorizer: new TenantAdminAuthorizer(),
     clock,
     region: config.region,
+    jurisdictions,
   });
   const kmsMaintenance = startKmsMaintenance({ keyRing, root: rootOfTrust, clock, log });
   const s3 = new S3Endpoint({
@@ -133,6 +155,19 @@ export async function startServer(
   void gc.sweepOrphans().catch((error: unknown) => log.warn({ err: error }, 'orphan sweep failed'));
 
   const newRequestId = createRequestIdSource();
+  const xks =
+    config.xks === null
+      ? null
+      : await startXks({
+          config: config.xks,
+          keyRing,
+          rootOfTrust,
+          jurisdictions,
+          clock,
+          region: config.region,
+          log,
+          newRequestId,
+        });
   let inFlight = 0;
   let idle: (() => void) | null = null;
   // One function for every response rather than a closure per request: this runs on each one.
@@ -184,6 +219,10 @@ export async function startServer(
     }
     if (path.startsWith(OPERATOR_PATH_PREFIX)) {
       void operator.handle(req, res, requestId);
+      return;
+    }
+    if (xks?.ownsMainPath(path) === true) {
+      xks.handle(req, res, requestId);
       return;
     }
     // The access log line (and its closure) is built only when it will be written.
@@ -252,13 +291,17 @@ export async function startServer(
       await gc.stop();
       await dispatcher.stop();
       await kmsMaintenance.stop();
+      await xks?.close();
+      await decisions
+        .close()
+        .catch((err: unknown) => log.error({ err }, 'key-use decisions lost at shutdown'));
       await metadata.close();
       await (seal ?? rootOfTrust)?.close();
       log.info({}, 'stopped');
     })();
     return stopping;
   };
-  return { server, address, rootOfTrust, stop };
+  return { server, address, rootOfTrust, xks, stop };
 }
 
 async function health(ready: boolean, metadata: MetadataStore, res: ServerResponse): Promise<void> {
@@ -275,4 +318,11 @@ async function health(ready: boolean, metadata: MetadataStore, res: ServerRespon
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** The requesters' jurisdiction map of the configuration (domain/residency/jurisdiction.ts). */
+function openJurisdictionMap(config: ServerConfig): JurisdictionMap {
+  const { homeJurisdiction, mapFile } = config.jurisdictions;
+  if (mapFile === null) return new JurisdictionMap({}, homeJurisdiction);
+  return JurisdictionMap.fromJson(readFileSync(mapFile, 'utf8'), homeJurisdiction);
 }

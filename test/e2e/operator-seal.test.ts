@@ -4,7 +4,12 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { combine, decodeShare } from '../../src/domain/kms/shamir.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
 import {
@@ -124,7 +129,7 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     assert.equal(foreignShares.length, 3);
   });
 
-  it('the server starts sealed, says so, and keeps serving S3 while sealed', async () => {
+  it('the server starts sealed, says so, serves bucket requests and answers object writes 503 while sealed (objects are encrypted)', async () => {
     await start();
     const cli = await operator('status', []);
     assert.equal(cli.code, 2, 'exit code 2 while sealed, as vault status');
@@ -142,9 +147,18 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     assert.ok(sovra.logs.some((l) => l.includes('root of trust is sealed')));
     const s3 = sovra.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'while-sealed' }));
-    await s3.send(new PutObjectCommand({ Bucket: 'while-sealed', Key: 'k', Body: 'data' }));
-    const got = await s3.send(new GetObjectCommand({ Bucket: 'while-sealed', Key: 'k' }));
-    assert.equal(await got.Body!.transformToString(), 'data');
+    // Every object is encrypted under a data key of the KMS, which needs the unsealed root.
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'while-sealed', Key: 'k', Body: 'data' })).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    assert.ok(put instanceof S3ServiceException, 'a PUT while sealed fails');
+    assert.deepEqual([put.name, put.$metadata.httpStatusCode], ['ServiceUnavailable', 503]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'while-sealed', Key: 'k' })).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    assert.ok(got instanceof S3ServiceException && got.name === 'NoSuchKey');
     s3.destroy();
   });
 

@@ -284,4 +284,39 @@ CREATE TABLE kms_aliases (
 CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id);
 `,
   },
+  {
+    version: 6,
+    description: 'key_use_decisions: the append-only record of every key-use decision',
+    script: `
+-- One row per key use, granted or denied, with the requester's justification. Append-only: the
+-- triggers refuse UPDATE, DELETE and TRUNCATE, and nothing in Sovra issues them.
+CREATE TABLE key_use_decisions (
+  seq BIGSERIAL PRIMARY KEY,
+  decided_at_ms BIGINT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  key_id TEXT COLLATE "C" NOT NULL,
+  key_version INTEGER NOT NULL CHECK (key_version >= 1),
+  operation TEXT NOT NULL,
+  decision TEXT NOT NULL CHECK (decision IN ('granted', 'denied')),
+  denial_reason TEXT,
+  principal_id TEXT NOT NULL,
+  service TEXT NOT NULL,
+  justification_reason TEXT NOT NULL,
+  approval_reference TEXT,
+  source_ip TEXT NOT NULL,
+  jurisdiction TEXT NOT NULL,
+  request_id TEXT NOT NULL
+);
+CREATE INDEX key_use_decisions_by_tenant ON key_use_decisions (tenant_id, decided_at_ms, seq);
+CREATE FUNCTION key_use_decisions_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'key_use_decisions is append-only';
+END
+$$;
+CREATE TRIGGER key_use_decisions_no_change BEFORE UPDATE OR DELETE ON key_use_decisions
+  FOR EACH ROW EXECUTE FUNCTION key_use_decisions_refuse_change();
+CREATE TRIGGER key_use_decisions_no_truncate BEFORE TRUNCATE ON key_use_decisions
+  FOR EACH STATEMENT EXECUTE FUNCTION key_use_decisions_refuse_change();
+`,
+  },
 ];

@@ -46,6 +46,11 @@ export class SqlKeyStore implements KeyStore {
     return (await this.#db.query(this.#sql.selectTenantKeys, [tenantId, afterKeyId, limit])).map(decodeKey);
   }
 
+  async listKeyTenants(afterTenantId: string, limit: number): Promise<string[]> {
+    const rows = await this.#db.query(this.#sql.selectKeyTenants, [afterTenantId, limit]);
+    return rows.map((row) => text(row, 'tenant_id'));
+  }
+
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | null> {
     return one(this.#db, this.#sql.selectKeyVersion, [keyId, version], decodeKeyVersion);
   }
@@ -208,6 +213,9 @@ function renderKmsStatements(db: SqlDatabase) {
       `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE key_state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ? ORDER BY next_rotation_ms, key_id LIMIT ?`,
     ),
 
+    selectKeyTenants: r(
+      'SELECT DISTINCT tenant_id FROM kms_keys WHERE tenant_id > ? ORDER BY tenant_id LIMIT ?',
+    ),
     selectKeyVersion: r(`SELECT ${VERSION_COLUMNS} FROM kms_key_versions WHERE key_id = ? AND version = ?`),
     selectKeyVersions: r(
       `SELECT ${VERSION_COLUMNS} FROM kms_key_versions WHERE key_id = ? AND version > ? ORDER BY version LIMIT ?`,

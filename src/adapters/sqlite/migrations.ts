@@ -271,4 +271,34 @@ CREATE TABLE kms_aliases (
 CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id);
 `,
   },
+  {
+    version: 6,
+    description: 'key_use_decisions: the append-only record of every key-use decision',
+    script: `
+-- One row per key use, granted or denied, with the requester's justification. Append-only: the
+-- triggers refuse UPDATE and DELETE, and nothing in Sovra issues them.
+CREATE TABLE key_use_decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  decided_at_ms INTEGER NOT NULL,
+  tenant_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  key_version INTEGER NOT NULL CHECK (key_version >= 1),
+  operation TEXT NOT NULL,
+  decision TEXT NOT NULL CHECK (decision IN ('granted', 'denied')),
+  denial_reason TEXT,
+  principal_id TEXT NOT NULL,
+  service TEXT NOT NULL,
+  justification_reason TEXT NOT NULL,
+  approval_reference TEXT,
+  source_ip TEXT NOT NULL,
+  jurisdiction TEXT NOT NULL,
+  request_id TEXT NOT NULL
+) STRICT;
+CREATE INDEX key_use_decisions_by_tenant ON key_use_decisions (tenant_id, decided_at_ms, seq);
+CREATE TRIGGER key_use_decisions_no_update BEFORE UPDATE ON key_use_decisions
+BEGIN SELECT RAISE(ABORT, 'key_use_decisions is append-only'); END;
+CREATE TRIGGER key_use_decisions_no_delete BEFORE DELETE ON key_use_decisions
+BEGIN SELECT RAISE(ABORT, 'key_use_decisions is append-only'); END;
+`,
+  },
 ];

@@ -86,8 +86,11 @@ export class SqliteDatabase implements SqlDatabase {
     if (this.#closed) return;
     this.#closed = true;
     await this.#queueTail;
-    this.#writer.close();
+    // The writer closes last: the last connection to close checkpoints the WAL into the database
+    // and deletes it (https://sqlite.org/wal.html#the_wal_file), which a read-only one cannot do.
+    // Left behind, the WAL would keep old page images — a crypto-shredded key's material among them.
     this.#reader.close();
+    this.#writer.close();
   }
 
   async #runTransaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {

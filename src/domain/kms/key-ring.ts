@@ -14,7 +14,9 @@ import {
 import { kmsError, type KmsError } from './errors.ts';
 import { KeyMaterialCache } from './key-material-cache.ts';
 import { generateKeyMaterial, importKeyMaterial, signMessage, verifySignature } from './key-material.ts';
-import { checkKeyPolicy, checkPolicyName, defaultKeyPolicy } from './key-policy.ts';
+import type { KeyUseDecisionRecorder } from './decision-records.ts';
+import type { KeyUseJustification } from './justification.ts';
+import { checkKeyPolicy, checkPolicyName, defaultKeyPolicy, evaluateKeyUse } from './key-policy.ts';
 import {
   aliasArn,
   checkAliasName,
@@ -47,6 +49,8 @@ export interface KeyRingOptions {
   region: string;
   /** Overrides of the material cache bounds (tests). */
   materialCache?: { maxEntries: number; ttlMs: number };
+  /** Where every key-use decision (granted or denied) is recorded; none in tools and some tests. */
+  decisions?: KeyUseDecisionRecorder | null;
 }
 
 /** A key as DescribeKey shows it. */
@@ -117,6 +121,7 @@ export class KeyRing {
   readonly #clock: Clock;
   readonly #region: string;
   readonly #materials: KeyMaterialCache;
+  readonly #decisions: KeyUseDecisionRecorder | null;
   /** Key records for the cryptographic hot path; re-read after LIMITS.kmsKeyRecordCacheTtlMs. */
   readonly #keyRecords = new Map<string, { key: KmsKeyRecord | null; expiresAtMs: number }>();
   readonly #aliasTargets = new Map<string, { keyId: string | null; expiresAtMs: number }>();
@@ -126,6 +131,7 @@ export class KeyRing {
     this.#root = options.root;
     this.#clock = options.clock;
     this.#region = options.region;
+    this.#decisions = options.decisions ?? null;
     this.#materials = new KeyMaterialCache({
       maxEntries: options.materialCache?.maxEntries ?? LIMITS.kmsKeyMaterialCacheEntries,
       ttlMs: options.materialCache?.ttlMs ?? LIMITS.kmsKeyMaterialCacheTtlMs,
@@ -490,11 +496,18 @@ export class KeyRing {
 
   async encrypt(
     tenantId: string,
-    input: { keyReference: string; plaintext: Uint8Array; context: EncryptionContext; dryRun: boolean },
+    input: {
+      keyReference: string;
+      plaintext: Uint8Array;
+      context: EncryptionContext;
+      dryRun: boolean;
+      justification?: KeyUseJustification;
+    },
   ): Promise<{ ciphertextBlob: Buffer; keyArn: string }> {
     checkByteLength(input.plaintext, 1, LIMITS.kmsPlaintextMaxBytes, 'Plaintext');
     checkEncryptionContext(input.context, 'EncryptionContext');
     const key = await this.#usableKey(tenantId, input.keyReference, 'ENCRYPT_DECRYPT');
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Encrypt', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const ciphertextBlob = await this.#withMaterial(key, key.currentVersion, (material) =>
       sealCiphertext(
@@ -520,10 +533,12 @@ export class KeyRing {
       context: EncryptionContext;
       keyReference: string | null;
       dryRun: boolean;
+      justification?: KeyUseJustification;
     },
   ): Promise<{ plaintext: Buffer; keyArn: string }> {
     checkEncryptionContext(input.context, 'EncryptionContext');
     const { key, version } = await this.#keyOfCiphertext(tenantId, input.ciphertextBlob, input.keyReference);
+    this.#authorizeUse(key, version, tenantId, 'Decrypt', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = await this.#withMaterial(key, version, (material) =>
       openCiphertext(material, input.ciphertextBlob, input.context),
@@ -539,11 +554,17 @@ export class KeyRing {
       numberOfBytes: number;
       context: EncryptionContext;
       dryRun: boolean;
+      justification?: KeyUseJustification;
     },
   ): Promise<{ plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string }> {
     checkIntegerRange(input.numberOfBytes, 1, LIMITS.kmsDataKeyMaxBytes, 'NumberOfBytes');
     checkEncryptionContext(input.context, 'EncryptionContext');
     const key = await this.#usableKey(tenantId, input.keyReference, 'ENCRYPT_DECRYPT');
+    const operation =
+      input.justification?.operation === 'GenerateDataKeyWithoutPlaintext'
+        ? 'GenerateDataKeyWithoutPlaintext'
+        : 'GenerateDataKey';
+    this.#authorizeUse(key, key.currentVersion, tenantId, operation, input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = randomBytes(input.numberOfBytes);
     const ciphertextBlob = await this.#withMaterial(key, key.currentVersion, (material) =>
@@ -562,12 +583,15 @@ export class KeyRing {
       destinationKeyReference: string;
       destinationContext: EncryptionContext;
       dryRun: boolean;
+      justification?: KeyUseJustification;
     },
   ): Promise<{ ciphertextBlob: Buffer; sourceKeyArn: string; keyArn: string }> {
     checkEncryptionContext(input.sourceContext, 'SourceEncryptionContext');
     checkEncryptionContext(input.destinationContext, 'DestinationEncryptionContext');
     const source = await this.#keyOfCiphertext(tenantId, input.ciphertextBlob, input.sourceKeyReference);
     const destination = await this.#usableKey(tenantId, input.destinationKeyReference, 'ENCRYPT_DECRYPT');
+    this.#authorizeUse(source.key, source.version, tenantId, 'ReEncryptFrom', input.justification);
+    this.#authorizeUse(destination, destination.currentVersion, tenantId, 'ReEncryptTo', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = await this.#withMaterial(source.key, source.version, (material) =>
       openCiphertext(material, input.ciphertextBlob, input.sourceContext),
@@ -594,11 +618,18 @@ export class KeyRing {
 
   async sign(
     tenantId: string,
-    input: { keyReference: string; message: Uint8Array; algorithm: string; dryRun: boolean },
+    input: {
+      keyReference: string;
+      message: Uint8Array;
+      algorithm: string;
+      dryRun: boolean;
+      justification?: KeyUseJustification;
+    },
   ): Promise<{ signature: Buffer; keyArn: string; algorithm: SigningAlgorithm }> {
     checkByteLength(input.message, 1, LIMITS.kmsSignMessageMaxBytes, 'Message');
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Sign', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const signature = await this.#withMaterial(key, key.currentVersion, (material) =>
       signMessage(key.keySpec, material, input.message),
@@ -615,12 +646,14 @@ export class KeyRing {
       signature: Uint8Array;
       algorithm: string;
       dryRun: boolean;
+      justification?: KeyUseJustification;
     },
   ): Promise<{ keyArn: string; algorithm: SigningAlgorithm }> {
     checkByteLength(input.message, 1, LIMITS.kmsSignMessageMaxBytes, 'Message');
     checkByteLength(input.signature, 1, LIMITS.kmsSignatureMaxBytes, 'Signature');
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Verify', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     // Asymmetric keys never rotate, so the first version's public key is the key's.
     const version = await this.#store.getKeyVersion(key.keyId, key.currentVersion);
@@ -896,6 +929,42 @@ export class KeyRing {
 
   // ---- internals: rules -------------------------------------------------------------------------
 
+  /**
+   * Decides one key use under the key's policy and records the decision, granted or denied,
+   * before anything is done with the key; a denial is KeyUseDenied (AccessDeniedException on the
+   * KMS API, AccessDenied on S3) whose message says why. A use without a justification is the
+   * tenant's own (CUSTOMER_INITIATED_ACCESS) from an unknown requester.
+   */
+  #authorizeUse(
+    key: KmsKeyRecord,
+    version: number,
+    tenantId: string,
+    operation: string,
+    given: KeyUseJustification | undefined,
+  ): void {
+    const justification: KeyUseJustification =
+      given === undefined
+        ? { ...UNEXPLAINED_USE, tenantId, operation }
+        : given.operation === operation
+          ? given
+          : { ...given, operation };
+    const decision = evaluateKeyUse(key.policy, `kms:${operation}`, justification);
+    this.#decisions?.record({
+      decidedAt: this.#clock.now(),
+      tenantId,
+      keyId: key.keyId,
+      keyVersion: version,
+      decision: decision.granted ? 'granted' : 'denied',
+      denialReason: decision.granted ? null : decision.denialReason,
+      justification,
+    });
+    if (!decision.granted) {
+      throw kmsError('KeyUseDenied', `${this.#arn(key)}: ${decision.denialReason}.`, {
+        reason: justification.reason,
+      });
+    }
+  }
+
   #checkState(key: KmsKeyRecord, rule: StateRule): void {
     switch (rule) {
       case 'view':
@@ -969,8 +1038,18 @@ export class KeyRing {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+const UNEXPLAINED_USE: Omit<KeyUseJustification, 'tenantId' | 'operation'> = {
+  principalId: 'unknown',
+  service: 'kms',
+  reason: 'CUSTOMER_INITIATED_ACCESS',
+  approvalReference: null,
+  sourceIp: '',
+  jurisdiction: 'unknown',
+  requestId: '',
+};
+
 /** AAD of a wrapped key version: the tenant, key and version it belongs to, so rows cannot be swapped. */
-function wrappingAad(key: KmsKeyRecord, version: number): Buffer {
+export function wrappingAad(key: Pick<KmsKeyRecord, 'tenantId' | 'keyId'>, version: number): Buffer {
   return Buffer.from(
     `sovra/kms-key-version/1\u0000${key.tenantId}\u0000${key.keyId}\u0000${version}`,
     'utf8',

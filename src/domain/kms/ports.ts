@@ -12,6 +12,8 @@ export interface KeyStore {
   getKey(keyId: string): Promise<KmsKeyRecord | null>;
   /** A tenant's keys ordered by key id, after `afterKeyId` (exclusive; '' for the first page). */
   listKeys(tenantId: string, afterKeyId: string, limit: number): Promise<KmsKeyRecord[]>;
+  /** Tenants that have keys, ordered, after `afterTenantId` (exclusive); for `sovra keys export`. */
+  listKeyTenants(afterTenantId: string, limit: number): Promise<string[]>;
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | null>;
   /** Versions of a key ordered by version, after `afterVersion` (exclusive). */
   listKeyVersions(keyId: string, afterVersion: number, limit: number): Promise<KeyVersionRecord[]>;

@@ -42,7 +42,16 @@ export type StorageErrorCode =
   | 'InvalidBucketState'
   // Tagging (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html)
   | 'NoSuchTagSet'
-  | 'InvalidTag';
+  | 'InvalidTag'
+  // Encryption at rest (domain/storage/object-encryption.ts)
+  | 'EncryptionKeyMissing'
+  | 'EncryptionKeyMismatch'
+  | 'InvalidEncryptionRequest'
+  | 'EncryptionUnavailable'
+  | 'EncryptionKeyNotFound'
+  | 'EncryptionKeyDisabled'
+  | 'EncryptionKeyInvalidState'
+  | 'EncryptionKeyDeleted';
 
 export class StorageError extends SovraError<StorageErrorCode> {}
 

@@ -13,6 +13,7 @@ import {
 import { checksumOf } from './digests.ts';
 import { storageError } from './errors.ts';
 import { validateObjectKey } from './names.ts';
+import { NO_ENCRYPTION_REQUEST, wipeSuite, type EncryptionRequest } from './object-encryption.ts';
 import { validateRequestedObjectLock } from './object-lock.ts';
 import type { ObjectData } from './object-data.ts';
 import {
@@ -27,6 +28,7 @@ import type {
   BlobSegment,
   ChecksumAlgorithm,
   MultipartUpload,
+  ObjectEncryption,
   ObjectVersion,
   RequestedObjectLock,
   SystemMetadata,
@@ -46,6 +48,9 @@ export interface CompletedPartClaim {
  * Each part is its own blob; completion writes one metadata row that lists the parts as segments,
  * so no bytes are copied and completion is one atomic commit.
  */
+/** A stored part and the encryption of its upload (UploadPart answers with it). */
+export type StoredPart = UploadPart & { encryption: ObjectEncryption | null };
+
 export class MultipartUploads {
   readonly #metadata: MetadataStore;
   readonly #data: ObjectData;
@@ -70,6 +75,8 @@ export class MultipartUploads {
     checksumType: 'FULL_OBJECT' | 'COMPOSITE' | null;
     /** x-amz-object-lock-* headers: checked now, applied when the upload completes. */
     objectLock?: RequestedObjectLock | null;
+    /** x-amz-server-side-encryption* headers: the upload's data key is made now, used by every part. */
+    encryption?: EncryptionRequest;
   }): Promise<MultipartUpload> {
     validateObjectKey(input.key);
     const bucket = await this.#objects.getBucket(input.bucket);
@@ -85,6 +92,13 @@ export class MultipartUploads {
         `The FULL_OBJECT checksum type is not supported with ${input.checksumAlgorithm}`,
       );
     }
+    const sealed = await this.#objects.newDataKey(
+      input.caller.tenantId,
+      bucket.name,
+      input.key,
+      input.encryption ?? NO_ENCRYPTION_REQUEST,
+    );
+    if (sealed !== null) wipeSuite(sealed.suite);
     const upload: MultipartUpload = {
       uploadId: randomHexId(24),
       bucket: bucket.name,
@@ -95,7 +109,7 @@ export class MultipartUploads {
       userMetadata: input.userMetadata,
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumAlgorithm === null ? null : (input.checksumType ?? 'COMPOSITE'),
-      encryption: null,
+      encryption: sealed?.encryption ?? null,
       tags: input.tags,
       ownerTenantId: input.caller.tenantId,
       initiatorPrincipalId: input.caller.principalId,
@@ -127,7 +141,9 @@ export class MultipartUploads {
     declaredBytes: number | null;
     contentMd5: Buffer | null;
     checksum: ChecksumClaim | null;
-  }): Promise<UploadPart> {
+    /** SSE-C uploads: the customer key, sent again with every part. */
+    customerKey?: Buffer | null;
+  }): Promise<StoredPart> {
     validatePartNumber(input.partNumber);
     const upload = await this.get(input.bucket, input.key, input.uploadId);
     if (
@@ -141,8 +157,14 @@ export class MultipartUploads {
       );
     }
     const algorithm = upload.checksumAlgorithm ?? input.checksum?.algorithm ?? null;
-    return this.#storePart(upload, input.partNumber, input.body, input.declaredBytes, algorithm, (ingested) =>
-      verifyIngestedDigests(ingested, input.contentMd5, input.checksum),
+    return this.#storePart(
+      upload,
+      input.partNumber,
+      input.body,
+      input.declaredBytes,
+      algorithm,
+      (ingested) => verifyIngestedDigests(ingested, input.contentMd5, input.checksum),
+      input.customerKey ?? null,
     );
   }
 
@@ -154,7 +176,9 @@ export class MultipartUploads {
     source: ObjectVersion;
     sourceConditions: ReadConditions;
     range: ByteRangeRequest | null;
-  }): Promise<UploadPart> {
+    customerKey?: Buffer | null;
+    sourceCustomerKey?: Buffer | null;
+  }): Promise<StoredPart> {
     validatePartNumber(input.partNumber);
     const upload = await this.get(input.bucket, input.key, input.uploadId);
     evaluateReadConditions(input.sourceConditions, input.source.etag, input.source.lastModified, true);
@@ -168,7 +192,12 @@ export class MultipartUploads {
         'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
       );
     }
-    const body: Readable = this.#objects.openVersion(input.source, start, endExclusive);
+    const body: Readable = await this.#objects.openVersion(
+      input.source,
+      start,
+      endExclusive,
+      input.sourceCustomerKey ?? null,
+    );
     return this.#storePart(
       upload,
       input.partNumber,
@@ -176,7 +205,8 @@ export class MultipartUploads {
       endExclusive - start,
       upload.checksumAlgorithm,
       () => undefined,
-    );
+      input.customerKey ?? null,
+    ).finally(() => body.destroy());
   }
 
   async #storePart(
@@ -186,16 +216,20 @@ export class MultipartUploads {
     declaredBytes: number | null,
     algorithm: ChecksumAlgorithm | null,
     verify: (ingested: Awaited<ReturnType<ObjectData['ingest']>>) => void,
-  ): Promise<UploadPart> {
-    const ingested = await this.#data.ingest({
-      body,
-      binding: { bucket: upload.bucket, objectKey: upload.key, versionUid: upload.versionUid, partNumber },
-      suite: this.#objects.frameSuiteFor(upload),
-      declaredBytes,
-      maxBytes: LIMITS.multipartPartMaxBytes,
-      checksumAlgorithms: algorithm === null ? [] : [algorithm],
-      allowInline: false,
-    });
+    customerKey: Buffer | null,
+  ): Promise<StoredPart> {
+    const suite = await this.#objects.frameSuiteFor(upload, customerKey);
+    const ingested = await this.#data
+      .ingest({
+        body,
+        binding: { bucket: upload.bucket, objectKey: upload.key, versionUid: upload.versionUid, partNumber },
+        suite,
+        declaredBytes,
+        maxBytes: LIMITS.multipartPartMaxBytes,
+        checksumAlgorithms: algorithm === null ? [] : [algorithm],
+        allowInline: false,
+      })
+      .finally(() => wipeSuite(suite));
     const blobId = ingested.blobId!;
     try {
       verify(ingested);
@@ -227,7 +261,7 @@ export class MultipartUploads {
         const replaced = await tx.upsertPart(part);
         if (replaced !== null) await tx.enqueueGarbage([replaced]);
       });
-      return part;
+      return { ...part, encryption: upload.encryption };
     } catch (error) {
       await this.#data.discard(blobId);
       throw error;

@@ -14,6 +14,16 @@ import { CHECKSUM_DIGEST_BYTES } from './digests.ts';
 import { storageError } from './errors.ts';
 import type { ObjectEventName, ObjectEventRecorder } from './events.ts';
 import type { FrameSuite } from './frame-codec.ts';
+import {
+  checkCustomerKey,
+  encryptionNotApplicable,
+  NO_ENCRYPTION_REQUEST,
+  parseBucketEncryptionDocument,
+  wipeSuite,
+  type EncryptionRequest,
+  type ObjectEncryptor,
+  type SealedDataKey,
+} from './object-encryption.ts';
 import { validateBucketName, validateObjectKey } from './names.ts';
 import {
   assertRemovable,
@@ -29,6 +39,7 @@ import type {
   ChecksumAlgorithm,
   DataLayout,
   ListObjectsPage,
+  ObjectEncryption,
   NewObjectVersion,
   ObjectChecksum,
   ObjectVersion,
@@ -67,6 +78,8 @@ export interface PutObjectInput {
   conditions: WriteConditions;
   /** x-amz-object-lock-* headers; absent or null when none were sent. */
   objectLock?: RequestedObjectLock | null;
+  /** x-amz-server-side-encryption* headers; absent: the bucket's or tenant's default. */
+  encryption?: EncryptionRequest;
 }
 
 export interface CopyObjectInput {
@@ -83,6 +96,10 @@ export interface CopyObjectInput {
   conditions: WriteConditions;
   /** x-amz-object-lock-* headers for the new copy (the source's lock is not copied). */
   objectLock?: RequestedObjectLock | null;
+  /** Encryption of the copy: a copy is re-encrypted under the destination's settings. */
+  encryption?: EncryptionRequest;
+  /** x-amz-copy-source-server-side-encryption-customer-key of an SSE-C source. */
+  sourceCustomerKey?: Buffer | null;
 }
 
 /**
@@ -116,6 +133,8 @@ export class ObjectStore {
   readonly #clock: Clock;
   readonly #region: string;
   readonly #events: ObjectEventRecorder | null;
+  /** Null: no root of trust, so new data is stored in plaintext CRC frames. */
+  readonly #encryptor: ObjectEncryptor | null;
   /**
    * Bucket records change rarely and are read on every request. Writes made here invalidate at
    * once; other gateways' changes are seen within LIMITS.bucketCacheTtlMs. Decisions that must
@@ -130,8 +149,10 @@ export class ObjectStore {
     clock: Clock;
     region: string;
     events?: ObjectEventRecorder;
+    encryptor?: ObjectEncryptor | null;
   }) {
     this.#events = options.events ?? null;
+    this.#encryptor = options.encryptor ?? null;
     this.#metadata = options.metadata;
     this.#data = options.data;
     this.#clock = options.clock;
@@ -142,9 +163,54 @@ export class ObjectStore {
     return this.#region;
   }
 
-  /** The frame suite for new data; encryption replaces the CRC suite when the KMS lands. */
-  frameSuiteFor(_version: { encryption: unknown }): FrameSuite {
-    return { kind: 'crc32' };
+  /** True when new data is encrypted (the server has a root of trust). */
+  get encryptsAtRest(): boolean {
+    return this.#encryptor !== null;
+  }
+
+  /**
+   * The frame suite that opens a version's (or an upload's) data: for encrypted data the data
+   * key, unwrapped through the KMS (or the SSE-C customer key). The caller wipes it when done.
+   */
+  async frameSuiteFor(
+    version: { encryption: ObjectEncryption | null; ownerTenantId: string },
+    customerKey: Buffer | null = null,
+  ): Promise<FrameSuite> {
+    if (version.encryption === null || this.#encryptor === null) {
+      if (version.encryption !== null) {
+        throw storageError(
+          'EncryptionUnavailable',
+          'The object is encrypted and this server has no root of trust.',
+        );
+      }
+      if (customerKey !== null) throw encryptionNotApplicable();
+      return { kind: 'crc32' };
+    }
+    return this.#encryptor.suiteFor(version.ownerTenantId, version.encryption, customerKey);
+  }
+
+  /**
+   * A fresh data key for a new version or upload of bucket/key, or null when this server stores
+   * plaintext (no root of trust): then an explicit SSE request is refused rather than ignored.
+   */
+  async newDataKey(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    request: EncryptionRequest,
+  ): Promise<SealedDataKey | null> {
+    if (this.#encryptor === null) {
+      if (request.sse !== null || request.customerKey !== null) {
+        throw storageError(
+          'EncryptionUnavailable',
+          'Server-side encryption needs a root of trust; this server runs without one.',
+        );
+      }
+      return null;
+    }
+    const config = await this.getBucketConfig(bucket, 'encryption');
+    const bucketDefault = config === null ? null : parseBucketEncryptionDocument(config.document);
+    return this.#encryptor.newDataKey(tenantId, bucket, key, request, bucketDefault);
   }
 
   // ---- buckets ------------------------------------------------------------------------------
@@ -299,15 +365,24 @@ export class ObjectStore {
     await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
     const versionUid = randomHexId();
     const algorithms = input.checksum === null ? [] : [input.checksum.algorithm];
-    const ingested = await this.#data.ingest({
-      body: input.body,
-      binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
-      suite: this.frameSuiteFor({ encryption: null }),
-      declaredBytes: input.declaredBytes,
-      maxBytes: LIMITS.singlePutMaxBytes,
-      checksumAlgorithms: algorithms,
-      allowInline: true,
-    });
+    const sealed = await this.newDataKey(
+      input.caller.tenantId,
+      bucket.name,
+      input.key,
+      input.encryption ?? NO_ENCRYPTION_REQUEST,
+    );
+    const suite: FrameSuite = sealed?.suite ?? { kind: 'crc32' };
+    const ingested = await this.#data
+      .ingest({
+        body: input.body,
+        binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
+        suite,
+        declaredBytes: input.declaredBytes,
+        maxBytes: LIMITS.singlePutMaxBytes,
+        checksumAlgorithms: algorithms,
+        allowInline: true,
+      })
+      .finally(() => wipeSuite(suite));
     try {
       verifyIngestedDigests(ingested, input.contentMd5, input.checksum);
       const version = this.#newVersion(bucket, input.key, versionUid, input.caller, ingested, {
@@ -315,6 +390,7 @@ export class ObjectStore {
         userMetadata: input.userMetadata,
         tags: input.tags,
         objectLock,
+        encryption: sealed?.encryption ?? null,
         checksum:
           input.checksum === null
             ? null
@@ -349,7 +425,9 @@ export class ObjectStore {
       sameObject &&
       input.metadataDirective === 'COPY' &&
       input.source.versionId === null &&
-      input.tags === null
+      input.tags === null &&
+      (input.encryption ?? NO_ENCRYPTION_REQUEST).sse === null &&
+      (input.encryption ?? NO_ENCRYPTION_REQUEST).customerKey === null
     ) {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
       throw storageError(
@@ -363,16 +441,31 @@ export class ObjectStore {
     await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
     const versionUid = randomHexId();
     const checksumAlgorithm = input.checksumAlgorithm ?? source.checksum?.algorithm ?? null;
-    const body = this.#data.read(source, this.frameSuiteFor(source), 0, source.sizeBytes);
-    const ingested = await this.#data.ingest({
-      body,
-      binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
-      suite: this.frameSuiteFor({ encryption: null }),
-      declaredBytes: source.sizeBytes,
-      maxBytes: LIMITS.copySourceMaxBytes,
-      checksumAlgorithms: checksumAlgorithm === null ? [] : [checksumAlgorithm],
-      allowInline: true,
-    });
+    const body = await this.openVersion(source, 0, source.sizeBytes, input.sourceCustomerKey ?? null);
+    let sealed: SealedDataKey | null;
+    try {
+      sealed = await this.newDataKey(
+        input.caller.tenantId,
+        bucket.name,
+        input.key,
+        input.encryption ?? NO_ENCRYPTION_REQUEST,
+      );
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    const suite: FrameSuite = sealed?.suite ?? { kind: 'crc32' };
+    const ingested = await this.#data
+      .ingest({
+        body,
+        binding: { bucket: bucket.name, objectKey: input.key, versionUid, partNumber: 0 },
+        suite,
+        declaredBytes: source.sizeBytes,
+        maxBytes: LIMITS.copySourceMaxBytes,
+        checksumAlgorithms: checksumAlgorithm === null ? [] : [checksumAlgorithm],
+        allowInline: true,
+      })
+      .finally(() => wipeSuite(suite));
     try {
       const replace = input.metadataDirective === 'REPLACE';
       const version = this.#newVersion(bucket, input.key, versionUid, input.caller, ingested, {
@@ -380,6 +473,7 @@ export class ObjectStore {
         userMetadata: replace ? input.userMetadata : source.userMetadata,
         tags: input.tags ?? source.tags,
         objectLock,
+        encryption: sealed?.encryption ?? null,
         checksum:
           checksumAlgorithm === null
             ? null
@@ -412,6 +506,7 @@ export class ObjectStore {
       tags: Record<string, string>;
       objectLock: RequestedObjectLock | null;
       checksum: ObjectChecksum | null;
+      encryption: ObjectEncryption | null;
     },
   ): NewObjectVersion {
     const layout: DataLayout =
@@ -437,7 +532,7 @@ export class ObjectStore {
       checksum: fields.checksum,
       layout,
       inlineData: ingested.inlineData,
-      encryption: null,
+      encryption: fields.encryption,
       tags: fields.tags,
       retention: fields.objectLock?.retention ?? null,
       legalHold: fields.objectLock?.legalHold ?? false,
@@ -583,23 +678,56 @@ export class ObjectStore {
     conditions: ReadConditions,
     range: ByteRangeRequest | null,
     withBody = true,
+    customerKey: Buffer | null = null,
   ): Promise<ObjectRead> {
     const version = await this.getObjectVersion(bucket, key, versionId);
     evaluateReadConditions(conditions, version.etag, version.lastModified);
     const resolved = range === null ? null : resolveRange(range, version.sizeBytes);
-    if (!withBody) return { version, range: resolved, body: null };
+    if (!withBody) {
+      // HEAD of an SSE-C object needs the right key too (S3 answers 400 without it, 403 with another).
+      if (version.encryption !== null) checkCustomerKey(version.encryption, customerKey);
+      else if (customerKey !== null) await this.frameSuiteFor(version, customerKey);
+      return { version, range: resolved, body: null };
+    }
     const start = resolved?.start ?? 0;
     const endExclusive = resolved?.endExclusive ?? version.sizeBytes;
-    const suite = this.frameSuiteFor(version);
-    const body =
-      this.#data.readInline(version, suite, start, endExclusive) ??
-      this.#data.read(version, suite, start, endExclusive);
-    return { version, range: resolved, body };
+    const suite = await this.frameSuiteFor(version, customerKey);
+    let inline: Buffer | null;
+    try {
+      inline = this.#data.readInline(version, suite, start, endExclusive);
+    } catch (error) {
+      wipeSuite(suite);
+      throw error;
+    }
+    if (inline !== null) {
+      wipeSuite(suite);
+      return { version, range: resolved, body: inline };
+    }
+    return { version, range: resolved, body: this.#streamWithSuite(version, suite, start, endExclusive) };
   }
 
   /** Plaintext stream of a byte range of a version (UploadPartCopy, CopyObject). */
-  openVersion(version: ObjectVersion, start: number, endExclusive: number): Readable {
-    return this.#data.read(version, this.frameSuiteFor(version), start, endExclusive);
+  async openVersion(
+    version: ObjectVersion,
+    start: number,
+    endExclusive: number,
+    customerKey: Buffer | null = null,
+  ): Promise<Readable> {
+    const suite = await this.frameSuiteFor(version, customerKey);
+    return this.#streamWithSuite(version, suite, start, endExclusive);
+  }
+
+  /** The data key is zeroed once the stream is done with it, however it ends. */
+  #streamWithSuite(version: ObjectVersion, suite: FrameSuite, start: number, endExclusive: number): Readable {
+    let stream: Readable;
+    try {
+      stream = this.#data.read(version, suite, start, endExclusive);
+    } catch (error) {
+      wipeSuite(suite);
+      throw error;
+    }
+    if (suite.kind !== 'crc32') stream.once('close', () => wipeSuite(suite));
+    return stream;
   }
 
   // ---- objects: delete ----------------------------------------------------------------------

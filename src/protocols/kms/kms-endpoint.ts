@@ -3,7 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from '../../domain/iam/authorizer.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
+import {
+  APPROVAL_REFERENCE_HEADER,
+  JUSTIFICATION_HEADER,
+  parseJustification,
+} from '../../domain/kms/justification.ts';
 import type { KeyRing } from '../../domain/kms/key-ring.ts';
+import { UNKNOWN_JURISDICTION, type JurisdictionMap } from '../../domain/residency/jurisdiction.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
@@ -23,6 +29,8 @@ export interface KmsEndpointOptions {
   authorizer: Authorizer;
   clock: Clock;
   region: string;
+  /** Requesters' network jurisdictions; without one every requester's is 'unknown'. */
+  jurisdictions?: JurisdictionMap;
 }
 
 /** Outcome of one request, for the access log and (later) the audit log. */
@@ -79,11 +87,26 @@ export class KmsEndpoint {
       outcome.principalId = caller.principalId;
       outcome.tenantId = caller.tenantId;
       await this.#o.authorizer.authorize(caller, `kms:${operation}`, { bucket: null, key: null });
+      // Every key use says why (domain/kms/justification.ts); the key policy may deny by it.
+      const justification = parseJustification(
+        {
+          principalId: caller.principalId,
+          tenantId: caller.tenantId,
+          service: 'kms',
+          sourceIp: caller.sourceIp,
+          jurisdiction: this.#o.jurisdictions?.jurisdictionOf(caller.sourceIp) ?? UNKNOWN_JURISDICTION,
+          requestId,
+        },
+        singleHeader(req, JUSTIFICATION_HEADER),
+        singleHeader(req, APPROVAL_REFERENCE_HEADER),
+        operation,
+      );
       const response = await runOperation(
         operation,
         this.#o.keyRing,
         caller.tenantId,
         new RequestFields(body),
+        justification,
       );
       send(res, 200, response);
     } catch (error) {
@@ -184,6 +207,16 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/** A header given once; repeated, it is ambiguous and refused like a malformed one. */
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const values = req.headersDistinct[name];
+  if (values === undefined) return undefined;
+  if (values.length !== 1) {
+    throw kmsProtocolError('Serialization', `The ${name} header must be given at most once.`);
+  }
+  return values[0];
 }
 
 function tooLarge(): Error {

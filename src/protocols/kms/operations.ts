@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '../../domain/kms/ciphertext-blob.ts';
 import { kmsError } from '../../domain/kms/errors.ts';
+import type { KeyUseJustification } from '../../domain/kms/justification.ts';
 import { DEFAULT_POLICY_NAME } from '../../domain/kms/key-policy.ts';
 import type { KeyDescription, KeyRing, Page, PageRequest } from '../../domain/kms/key-ring.ts';
 import { KEY_SPECS, KEY_USAGES, SIGNING_ALGORITHM_OF_SPEC, type KmsTag } from '../../domain/kms/types.ts';
@@ -113,6 +114,7 @@ export async function runOperation(
   ring: KeyRing,
   tenantId: string,
   fields: RequestFields,
+  justification?: KeyUseJustification,
 ): Promise<KmsResponse> {
   switch (operation) {
     case 'CreateKey': {
@@ -194,6 +196,7 @@ export async function runOperation(
         plaintext: fields.requiredBlob('Plaintext', LIMITS.kmsPlaintextMaxBytes),
         context: encryptionContext(fields, 'EncryptionContext'),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       return {
         CiphertextBlob: base64(result.ciphertextBlob),
@@ -209,6 +212,7 @@ export async function runOperation(
         context: encryptionContext(fields, 'EncryptionContext'),
         keyReference: fields.optionalString('KeyId', 1, KEY_ID_MAX),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       try {
         return {
@@ -228,6 +232,7 @@ export async function runOperation(
         numberOfBytes: dataKeyBytes(fields),
         context: encryptionContext(fields, 'EncryptionContext'),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       try {
         const response: KmsResponse = { CiphertextBlob: base64(result.ciphertextBlob), KeyId: result.keyArn };
@@ -247,6 +252,7 @@ export async function runOperation(
         destinationKeyReference: fields.requiredString('DestinationKeyId', 1, KEY_ID_MAX),
         destinationContext: encryptionContext(fields, 'DestinationEncryptionContext'),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       return {
         CiphertextBlob: base64(result.ciphertextBlob),
@@ -356,6 +362,7 @@ export async function runOperation(
         message: fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes),
         algorithm: signingAlgorithm(fields),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       return {
         KeyId: result.keyArn,
@@ -371,6 +378,7 @@ export async function runOperation(
         signature: fields.requiredBlob('Signature', LIMITS.kmsSignatureMaxBytes),
         algorithm: signingAlgorithm(fields),
         dryRun: fields.boolean('DryRun'),
+        justification,
       });
       return { KeyId: result.keyArn, SignatureValid: true, SigningAlgorithm: result.algorithm };
     }

@@ -30,7 +30,8 @@ export type S3ProtocolErrorCode =
   | 'MaxPostPreDataLengthExceeded'
   | 'EntityTooSmall'
   | 'EntityTooLarge'
-  | 'NoSuchLifecycleConfiguration';
+  | 'NoSuchLifecycleConfiguration'
+  | 'ServerSideEncryptionConfigurationNotFoundError';
 
 export class S3ProtocolError extends SovraError<S3ProtocolErrorCode> {}
 
@@ -96,6 +97,18 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   InvalidRetentionPeriod: { code: 'InvalidRetentionPeriod', status: 400 },
   InvalidBucketState: { code: 'InvalidBucketState', status: 409 },
   NoSuchTagSet: { code: 'NoSuchTagSet', status: 404 },
+  // Encryption at rest: SSE-C answers as S3 documents them
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html);
+  // KMS failures as S3 reports them (KMS.<Exception>), a sealed root of trust as 503, and a key
+  // whose deletion completed (crypto-shredded data) as KMS.NotFoundException with a clear message.
+  EncryptionKeyMissing: { code: 'InvalidRequest', status: 400 },
+  EncryptionKeyMismatch: { code: 'AccessDenied', status: 403 },
+  InvalidEncryptionRequest: { code: 'InvalidRequest', status: 400 },
+  EncryptionUnavailable: { code: 'ServiceUnavailable', status: 503 },
+  EncryptionKeyNotFound: { code: 'KMS.NotFoundException', status: 400 },
+  EncryptionKeyDisabled: { code: 'KMS.DisabledException', status: 400 },
+  EncryptionKeyInvalidState: { code: 'KMS.KMSInvalidStateException', status: 400 },
+  EncryptionKeyDeleted: { code: 'KMS.NotFoundException', status: 400 },
   // authentication (SigV4)
   AccessDeniedAnonymous: { code: 'AccessDenied', status: 403 },
   InvalidAccessKeyId: { code: 'InvalidAccessKeyId', status: 403 },
@@ -145,6 +158,10 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   MaxPostPreDataLengthExceeded: { code: 'MaxPostPreDataLengthExceeded', status: 400 },
   EntityTooSmall: { code: 'EntityTooSmall', status: 400 },
   NoSuchLifecycleConfiguration: { code: 'NoSuchLifecycleConfiguration', status: 404 },
+  ServerSideEncryptionConfigurationNotFoundError: {
+    code: 'ServerSideEncryptionConfigurationNotFoundError',
+    status: 404,
+  },
 };
 
 const INTERNAL: S3WireError = { code: 'InternalError', status: 500 };

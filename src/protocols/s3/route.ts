@@ -41,6 +41,9 @@ export type S3Action =
   | 'GetBucketCors'
   | 'PutBucketCors'
   | 'DeleteBucketCors'
+  | 'GetBucketEncryption'
+  | 'PutBucketEncryption'
+  | 'DeleteBucketEncryption'
   | 'GetBucketLifecycleConfiguration'
   | 'PutBucketLifecycleConfiguration'
   | 'DeleteBucketLifecycle'
@@ -69,7 +72,6 @@ export interface S3Route {
 const PENDING_SUBRESOURCES = [
   'policy',
   'policyStatus',
-  'encryption',
   'website',
   'logging',
   'replication',
@@ -169,6 +171,7 @@ function bucketAction(method: string, query: URLSearchParams, isForm: boolean): 
     case 'GET':
       if (query.has('tagging')) return 'GetBucketTagging';
       if (query.has('cors')) return 'GetBucketCors';
+      if (query.has('encryption')) return 'GetBucketEncryption';
       if (query.has('lifecycle')) return 'GetBucketLifecycleConfiguration';
       if (query.has('object-lock')) return 'GetObjectLockConfiguration';
       if (query.has('notification')) return 'GetBucketNotificationConfiguration';
@@ -184,6 +187,7 @@ function bucketAction(method: string, query: URLSearchParams, isForm: boolean): 
     case 'PUT':
       if (query.has('tagging')) return 'PutBucketTagging';
       if (query.has('cors')) return 'PutBucketCors';
+      if (query.has('encryption')) return 'PutBucketEncryption';
       if (query.has('lifecycle')) return 'PutBucketLifecycleConfiguration';
       if (query.has('object-lock')) return 'PutObjectLockConfiguration';
       if (query.has('notification')) return 'PutBucketNotificationConfiguration';
@@ -193,6 +197,7 @@ function bucketAction(method: string, query: URLSearchParams, isForm: boolean): 
     case 'DELETE':
       if (query.has('tagging')) return 'DeleteBucketTagging';
       if (query.has('cors')) return 'DeleteBucketCors';
+      if (query.has('encryption')) return 'DeleteBucketEncryption';
       if (query.has('lifecycle')) return 'DeleteBucketLifecycle';
       return 'DeleteBucket';
     case 'POST':
@@ -274,6 +279,10 @@ export const IAM_ACTION: Record<S3Action, string> = {
   GetBucketCors: 's3:GetBucketCORS',
   PutBucketCors: 's3:PutBucketCORS',
   DeleteBucketCors: 's3:PutBucketCORS',
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketEncryption.html: s3:PutEncryptionConfiguration
+  GetBucketEncryption: 's3:GetEncryptionConfiguration',
+  PutBucketEncryption: 's3:PutEncryptionConfiguration',
+  DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
   GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
   PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
   DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',

@@ -22,6 +22,7 @@ import { s3Error, toS3WireError } from './errors.ts';
 import type { S3Exchange } from './exchange.ts';
 import * as buckets from './handlers/buckets.ts';
 import * as listings from './handlers/listings.ts';
+import * as bucketEncryption from './handlers/bucket-encryption.ts';
 import * as cors from './handlers/cors.ts';
 import * as lifecycle from './handlers/lifecycle.ts';
 import * as multipart from './handlers/multipart.ts';
@@ -307,6 +308,12 @@ export class S3Endpoint {
         return cors.putBucketCors(x, this.#o, await this.#bucketFor(x));
       case 'DeleteBucketCors':
         return cors.deleteBucketCors(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketEncryption':
+        return bucketEncryption.getBucketEncryption(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketEncryption':
+        return bucketEncryption.putBucketEncryption(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteBucketEncryption':
+        return bucketEncryption.deleteBucketEncryption(x, this.#o, await this.#bucketFor(x));
       case 'GetBucketLifecycleConfiguration':
         return lifecycle.getBucketLifecycleConfiguration(x, this.#o, await this.#bucketFor(x));
       case 'PutBucketLifecycleConfiguration':

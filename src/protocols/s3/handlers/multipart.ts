@@ -4,6 +4,13 @@ import type { CompletedPartClaim, MultipartUploads } from '../../../domain/stora
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { BucketRecord } from '../../../domain/storage/types.ts';
 import { LIMITS } from '../../../platform/limits.ts';
+import {
+  COPY_SOURCE_CUSTOMER_KEY_PREFIX,
+  CUSTOMER_KEY_PREFIX,
+  encryptionHeaders,
+  readCustomerKey,
+  readEncryptionRequest,
+} from '../encryption-headers.ts';
 import { s3Error } from '../errors.ts';
 import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
 import {
@@ -38,6 +45,7 @@ export async function createMultipartUpload(
   if (typeHeader !== undefined && typeHeader !== 'COMPOSITE' && typeHeader !== 'FULL_OBJECT') {
     throw s3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
   }
+  const encryption = readEncryptionRequest(x.req);
   const upload = await uploads.create({
     caller: x.caller,
     bucket: bucket.name,
@@ -48,8 +56,9 @@ export async function createMultipartUpload(
     checksumAlgorithm,
     checksumType: typeHeader ?? null,
     objectLock: readObjectLockHeaders(x.req.headers),
+    encryption: encryption.request,
   });
-  const headers: OutgoingHttpHeaders = {};
+  const headers: OutgoingHttpHeaders = encryptionHeaders(upload.encryption, encryption.customerKey);
   if (upload.checksumAlgorithm !== null) {
     headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;
     headers['x-amz-checksum-type'] = upload.checksumType ?? 'COMPOSITE';
@@ -86,6 +95,7 @@ export async function uploadPart(
   uploads: MultipartUploads,
   bucket: BucketRecord,
 ): Promise<void> {
+  const customerKey = readCustomerKey(x.req, CUSTOMER_KEY_PREFIX);
   const part = await uploads.uploadPart({
     bucket: bucket.name,
     key: x.route.key!,
@@ -95,8 +105,12 @@ export async function uploadPart(
     declaredBytes: x.declaredBytes,
     contentMd5: readContentMd5(x.req.headers),
     checksum: x.checksumClaim,
+    customerKey: customerKey?.key ?? null,
   });
-  const headers: OutgoingHttpHeaders = { etag: quotedEtag(part.etag) };
+  const headers: OutgoingHttpHeaders = {
+    etag: quotedEtag(part.etag),
+    ...encryptionHeaders(part.encryption, customerKey),
+  };
   if (part.checksum !== null)
     headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value;
   sendEmpty(x.res, 200, headers);
@@ -133,6 +147,7 @@ export async function uploadPartCopy(
       },
     );
   }
+  const customerKey = readCustomerKey(x.req, CUSTOMER_KEY_PREFIX);
   const part = await uploads.uploadPartCopy({
     bucket: bucket.name,
     key: x.route.key!,
@@ -141,8 +156,10 @@ export async function uploadPartCopy(
     source: sourceVersion,
     sourceConditions: readReadConditions(x.req.headers, 'x-amz-copy-source-'),
     range,
+    customerKey: customerKey?.key ?? null,
+    sourceCustomerKey: readCustomerKey(x.req, COPY_SOURCE_CUSTOMER_KEY_PREFIX)?.key ?? null,
   });
-  const headers: OutgoingHttpHeaders = {};
+  const headers: OutgoingHttpHeaders = encryptionHeaders(part.encryption, customerKey);
   if (sourceVersion.versionId !== 'null') headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   const result: XmlNode[] = [
     ['ETag', quotedEtag(part.etag)],
@@ -188,7 +205,8 @@ export async function completeMultipartUpload(
     parts: claims,
     conditions: readWriteConditions(x.req.headers),
   });
-  const headers: OutgoingHttpHeaders = {};
+  // SSE-C: S3 answers CompleteMultipartUpload with the algorithm only (no key is sent with it).
+  const headers: OutgoingHttpHeaders = encryptionHeaders(version.encryption, null);
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
   const result: XmlNode[] = [
     ['Location', `/${bucket.name}/${encodeURIComponent(version.key)}`],

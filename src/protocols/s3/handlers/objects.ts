@@ -6,6 +6,13 @@ import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
 import { isSovraError } from '../../../platform/errors.ts';
 import { LIMITS } from '../../../platform/limits.ts';
+import {
+  COPY_SOURCE_CUSTOMER_KEY_PREFIX,
+  CUSTOMER_KEY_PREFIX,
+  encryptionHeaders,
+  readCustomerKey,
+  readEncryptionRequest,
+} from '../encryption-headers.ts';
 import { s3Error, toS3WireError } from '../errors.ts';
 import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
 import {
@@ -67,6 +74,7 @@ export function checkCannedAcl(x: S3Exchange): void {
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html */
 export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
   checkCannedAcl(x);
+  const encryption = readEncryptionRequest(x.req);
   const version = await objects.putObject({
     caller: x.caller,
     bucket: bucket.name,
@@ -80,8 +88,13 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
     contentMd5: readContentMd5(x.req.headers),
     conditions: readWriteConditions(x.req.headers),
     objectLock: readObjectLockHeaders(x.req.headers),
+    encryption: encryption.request,
   });
-  const headers: OutgoingHttpHeaders = { etag: quotedEtag(version.etag), ...checksumHeaders(version) };
+  const headers: OutgoingHttpHeaders = {
+    etag: quotedEtag(version.etag),
+    ...checksumHeaders(version),
+    ...encryptionHeaders(version.encryption, encryption.customerKey),
+  };
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
   sendEmpty(x.res, 200, headers);
 }
@@ -107,6 +120,7 @@ export async function getObject(
     range = partRange.range;
     partsCount = partRange.partsCount;
   }
+  const customerKey = readCustomerKey(x.req, CUSTOMER_KEY_PREFIX);
   const read = await objects.readObject(
     bucket.name,
     x.route.key!,
@@ -114,9 +128,11 @@ export async function getObject(
     readReadConditions(x.req.headers),
     range,
     !head,
+    customerKey?.key ?? null,
   );
   const version = read.version;
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
+  if (version.encryption !== null) Object.assign(headers, encryptionHeaders(version.encryption, customerKey));
   if (partsCount !== null) headers['x-amz-mp-parts-count'] = String(partsCount);
   if (header(x.req.headers, 'x-amz-checksum-mode') === 'ENABLED' && read.range === null) {
     Object.assign(headers, checksumHeaders(version));
@@ -381,6 +397,8 @@ export async function copyObject(
       argumentName: 'x-amz-tagging-directive',
     });
   }
+  const encryption = readEncryptionRequest(x.req);
+  const sourceCustomerKey = readCustomerKey(x.req, COPY_SOURCE_CUSTOMER_KEY_PREFIX);
   const { version, source: sourceVersion } = await objects.copyObject({
     caller: x.caller,
     source,
@@ -397,8 +415,10 @@ export async function copyObject(
     ),
     conditions: readWriteConditions(x.req.headers),
     objectLock: readObjectLockHeaders(x.req.headers),
+    encryption: encryption.request,
+    sourceCustomerKey: sourceCustomerKey?.key ?? null,
   });
-  const headers: OutgoingHttpHeaders = {};
+  const headers: OutgoingHttpHeaders = encryptionHeaders(version.encryption, encryption.customerKey);
   if (sourceVersion.versionId !== 'null' || source.versionId !== null)
     headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;

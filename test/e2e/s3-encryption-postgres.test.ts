@@ -1,0 +1,3 @@
+import { encryptionSuite } from './s3-encryption.suite.ts';
+
+encryptionSuite('postgres');

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { KmsError } from '../../src/domain/kms/errors.ts';
+import {
+  customerInitiated,
+  parseJustification,
+  type KeyUseJustification,
+  type RequesterContext,
+} from '../../src/domain/kms/justification.ts';
+import { checkKeyPolicy, defaultKeyPolicy, evaluateKeyUse } from '../../src/domain/kms/key-policy.ts';
+import { JurisdictionError, JurisdictionMap } from '../../src/domain/residency/jurisdiction.ts';
+
+const REQUESTER: RequesterContext = {
+  principalId: 'alice',
+  tenantId: 'acme',
+  service: 'kms',
+  sourceIp: '203.0.113.7',
+  jurisdiction: 'DE',
+  requestId: 'req-1',
+};
+
+function use(overrides: Partial<KeyUseJustification> = {}): KeyUseJustification {
+  return { ...customerInitiated(REQUESTER, 'Decrypt'), ...overrides };
+}
+
+function policy(...statements: Record<string, unknown>[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+const ALLOW_ALL = {
+  Effect: 'Allow',
+  Principal: { AWS: 'arn:aws:iam::acme:root' },
+  Action: 'kms:*',
+  Resource: '*',
+};
+
+function validationError(fn: () => unknown): KmsError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof KmsError);
+    return error;
+  }
+  assert.fail('expected a KmsError');
+}
+
+describe('key use justifications', () => {
+  test('a request without a justification header is CUSTOMER_INITIATED_ACCESS', () => {
+    const justification = parseJustification(REQUESTER, undefined, undefined, 'Encrypt');
+    assert.equal(justification.reason, 'CUSTOMER_INITIATED_ACCESS');
+    assert.equal(justification.approvalReference, null);
+    assert.equal(justification.operation, 'Encrypt');
+    assert.equal(justification.jurisdiction, 'DE');
+  });
+
+  test('a known reason and an approval reference are carried', () => {
+    const justification = parseJustification(REQUESTER, 'OPERATOR_SUPPORT', 'CHG-1234', 'Decrypt');
+    assert.equal(justification.reason, 'OPERATOR_SUPPORT');
+    assert.equal(justification.approvalReference, 'CHG-1234');
+  });
+
+  test('OPERATOR_SUPPORT without an approval reference fails with Validation', () => {
+    const error = validationError(() =>
+      parseJustification(REQUESTER, 'OPERATOR_SUPPORT', undefined, 'Decrypt'),
+    );
+    assert.equal(error.code, 'Validation');
+    assert.match(error.message, /approval reference/);
+  });
+
+  test('an unknown reason or a malformed approval reference fails with Validation', () => {
+    assert.equal(
+      validationError(() => parseJustification(REQUESTER, 'BECAUSE', undefined, 'Decrypt')).code,
+      'Validation',
+    );
+    assert.equal(
+      validationError(() => parseJustification(REQUESTER, 'MIGRATION', 'a b\u0000', 'Decrypt')).code,
+      'Validation',
+    );
+    assert.equal(
+      validationError(() => parseJustification(REQUESTER, 'MIGRATION', 'x'.repeat(129), 'Decrypt')).code,
+      'Validation',
+    );
+  });
+});
+
+describe('network jurisdictions', () => {
+  const map = new JurisdictionMap(
+    { '203.0.113.0/24': 'FR', '203.0.113.128/25': 'BE', '2001:db8::/32': 'NL', '10.9.0.0/16': 'AT' },
+    'DE',
+  );
+
+  test('the longest matching prefix decides', () => {
+    assert.equal(map.jurisdictionOf('203.0.113.7'), 'FR');
+    assert.equal(map.jurisdictionOf('203.0.113.200'), 'BE');
+    assert.equal(map.jurisdictionOf('2001:db8:1::5'), 'NL');
+  });
+
+  test('loopback and private addresses belong to the home jurisdiction unless mapped', () => {
+    assert.equal(map.jurisdictionOf('127.0.0.1'), 'DE');
+    assert.equal(map.jurisdictionOf('::1'), 'DE');
+    assert.equal(map.jurisdictionOf('::ffff:192.168.1.4'), 'DE');
+    assert.equal(map.jurisdictionOf('fd00::1'), 'DE');
+    assert.equal(map.jurisdictionOf('10.9.3.4'), 'AT');
+  });
+
+  test('an unmapped or unparsable address is unknown', () => {
+    assert.equal(map.jurisdictionOf('198.51.100.1'), 'unknown');
+    assert.equal(map.jurisdictionOf('2a00::1'), 'unknown');
+    assert.equal(map.jurisdictionOf('not an address'), 'unknown');
+    assert.equal(map.jurisdictionOf(''), 'unknown');
+  });
+
+  test('a map file with a bad range or country fails with InvalidJurisdictionMap', () => {
+    assert.throws(
+      () => JurisdictionMap.fromJson('{"ranges": {"1.2.3.0/33": "DE"}}', 'DE'),
+      JurisdictionError,
+    );
+    assert.throws(
+      () => JurisdictionMap.fromJson('{"ranges": {"1.2.3.0/24": "Germany"}}', 'DE'),
+      JurisdictionError,
+    );
+    assert.throws(() => JurisdictionMap.fromJson('[]', 'DE'), JurisdictionError);
+    assert.equal(
+      JurisdictionMap.fromJson('{"ranges": {"1.2.3.0/24": "PL"}}', 'DE').jurisdictionOf('1.2.3.4'),
+      'PL',
+    );
+  });
+});
+
+describe('key policy evaluation', () => {
+  test('the default key policy grants every use', () => {
+    assert.deepEqual(evaluateKeyUse(defaultKeyPolicy('acme'), 'kms:Decrypt', use()), { granted: true });
+  });
+
+  test('a Deny on a justification reason denies that reason only, and says why', () => {
+    const document = policy(ALLOW_ALL, {
+      Sid: 'NoOperatorAccess',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: { StringEquals: { 'sovra:JustificationReason': ['OPERATOR_SUPPORT', 'MIGRATION'] } },
+    });
+    checkKeyPolicy(document);
+    const denied = evaluateKeyUse(
+      document,
+      'kms:Decrypt',
+      use({ reason: 'OPERATOR_SUPPORT', approvalReference: 'T-1' }),
+    );
+    assert.equal(denied.granted, false);
+    assert.match(denied.granted ? '' : denied.denialReason, /OPERATOR_SUPPORT.*NoOperatorAccess/);
+    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, true);
+    assert.equal(evaluateKeyUse(document, 'kms:Encrypt', use({ reason: 'MIGRATION' })).granted, true);
+  });
+
+  test('StringNotEquals on the reason denies every other reason', () => {
+    const document = policy({
+      Effect: 'Deny',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Condition: { StringNotEquals: { 'sovra:JustificationReason': 'CUSTOMER_INITIATED_ACCESS' } },
+    });
+    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, true);
+    assert.equal(
+      evaluateKeyUse(document, 'kms:GenerateDataKeyWithoutPlaintext', use({ reason: 'BACKUP' })).granted,
+      false,
+    );
+  });
+
+  test('a Deny by principal matches aws:PrincipalArn and sovra:PrincipalId', () => {
+    const byArn = policy({
+      Effect: 'Deny',
+      Action: 'kms:*',
+      Condition: { StringLike: { 'aws:PrincipalArn': 'arn:aws:iam::acme:user/mallory*' } },
+    });
+    assert.equal(evaluateKeyUse(byArn, 'kms:Encrypt', use({ principalId: 'mallory-2' })).granted, false);
+    assert.equal(evaluateKeyUse(byArn, 'kms:Encrypt', use()).granted, true);
+    const byId = policy({
+      Effect: 'Deny',
+      Action: 'kms:*',
+      Condition: { StringEquals: { 'sovra:PrincipalId': 'alice' } },
+    });
+    assert.equal(evaluateKeyUse(byId, 'kms:Encrypt', use()).granted, false);
+    const byPrincipal = policy({
+      Effect: 'Deny',
+      Principal: { AWS: 'arn:aws:iam::acme:user/alice' },
+      Action: 'kms:*',
+    });
+    assert.equal(evaluateKeyUse(byPrincipal, 'kms:Encrypt', use()).granted, false);
+    assert.equal(evaluateKeyUse(byPrincipal, 'kms:Encrypt', use({ principalId: 'bob' })).granted, true);
+  });
+
+  test('a Deny by jurisdiction denies requesters outside the allowed countries', () => {
+    const document = policy(ALLOW_ALL, {
+      Effect: 'Deny',
+      Action: 'kms:*',
+      Condition: { StringNotEquals: { 'sovra:RequestJurisdiction': ['DE', 'FR'] } },
+    });
+    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'FR' })).granted, true);
+    const denied = evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'US' }));
+    assert.equal(denied.granted, false);
+    assert.match(denied.granted ? '' : denied.denialReason, /jurisdiction US/);
+    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'unknown' })).granted, false);
+  });
+
+  test('an explicit Deny wins over an Allow of the same use', () => {
+    const document = policy(
+      ALLOW_ALL,
+      { Effect: 'Allow', Action: 'kms:Decrypt', Principal: '*' },
+      { Effect: 'Deny', Action: 'kms:Decrypt', Principal: '*' },
+    );
+    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, false);
+  });
+
+  test('all conditions of a Deny must hold for it to apply', () => {
+    const document = policy({
+      Effect: 'Deny',
+      Action: 'kms:Decrypt',
+      Condition: {
+        StringEquals: { 'sovra:JustificationReason': 'BACKUP' },
+        StringNotEquals: { 'sovra:RequestJurisdiction': 'DE' },
+      },
+    });
+    assert.equal(
+      evaluateKeyUse(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'DE' })).granted,
+      true,
+    );
+    assert.equal(
+      evaluateKeyUse(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'US' })).granted,
+      false,
+    );
+  });
+
+  test('a Deny Sovra cannot evaluate is refused with MalformedPolicyDocument when stored', () => {
+    for (const statement of [
+      { Effect: 'Deny', Action: 'kms:*', Condition: { IpAddress: { 'aws:SourceIp': '1.2.3.4/32' } } },
+      { Effect: 'Deny', Action: 'kms:*', Condition: { StringEquals: { 'aws:Whatever': 'x' } } },
+      { Effect: 'Deny', NotAction: 'kms:Decrypt' },
+      { Effect: 'Deny' },
+    ]) {
+      assert.throws(
+        () => checkKeyPolicy(policy(statement)),
+        (error: unknown) => error instanceof KmsError && error.code === 'MalformedPolicyDocument',
+      );
+    }
+  });
+});
