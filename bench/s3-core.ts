@@ -223,7 +223,10 @@ export async function benchS3Core(settings: BenchSettings): Promise<string> {
     clearInterval(sampler);
     const rssSeconds = Number(process.hrtime.bigint() - rssStarted) / 1e9;
 
-    lines.push('## S3 core (embedded default: SQLite + local disk, HTTP, AES-256-GCM frames under the local-key root)', '');
+    lines.push(
+      '## S3 core (embedded default: SQLite + local disk, HTTP, AES-256-GCM frames under the local-key root)',
+      '',
+    );
     lines.push(
       formatTable([
         ['ceiling (same run)', 'value'],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createPublicKey, randomBytes, verify as verifyWithNode } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,35 +42,13 @@ import {
   UpdateKeyDescriptionCommand,
   VerifyCommand,
 } from '@aws-sdk/client-kms';
+import { sovraCli, startUnsealedSovra, unseal } from '../helpers/unsealed-sovra.ts';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.ts';
-import {
-  CLI,
-  NODE,
-  removeDir,
-  startSovra,
-  TEST_REGION,
-  type MetadataBackend,
-  type SovraProcess,
-} from '../helpers/sovra-process.ts';
+import { removeDir, TEST_REGION, type MetadataBackend, type SovraProcess } from '../helpers/sovra-process.ts';
 
 const run = promisify(execFile);
 /** Debian's AWS CLI, installed by scripts/system-deps.sh; its absence fails the suite. */
 const AWS = '/usr/bin/aws';
-
-/** Runs `sovra …` and returns its standard output; a non-zero exit fails. */
-function sovraCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`sovra ${args[0]} exited ${code}: ${stderr}`)),
-    );
-  });
-}
 
 /** The AWS error name and HTTP status an SDK call fails with. */
 async function kmsError(
@@ -85,46 +63,6 @@ async function kmsError(
     throw error;
   }
   assert.fail('expected the call to fail');
-}
-
-/**
- * A real server with the sealed software root, initialised by `sovra operator init` and unsealed
- * by two of three custodians' shares through the operator endpoint.
- */
-async function startUnsealedSovra(
-  metadata: MetadataBackend,
-  schema: TestSchema | null,
-): Promise<SovraProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sovra-kms-e2e-'));
-  const init = await sovraCli([
-    'operator',
-    'init',
-    '--data-dir',
-    dataDir,
-    '--shares',
-    '3',
-    '--threshold',
-    '2',
-  ]);
-  const shares = [...init.matchAll(/^Share \d: (sovra-share-v1:\S+)$/gm)].map((match) => match[1]!);
-  assert.equal(shares.length, 3);
-  const sovra = await startSovra({
-    dataDir,
-    metadata,
-    extraArgs: ['--root-of-trust', 'sealed-shamir'],
-    ...(schema === null ? {} : { postgresSchema: schema.schema, postgresUrl: schema.connectionString }),
-  });
-  for (const share of shares.slice(0, 2)) await unseal(sovra, share);
-  return Object.assign(sovra, { shares });
-}
-
-async function unseal(sovra: SovraProcess, share: string): Promise<void> {
-  const response = await fetch(`${sovra.endpoint}/_sovra/operator/unseal`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ share }),
-  });
-  assert.equal(response.status, 200, await response.text());
 }
 
 function kmsSuite(metadata: MetadataBackend): void {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -30,65 +29,14 @@ import {
   KMSClient,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
+import { startUnsealedSovra, sovraCli } from '../helpers/unsealed-sovra.ts';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.ts';
-import {
-  CLI,
-  NODE,
-  removeDir,
-  startSovra,
-  TEST_REGION,
-  type MetadataBackend,
-  type SovraProcess,
-} from '../helpers/sovra-process.ts';
+import { removeDir, TEST_REGION, type MetadataBackend, type SovraProcess } from '../helpers/sovra-process.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 /** Frames are 2^18 bytes (LIMITS.frameSizeLog2). */
 const FRAME_BYTES = 256 * 1024;
-
-/** Runs `sovra …`; a non-zero exit fails. */
-async function sovraCli(args: string[]): Promise<string> {
-  const { stdout } = await run(NODE, [CLI, ...args]);
-  return stdout;
-}
-
-/**
- * The server with the sealed software root, initialised by `sovra operator init` and unsealed by
- * two of three custodians' shares through the operator endpoint (as an operator would).
- */
-async function startUnsealedSovra(
-  metadata: MetadataBackend,
-  schema: TestSchema | null,
-): Promise<SovraProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sovra-sse-e2e-'));
-  const init = await sovraCli([
-    'operator',
-    'init',
-    '--data-dir',
-    dataDir,
-    '--shares',
-    '3',
-    '--threshold',
-    '2',
-  ]);
-  const shares = [...init.matchAll(/^Share \d: (sovra-share-v1:\S+)$/gm)].map((match) => match[1]!);
-  assert.equal(shares.length, 3);
-  const sovra = await startSovra({
-    dataDir,
-    metadata,
-    extraArgs: ['--root-of-trust', 'sealed-shamir'],
-    ...(schema === null ? {} : { postgresSchema: schema.schema, postgresUrl: schema.connectionString }),
-  });
-  for (const share of shares.slice(0, 2)) {
-    const response = await fetch(`${sovra.endpoint}/_sovra/operator/unseal`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ share }),
-    });
-    assert.equal(response.status, 200, await response.text());
-  }
-  return sovra;
-}
 
 async function s3Failure(
   promise: Promise<unknown>,

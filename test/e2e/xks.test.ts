@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { EXAMPLE_METADATA, XksClient } from '../helpers/xks-client.ts';
-import {
-  CLI,
-  freePort,
-  NODE,
-  removeDir,
-  startSovra,
-  TEST_REGION,
-  type SovraProcess,
-} from '../helpers/sovra-process.ts';
+import { freePort, removeDir, startSovra, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
+import { initSealedRoot, sovraCli, unseal } from '../helpers/unsealed-sovra.ts';
 
 /**
  * The XKS proxy of the real server (`--root-of-trust sealed-shamir`, unsealed by the operator
@@ -29,29 +22,6 @@ const CLIENT_CN = `cks.kms.${TEST_REGION}.amazonaws.com`;
 const HEALTH = {
   requestMetadata: { kmsRequestId: '1124f4d6-db54-4af4-ae30-c55a22a8abcd', kmsOperation: 'KmsHealthCheck' },
 };
-
-function sovraCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`sovra ${args[0]} exited ${code}: ${stderr}`)),
-    );
-  });
-}
-
-async function unseal(sovra: SovraProcess, share: string): Promise<void> {
-  const response = await fetch(`${sovra.endpoint}/_sovra/operator/unseal`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ share }),
-  });
-  assert.equal(response.status, 200, await response.text());
-}
 
 /** A CA, and certificates it signs, by the system's openssl (EC P-256). */
 function makePki(
@@ -159,17 +129,7 @@ describe('XKS proxy of the real server', () => {
       { mode: 0o600 },
     );
     const dataDir = join(work, 'data');
-    const init = await sovraCli([
-      'operator',
-      'init',
-      '--data-dir',
-      dataDir,
-      '--shares',
-      '3',
-      '--threshold',
-      '2',
-    ]);
-    const shares = [...init.matchAll(/^Share \d: (sovra-share-v1:\S+)$/gm)].map((match) => match[1]!);
+    const shares = await initSealedRoot(dataDir);
     xksPort = await freePort();
     const started = await startSovra({
       dataDir,
@@ -318,17 +278,7 @@ describe('XKS proxy on the main listener (no client certificate asked)', () => {
       { mode: 0o600 },
     );
     const dataDir = join(work, 'data');
-    const init = await sovraCli([
-      'operator',
-      'init',
-      '--data-dir',
-      dataDir,
-      '--shares',
-      '2',
-      '--threshold',
-      '2',
-    ]);
-    const shares = [...init.matchAll(/^Share \d: (sovra-share-v1:\S+)$/gm)].map((match) => match[1]!);
+    const shares = (await initSealedRoot(dataDir)).slice(0, 2);
     sovra = await startSovra({
       dataDir,
       extraArgs: ['--root-of-trust', 'sealed-shamir', '--xks-credentials-file', credentialsFile],
