@@ -13,8 +13,9 @@ import { SQLITE_BOOTSTRAP } from './migrations.ts';
  *   landing inside it. BEGIN IMMEDIATE takes SQLite's write lock up front, which also excludes
  *   other connections to the file; while one holds it, BEGIN is retried asynchronously (SQLite's
  *   own busy handler would sleep with the whole event loop blocked).
- * - the read connection answers reads outside transactions. In WAL mode it sees the last
- *   committed state and never an open transaction's writes (https://sqlite.org/wal.html).
+ * - the read connection answers reads made while a transaction is open (the write connection
+ *   answers the others, see query()). In WAL mode it sees the last committed state and never an
+ *   open transaction's writes (https://sqlite.org/wal.html).
  *
  * synchronous=FULL makes every commit durable before it is acknowledged: in WAL mode NORMAL may
  * lose the last transactions on power loss (https://sqlite.org/pragma.html#pragma_synchronous).
@@ -50,10 +51,24 @@ export class SqliteDatabase implements SqlDatabase {
     this.#reader = new StatementCache(reader);
   }
 
+  /**
+   * Both connections see the last committed state outside a transaction, but the read
+   * connection's page cache is dropped whenever another connection has changed the file (every
+   * commit: PUTs, the key-use decision log), and re-reading the pages costs a read two to three
+   * times over. So a read goes to the write connection while no transaction holds it; that
+   * connection's cache survives its own commits. A busy write connection (another process in the
+   * middle of WAL recovery) defers to the read connection, which waits for it.
+   */
   query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
     return settled(() => {
       this.#checkOpen();
-      return this.#reader.all(sql, params);
+      if (this.#writer.inTransaction) return this.#reader.all(sql, params);
+      try {
+        return this.#writer.all(sql, params);
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        return this.#reader.all(sql, params);
+      }
     });
   }
 
