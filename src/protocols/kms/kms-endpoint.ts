@@ -18,6 +18,7 @@ import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { kmsProtocolError, toKmsWireError } from './errors.ts';
 import { operationOfTarget, runOperation, type KmsOperation } from './operations.ts';
 import { RequestFields } from './request-fields.ts';
+import { readBoundedBody } from '../bounded-body.ts';
 
 export interface KmsEndpointLog {
   error(fields: Record<string, unknown>, message: string): void;
@@ -82,7 +83,7 @@ export class KmsEndpoint {
         );
       }
       outcome.operation = operation;
-      const body = await readBody(req);
+      const body = await readBoundedBody(req, LIMITS.kmsRequestBodyMaxBytes, tooLarge);
       const caller = await this.#authenticate(req, body, requestId);
       outcome.principalId = caller.principalId;
       outcome.tenantId = caller.tenantId;
@@ -175,38 +176,6 @@ export class KmsEndpoint {
       secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
     };
   }
-}
-
-/**
- * The whole body, refused past LIMITS.kmsRequestBodyMaxBytes (declared or actual). Events rather
- * than async iteration: leaving an iteration early would destroy the socket before the error
- * could be answered.
- */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > LIMITS.kmsRequestBodyMaxBytes)
-    return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const finish = (error: Error | null) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      if (error === null) resolve(Buffer.concat(chunks, total));
-      else reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > LIMITS.kmsRequestBodyMaxBytes) finish(tooLarge());
-      else chunks.push(chunk);
-    };
-    const onEnd = () => finish(null);
-    const onError = (error: Error) => finish(error);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
 }
 
 /** A header given once; repeated, it is ambiguous and refused like a malformed one. */

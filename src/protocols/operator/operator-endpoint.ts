@@ -11,6 +11,7 @@ import { SigV4Error } from '../sigv4/errors.ts';
 import { SigningKeyCache } from '../sigv4/signing-key.ts';
 import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { SourceRateLimit } from './source-rate-limit.ts';
+import { readBoundedBody } from '../bounded-body.ts';
 
 /**
  * Operator endpoints of the sealed root of trust, under a prefix that can never be a bucket name
@@ -359,49 +360,12 @@ function parseUnsealRequest(body: Buffer): UnsealRequest {
   return { reset: false, share: fields.share };
 }
 
-/**
- * The whole body, refused past LIMITS.operatorRequestBodyMaxBytes (checked before and while
- * reading). On refusal the request is paused, not destroyed, so the error can still be sent.
- */
+/** Unseal shares travel in these bodies, so they are zeroed once read (bounded-body.ts). */
 function readBody(req: IncomingMessage): Promise<Buffer> {
   const limit = LIMITS.operatorRequestBodyMaxBytes;
   const tooLarge = () =>
     new OperatorError('RequestTooLarge', `operator request bodies are limited to ${limit} bytes`);
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge());
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const forget = () => {
-      for (const held of chunks) held.fill(0);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    const onData = (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > limit) {
-        chunk.fill(0);
-        forget();
-        req.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      const body = Buffer.concat(chunks, length);
-      forget();
-      resolve(body);
-    };
-    const onError = (error: Error) => {
-      forget();
-      reject(error);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+  return readBoundedBody(req, limit, tooLarge, true);
 }
 
 function writeJson(

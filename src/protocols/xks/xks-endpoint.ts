@@ -9,6 +9,7 @@ import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { toXksWireError, xksProtocolError } from './errors.ts';
 import type { XksProxyCredentials } from './xks-credentials.ts';
 import { routeOf, xksApiPath, XksRequestBody, type XksRoute } from './request.ts';
+import { readBoundedBody } from '../bounded-body.ts';
 
 export interface XksEndpointLog {
   error(fields: Record<string, unknown>, message: string): void;
@@ -77,7 +78,7 @@ export class XksEndpoint {
           `${req.method ?? ''} is not allowed; XKS requests are POSTs.`,
         );
       }
-      const body = await readBody(req);
+      const body = await readBoundedBody(req, LIMITS.xksRequestBodyMaxBytes, tooLarge);
       await this.#authenticate(req, rawPath, queryAt === -1 ? '' : url.slice(queryAt + 1), body);
       const request = new XksRequestBody(body);
       send(res, 200, await this.#run(route, request, outcome, this.#requesterOf(req)));
@@ -209,34 +210,6 @@ export class XksEndpoint {
       );
     }
   }
-}
-
-/** The whole body, refused past LIMITS.xksRequestBodyMaxBytes (declared or actual). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > LIMITS.xksRequestBodyMaxBytes)
-    return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const finish = (error: Error | null) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      if (error === null) resolve(Buffer.concat(chunks, total));
-      else reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > LIMITS.xksRequestBodyMaxBytes) finish(tooLarge());
-      else chunks.push(chunk);
-    };
-    const onEnd = () => finish(null);
-    const onError = (error: Error) => finish(error);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
 }
 
 function tooLarge(): Error {
