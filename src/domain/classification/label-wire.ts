@@ -1,0 +1,137 @@
+import { classificationError } from './errors.ts';
+import { checkCompartmentIds, type RequestedLabel, type SecurityLabel } from './label.ts';
+import { MAX_LABEL_TEXT_CHARS } from './limits.ts';
+import { displayName, LABEL_ID_PATTERN, type ClassificationScheme } from './scheme.ts';
+
+/**
+ * The forms a label takes outside the process (docs/reference/classification.md "Wire forms"):
+ *
+ * - Request and response headers: `x-sovra-classification: SECRET` (a level id) and
+ *   `x-sovra-compartments: CRYPTO, NUCLEAR` (a comma-separated list, RFC 9110 §5.6.1). Either
+ *   may be sent alone; the missing part is the bucket's.
+ * - The compact form, one string for the metadata column, the S3 tag and logs:
+ *   `SECRET` or `SECRET//CRYPTO/NUCLEAR` — the level, then `//` and the compartments separated
+ *   by `/`, after the banner markings of classified documents. Every character of it is allowed
+ *   in an S3 tag value (letters, digits, and `+ - = . _ : / @`), which a comma is not.
+ * - The tag `sovra:classification` whose value is the compact form; one tag, so that a partial
+ *   tag update can never split a level from its compartments.
+ *
+ * Ids are ASCII upper-case; parsing accepts any ASCII case. Display names (any language) never
+ * travel on the wire: they are for consoles and reports (displayLabel).
+ */
+
+export const CLASSIFICATION_HEADER = 'x-sovra-classification';
+export const COMPARTMENTS_HEADER = 'x-sovra-compartments';
+export const CLASSIFICATION_TAG_KEY = 'sovra:classification';
+
+const COMPACT_SEPARATOR = '//';
+const COMPACT_COMPARTMENT_SEPARATOR = '/';
+
+/**
+ * Reads the two label headers of a request; null when neither is present. An empty
+ * compartments header asks for no compartments; an empty classification header is malformed.
+ */
+export function parseLabelHeaders(
+  scheme: ClassificationScheme,
+  classificationHeader: string | undefined,
+  compartmentsHeader: string | undefined,
+): RequestedLabel | null {
+  if (classificationHeader === undefined && compartmentsHeader === undefined) return null;
+  const level =
+    classificationHeader === undefined
+      ? null
+      : scheme.level(
+          parseId(boundedText(classificationHeader, CLASSIFICATION_HEADER).trim(), CLASSIFICATION_HEADER),
+        );
+  const compartments =
+    compartmentsHeader === undefined
+      ? null
+      : checkCompartmentIds(
+          scheme,
+          boundedText(compartmentsHeader, COMPARTMENTS_HEADER)
+            .split(',')
+            .map((element) => element.trim())
+            // RFC 9110 §5.6.1.2: recipients ignore empty list elements.
+            .filter((element) => element !== '')
+            .map((element) => parseId(element, COMPARTMENTS_HEADER)),
+        );
+  return Object.freeze({ level, compartments });
+}
+
+/** The response headers of a label; the compartments header only when there are compartments. */
+export function renderLabelHeaders(label: SecurityLabel): Record<string, string> {
+  return label.compartments.length === 0
+    ? { [CLASSIFICATION_HEADER]: label.level.id }
+    : { [CLASSIFICATION_HEADER]: label.level.id, [COMPARTMENTS_HEADER]: label.compartments.join(',') };
+}
+
+/** `SECRET` or `SECRET//CRYPTO/NUCLEAR`. */
+export function renderCompactLabel(label: SecurityLabel): string {
+  return label.compartments.length === 0
+    ? label.level.id
+    : `${label.level.id}${COMPACT_SEPARATOR}${label.compartments.join(COMPACT_COMPARTMENT_SEPARATOR)}`;
+}
+
+/** Parses the compact form into a full label (the level is required). */
+export function parseCompactLabel(scheme: ClassificationScheme, text: string): SecurityLabel {
+  const bounded = boundedText(text, 'label').trim();
+  const separator = bounded.indexOf(COMPACT_SEPARATOR);
+  const levelText = separator === -1 ? bounded : bounded.slice(0, separator);
+  const compartmentText = separator === -1 ? null : bounded.slice(separator + COMPACT_SEPARATOR.length);
+  const level = scheme.level(parseId(levelText, 'label'));
+  const compartments =
+    compartmentText === null
+      ? []
+      : compartmentText.split(COMPACT_COMPARTMENT_SEPARATOR).map((element) => parseId(element, 'label'));
+  return Object.freeze({
+    level,
+    compartments: Object.freeze(checkCompartmentIds(scheme, compartments)),
+  });
+}
+
+/** The label a tag set asks for (the `sovra:classification` tag), or null when it has none. */
+export function parseLabelTag(
+  scheme: ClassificationScheme,
+  tags: Readonly<Record<string, string>>,
+): SecurityLabel | null {
+  const value = Object.hasOwn(tags, CLASSIFICATION_TAG_KEY) ? tags[CLASSIFICATION_TAG_KEY] : undefined;
+  return value === undefined ? null : parseCompactLabel(scheme, value);
+}
+
+export function renderLabelTag(label: SecurityLabel): { key: string; value: string } {
+  return { key: CLASSIFICATION_TAG_KEY, value: renderCompactLabel(label) };
+}
+
+/**
+ * A label for people, in a language of the scheme's names: `Tối mật // Crypto, Nuclear`.
+ * Falls back to English, then to any name, then to the id.
+ */
+export function displayLabel(scheme: ClassificationScheme, label: SecurityLabel, language = 'en'): string {
+  const level = displayName(label.level, language);
+  if (label.compartments.length === 0) return level;
+  const compartments = label.compartments.map((id) => {
+    const compartment = scheme.findCompartment(id);
+    return compartment === null ? id : displayName(compartment, language);
+  });
+  return `${level} // ${compartments.join(', ')}`;
+}
+
+function parseId(text: string, where: string): string {
+  const id = text.toUpperCase();
+  // toUpperCase maps a few non-ASCII letters to ASCII ("ı" → "I"); the original must be ASCII too.
+  // eslint-disable-next-line no-control-regex -- the range is the ASCII set, not control characters
+  if (!/^[\x00-\x7f]*$/.test(text) || !LABEL_ID_PATTERN.test(id)) {
+    throw classificationError(
+      'MalformedLabel',
+      `${where}: ${JSON.stringify(text.slice(0, 64))} is not a label id`,
+    );
+  }
+  return id;
+}
+
+function boundedText(text: string, where: string): string {
+  if (text.length > MAX_LABEL_TEXT_CHARS) {
+    throw classificationError('MalformedLabel', `${where}: longer than ${MAX_LABEL_TEXT_CHARS} characters`);
+  }
+  return text;
+}
