@@ -5,7 +5,9 @@
 // (default 50,000) the objects one lifecycle pass examines; BENCH_DURATION_S also sets each
 // root-of-trust run, each KMS run and each XKS run. BENCH_SSE_LARGE_MIB (default 256) sizes the encrypted object
 // of the ranged-GET latency run (1024 for the 1 GiB figure).
+// BENCH_TLOG_ENTRIES (default 10,000,000) sizes the in-memory audit tree of the audit-tlog section.
 // `npm run bench -- <section>` runs one section.
+import { runAuditTlogBench } from './audit-tlog.ts';
 import { benchEncryption } from './encryption.ts';
 import { benchKms } from './kms.ts';
 import { benchLifecycle } from './lifecycle.ts';
@@ -29,6 +31,11 @@ const sections: Record<string, () => Promise<string>> = {
   'root-of-trust': () => benchRootOfTrust(durationS * 1000),
   xks: () => benchXks(durationS * 1000),
   encryption: () => benchEncryption(Number(process.env.BENCH_SSE_LARGE_MIB ?? 256) * 1024 * 1024, 200),
+  // This section prints its own figures as it goes.
+  'audit-tlog': async () => {
+    await runAuditTlogBench();
+    return '';
+  },
 };
 
 for (const [name, bench] of Object.entries(sections)) {

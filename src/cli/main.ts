@@ -4,6 +4,7 @@ import { ConfigError, loadServerConfig, SERVER_SETTINGS, type RawSettings } from
 import { createLogger } from '../platform/logger.ts';
 import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
+import { auditCommand } from './audit.ts';
 import { keysCommand } from './keys.ts';
 import { kmsMaintenanceCommand } from './kms-maintenance.ts';
 import { lifecycleRunCommand } from './lifecycle-run.ts';
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   program.addCommand(admin);
   program.addCommand(operatorCommand(process.env));
   program.addCommand(keysCommand(process.env));
+  program.addCommand(auditCommand(process.env));
   return program;
 }
 

@@ -223,7 +223,7 @@ async function readShareFromStdin(): Promise<string> {
   return shares[0]!;
 }
 
-function readCredentialsFile(path: string): { accessKeyId: string; secretAccessKey: string } {
+export function readCredentialsFile(path: string): { accessKeyId: string; secretAccessKey: string } {
   let text: string;
   try {
     if ((statSync(path).mode & 0o077) !== 0) {

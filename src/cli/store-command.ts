@@ -32,6 +32,8 @@ export interface StoreCommandSpec {
     clock: Clock,
     options: Record<string, string | boolean | undefined>,
   ): Promise<void>;
+  /** True when these options do not use the local stores (they name a remote log), so no data directory is needed. */
+  storesUnused?: (options: Record<string, string | boolean | undefined>) => boolean;
 }
 
 /**
@@ -60,7 +62,11 @@ export function storeCommand(env: Record<string, string | undefined>, spec: Stor
       if (!(error instanceof ConfigError)) throw error;
       return failCommand(error.message);
     }
-    if (config.metadata.backend === 'sqlite' && !existsSync(config.dataDir)) {
+    if (
+      config.metadata.backend === 'sqlite' &&
+      !existsSync(config.dataDir) &&
+      spec.storesUnused?.(options) !== true
+    ) {
       return failCommand(`no data directory at ${config.dataDir}`);
     }
     const nowText = typeof options.now === 'string' ? options.now : null;

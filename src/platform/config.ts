@@ -33,6 +33,11 @@ export interface ServerConfig {
   jurisdictions: { homeJurisdiction: string; mapFile: string | null };
   /** The AWS KMS External Key Store proxy (protocols/xks); null when not configured. */
   xks: XksConfig | null;
+  /**
+   * The verifiable audit log (domain/audit). `enabled` is false only for benchmarks measuring its
+   * cost; `origin` is the log's name, the first line of every checkpoint (c2sp.org/tlog-checkpoint).
+   */
+  audit: { enabled: boolean; origin: string };
 }
 
 /**
@@ -185,6 +190,21 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     flag: '--jurisdiction-map <file>',
     env: 'SOVRA_JURISDICTION_MAP',
     description: 'JSON file {"ranges": {"<cidr>": "<country>"}} giving requesters\' network jurisdictions',
+  },
+  {
+    key: 'auditLog',
+    flag: '--audit-log <on|off>',
+    env: 'SOVRA_AUDIT_LOG',
+    description: 'the verifiable audit log of every request (off only to measure its cost)',
+    default: 'on',
+  },
+  {
+    key: 'auditOrigin',
+    flag: '--audit-origin <name>',
+    env: 'SOVRA_AUDIT_ORIGIN',
+    description:
+      'the audit log origin, first line of its checkpoints (schema-less URL, e.g. audit.gov.example/sovra)',
+    default: 'sovra.localhost/audit',
   },
   {
     key: 'lifecycleIntervalMs',
@@ -413,7 +433,22 @@ function validate(raw: RawSettings): ServerConfig {
     rootOfTrust: rootOfTrustOf(text(raw, 'rootOfTrust'), raw),
     jurisdictions: jurisdictionsOf(text(raw, 'homeJurisdiction'), text(raw, 'jurisdictionMap')),
     xks: xksOf(raw),
+    audit: auditOf(text(raw, 'auditLog'), text(raw, 'auditOrigin')),
   };
+}
+
+/** c2sp.org/tlog-checkpoint: the origin SHOULD be a schema-less URL; no spaces, no '+', printable. */
+function auditOf(enabled: string | undefined, origin: string | undefined): ServerConfig['audit'] {
+  const on = enabled ?? 'on';
+  if (on !== 'on' && on !== 'off') throw bad('auditLog', `expected on or off, got "${on}"`);
+  const name = origin ?? 'sovra.localhost/audit';
+  if (!/^[\x21-\x2a\x2c-\x7e]{1,255}$/.test(name)) {
+    throw bad(
+      'auditOrigin',
+      `expected a schema-less URL of printable ASCII without spaces or '+', got "${name}"`,
+    );
+  }
+  return { enabled: on === 'on', origin: name };
 }
 
 function xksOf(raw: RawSettings): XksConfig | null {

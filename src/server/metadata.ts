@@ -1,3 +1,4 @@
+import { SqlAuditLogStore } from '../adapters/sql/audit-log-store.ts';
 import { join } from 'node:path';
 import { PostgresDatabase } from '../adapters/postgres/postgres-database.ts';
 import { POSTGRES_MIGRATIONS } from '../adapters/postgres/migrations.ts';
@@ -29,13 +30,18 @@ export function openMetadataStore(config: ServerConfig, clock: Clock): MetadataS
 }
 
 /**
- * The metadata store and the KMS key store on one database (one SQLite writer, one PostgreSQL
+ * The metadata store, the KMS key store and the audit log on one database (one SQLite writer, one PostgreSQL
  * pool); the metadata store's `migrate()` creates both's tables and its `close()` closes both.
  */
 export function openMetadataAndKeyStores(
   config: ServerConfig,
   clock: Clock,
-): { metadata: MetadataStore; keys: KeyStore; keyUseDecisions: KeyUseDecisionLog } {
+): {
+  metadata: MetadataStore;
+  keys: KeyStore;
+  keyUseDecisions: KeyUseDecisionLog;
+  auditLog: SqlAuditLogStore;
+} {
   let db: SqlDatabase;
   let metadata: MetadataStore;
   const settings = config.metadata;
@@ -53,5 +59,10 @@ export function openMetadataAndKeyStores(
       break;
     }
   }
-  return { metadata, keys: new SqlKeyStore(db), keyUseDecisions: new SqlKeyUseDecisionLog(db) };
+  return {
+    metadata,
+    keys: new SqlKeyStore(db),
+    keyUseDecisions: new SqlKeyUseDecisionLog(db),
+    auditLog: new SqlAuditLogStore(db),
+  };
 }

@@ -1,3 +1,17 @@
+import { isSovraError } from '../platform/errors.ts';
+import { AuditLog } from '../domain/audit/audit-log.ts';
+import { DEFAULT_RETENTION_DAYS } from '../domain/audit/retention.ts';
+import { AuditReader } from '../domain/audit/audit-reader.ts';
+import { Checkpointer } from '../domain/audit/checkpointer.ts';
+import { AUDIT_PATH_PREFIX, AuditEndpoint, newAuditOutcome } from '../protocols/audit/audit-endpoint.ts';
+import {
+  auditRequestRecord,
+  holdResponseForAudit,
+  kmsRequestRecord,
+  logKeyCustody,
+  operatorRequestRecord,
+  s3RequestRecord,
+} from './audit-trail.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -21,9 +35,13 @@ import { ObjectEncryptor } from '../domain/storage/object-encryption.ts';
 import { ObjectStore } from '../domain/storage/object-store.ts';
 import type { MetadataStore } from '../domain/storage/ports.ts';
 import { Tagging } from '../domain/storage/tagging.ts';
-import { isKmsRequest, KmsEndpoint } from '../protocols/kms/kms-endpoint.ts';
-import { OPERATOR_PATH_PREFIX, OperatorEndpoint } from '../protocols/operator/operator-endpoint.ts';
-import { S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
+import { isKmsRequest, KmsEndpoint, newKmsOutcome } from '../protocols/kms/kms-endpoint.ts';
+import {
+  OPERATOR_PATH_PREFIX,
+  OperatorEndpoint,
+  type OperatorOutcome,
+} from '../protocols/operator/operator-endpoint.ts';
+import { newS3Outcome, S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
 import { createRequestIdSource } from '../platform/ids.ts';
@@ -62,7 +80,7 @@ export async function startServer(
   announce: (text: string) => void,
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const { metadata, keys, keyUseDecisions } = openMetadataAndKeyStores(config, clock);
+  const { metadata, keys, keyUseDecisions, auditLog: auditStore } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
@@ -107,6 +125,24 @@ export async function startServer(
     log.error({ err }, 'key-use decisions could not be written; retrying'),
   );
   const jurisdictions = openJurisdictionMap(config);
+  const jurisdictionOf = (address: string) => jurisdictions.jurisdictionOf(address);
+  const audit = config.audit.enabled
+    ? new AuditLog({
+        store: auditStore,
+        clock,
+        retention: DEFAULT_RETENTION_DAYS,
+        onError: (err) => log.error({ err }, 'audit records could not be written'),
+      })
+    : null;
+  if (audit === null) log.warn({}, 'the audit log is off (--audit-log off): requests are not recorded');
+  const requestFacts = (req: IncomingMessage, requestId: string) => ({
+    req,
+    requestId,
+    nowMs: clock.nowMs(),
+    jurisdictionOf,
+  });
+  const onAuditFailure = (err: unknown) =>
+    log.error({ err }, 'a response was withheld because its audit record could not be written');
   const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region, decisions });
   const encryptor = rootOfTrust === null ? null : new ObjectEncryptor(keyRingDataKeys(keyRing, keys, clock));
   const objects = new ObjectStore({
@@ -120,6 +156,28 @@ export async function startServer(
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock });
   const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
+  const checkpointer =
+    audit === null
+      ? null
+      : new Checkpointer({
+          store: auditStore,
+          custody: logKeyCustody(rootOfTrust, sealer),
+          origin: config.audit.origin,
+          clock,
+          audit,
+          onError: (err) => {
+            // While sealed the log keys cannot be unwrapped; the next checkpoint waits for unseal.
+            if (!(isSovraError(err) && err.code === 'Sealed')) log.error({ err }, 'audit checkpoint failed');
+          },
+        });
+  await checkpointer?.start();
+  const auditEndpoint = new AuditEndpoint({
+    reader: new AuditReader(auditStore),
+    credentials,
+    clock,
+    region: config.region,
+    verifierKeys: () => checkpointer?.verifierKeys() ?? Promise.resolve([]),
+  });
   const kms = new KmsEndpoint({
     keyRing,
     credentials,
@@ -183,7 +241,17 @@ export async function startServer(
     logged: boolean,
     started: bigint,
   ) => {
-    const handled = s3.handle(req, res, requestId, log);
+    const outcome = newS3Outcome();
+    if (audit !== null) {
+      holdResponseForAudit(
+        res,
+        audit,
+        (status) =>
+          s3RequestRecord(outcome, status, { req, requestId, nowMs: clock.nowMs(), jurisdictionOf }),
+        onAuditFailure,
+      );
+    }
+    const handled = s3.handle(req, res, requestId, log, outcome);
     if (!logged) return;
     void handled.then((outcome) => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -218,7 +286,29 @@ export async function startServer(
       return;
     }
     if (path.startsWith(OPERATOR_PATH_PREFIX)) {
-      void operator.handle(req, res, requestId);
+      const operatorOutcome: OperatorOutcome = { action: null, principalId: null, errorCode: null };
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => operatorRequestRecord(operatorOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void operator.handle(req, res, requestId, operatorOutcome);
+      return;
+    }
+    if (path.startsWith(AUDIT_PATH_PREFIX)) {
+      const auditOutcome = newAuditOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => auditRequestRecord(auditOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void auditEndpoint.handle(req, res, requestId, auditOutcome);
       return;
     }
     if (xks?.ownsMainPath(path) === true) {
@@ -229,7 +319,17 @@ export async function startServer(
     const logged = log.isLevelEnabled('info');
     const started = logged ? process.hrtime.bigint() : 0n;
     if (isKmsRequest(req)) {
-      void kms.handle(req, res, requestId, log).then((outcome) => {
+      const kmsOutcome = newKmsOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) =>
+            kmsRequestRecord(kmsOutcome, status, { req, requestId, nowMs: clock.nowMs(), jurisdictionOf }),
+          onAuditFailure,
+        );
+      }
+      void kms.handle(req, res, requestId, log, kmsOutcome).then((outcome) => {
         if (!logged) return;
         log.info(
           {
@@ -292,6 +392,8 @@ export async function startServer(
       await dispatcher.stop();
       await kmsMaintenance.stop();
       await xks?.close();
+      await audit?.close().catch((err: unknown) => log.error({ err }, 'audit records lost at shutdown'));
+      await checkpointer?.stop();
       await decisions
         .close()
         .catch((err: unknown) => log.error({ err }, 'key-use decisions lost at shutdown'));

@@ -319,4 +319,94 @@ CREATE TRIGGER key_use_decisions_no_truncate BEFORE TRUNCATE ON key_use_decision
   FOR EACH STATEMENT EXECUTE FUNCTION key_use_decisions_refuse_change();
 `,
   },
+  {
+    version: 7,
+    description: 'audit log: records, leaves, hash tiles, checkpoints, log keys',
+    script: `
+-- The head of the one audit log: its size and RFC 9162 root. Appending locks this row (SELECT …
+-- FOR UPDATE) and updates it in the same transaction, which serializes appenders across gateways.
+CREATE TABLE audit_log_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  tree_size BIGINT NOT NULL CHECK (tree_size >= 0),
+  root_hash BYTEA NOT NULL CHECK (length(root_hash) = 32)
+);
+INSERT INTO audit_log_head VALUES (1, 0, '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+-- One row per leaf. leaf (0x01 ‖ SHA-256(salt ‖ record)) is permanent; record and salt may be
+-- archived (set to NULL) once retain_until_ms has passed, never before and never otherwise.
+CREATE TABLE audit_records (
+  leaf_index BIGINT PRIMARY KEY CHECK (leaf_index >= 0),
+  recorded_at_ms BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  tenant_id TEXT COLLATE "C",
+  principal_id TEXT COLLATE "C",
+  action TEXT COLLATE "C" NOT NULL,
+  resource TEXT COLLATE "C",
+  result TEXT NOT NULL,
+  leaf BYTEA NOT NULL CHECK (length(leaf) = 33),
+  record BYTEA,
+  salt BYTEA,
+  retain_until_ms BIGINT NOT NULL
+);
+CREATE INDEX audit_records_by_tenant ON audit_records (tenant_id, recorded_at_ms, leaf_index);
+CREATE FUNCTION audit_records_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.record IS NULL AND NEW.salt IS NULL
+     AND OLD.retain_until_ms <= (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+     AND NEW.leaf_index = OLD.leaf_index AND NEW.leaf = OLD.leaf
+     AND NEW.recorded_at_ms = OLD.recorded_at_ms AND NEW.retain_until_ms = OLD.retain_until_ms THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'audit records can only be archived, and only after their retention';
+END
+$$;
+CREATE TRIGGER audit_records_guard BEFORE UPDATE OR DELETE ON audit_records
+  FOR EACH ROW EXECUTE FUNCTION audit_records_guard();
+CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_records_guard();
+-- C2SP tlog-tiles hash tiles (height 8): a tile only ever grows; its existing hashes never change.
+CREATE TABLE audit_tiles (
+  level INTEGER NOT NULL CHECK (level >= 0),
+  tile_index BIGINT NOT NULL CHECK (tile_index >= 0),
+  hashes BYTEA NOT NULL,
+  PRIMARY KEY (level, tile_index)
+);
+CREATE FUNCTION audit_tiles_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND length(NEW.hashes) >= length(OLD.hashes)
+     AND substring(NEW.hashes FROM 1 FOR length(OLD.hashes)) = OLD.hashes
+     AND NEW.level = OLD.level AND NEW.tile_index = OLD.tile_index THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'audit tiles only grow';
+END
+$$;
+CREATE TRIGGER audit_tiles_guard BEFORE UPDATE OR DELETE ON audit_tiles
+  FOR EACH ROW EXECUTE FUNCTION audit_tiles_guard();
+CREATE TRIGGER audit_tiles_no_truncate BEFORE TRUNCATE ON audit_tiles
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_tiles_guard();
+CREATE TABLE audit_checkpoints (
+  tree_size BIGINT PRIMARY KEY CHECK (tree_size >= 0),
+  root_hash BYTEA NOT NULL,
+  note TEXT NOT NULL,
+  signed_at_ms BIGINT NOT NULL
+);
+CREATE FUNCTION audit_checkpoints_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_checkpoints is append-only';
+END
+$$;
+CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE OR DELETE ON audit_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_refuse_change();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_refuse_change();
+-- The log's signing keys; private halves only wrapped by the root of trust.
+CREATE TABLE audit_log_keys (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519', 'ml-dsa-65')),
+  public_key BYTEA NOT NULL,
+  wrapped_private_key BYTEA NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+`,
+  },
 ];

@@ -318,7 +318,7 @@ export function text(row: SqlRow, column: string): string {
   return value;
 }
 
-function nullableText(row: SqlRow, column: string): string | null {
+export function nullableText(row: SqlRow, column: string): string | null {
   return row[column] === null ? null : text(row, column);
 }
 
@@ -353,7 +353,7 @@ export function bytes(row: SqlRow, column: string): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-function nullableBytes(row: SqlRow, column: string): Buffer | null {
+export function nullableBytes(row: SqlRow, column: string): Buffer | null {
   return row[column] === null ? null : bytes(row, column);
 }
 

@@ -301,4 +301,73 @@ CREATE TRIGGER key_use_decisions_no_delete BEFORE DELETE ON key_use_decisions
 BEGIN SELECT RAISE(ABORT, 'key_use_decisions is append-only'); END;
 `,
   },
+  {
+    version: 7,
+    description: 'audit log: records, leaves, hash tiles, checkpoints, log keys',
+    script: `
+-- The head of the one audit log: its size and RFC 9162 root. Appending updates it in the same
+-- transaction, which serializes appenders across gateways (BEGIN IMMEDIATE here).
+CREATE TABLE audit_log_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+  root_hash BLOB NOT NULL CHECK (length(root_hash) = 32)
+) STRICT;
+INSERT INTO audit_log_head VALUES (1, 0, x'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+-- One row per leaf. leaf (0x01 ‖ SHA-256(salt ‖ record)) is permanent; record and salt may be
+-- archived (set to NULL) once retain_until_ms has passed, never before and never otherwise.
+CREATE TABLE audit_records (
+  leaf_index INTEGER PRIMARY KEY CHECK (leaf_index >= 0),
+  recorded_at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  tenant_id TEXT,
+  principal_id TEXT,
+  action TEXT NOT NULL,
+  resource TEXT,
+  result TEXT NOT NULL,
+  leaf BLOB NOT NULL CHECK (length(leaf) = 33),
+  record BLOB,
+  salt BLOB,
+  retain_until_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX audit_records_by_tenant ON audit_records (tenant_id, recorded_at_ms, leaf_index);
+CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+CREATE TRIGGER audit_records_archive_only BEFORE UPDATE ON audit_records
+WHEN NOT (NEW.record IS NULL AND NEW.salt IS NULL AND OLD.retain_until_ms <= CAST(unixepoch('subsec') * 1000 AS INTEGER)
+  AND NEW.leaf_index = OLD.leaf_index AND NEW.leaf = OLD.leaf AND NEW.recorded_at_ms = OLD.recorded_at_ms
+  AND NEW.retain_until_ms = OLD.retain_until_ms)
+BEGIN SELECT RAISE(ABORT, 'audit records can only be archived, and only after their retention'); END;
+-- C2SP tlog-tiles hash tiles (height 8): a tile only ever grows; its existing hashes never change.
+CREATE TABLE audit_tiles (
+  level INTEGER NOT NULL CHECK (level >= 0),
+  tile_index INTEGER NOT NULL CHECK (tile_index >= 0),
+  hashes BLOB NOT NULL,
+  PRIMARY KEY (level, tile_index)
+) STRICT;
+CREATE TRIGGER audit_tiles_no_delete BEFORE DELETE ON audit_tiles
+BEGIN SELECT RAISE(ABORT, 'audit_tiles is append-only'); END;
+CREATE TRIGGER audit_tiles_grow_only BEFORE UPDATE ON audit_tiles
+WHEN NOT (length(NEW.hashes) >= length(OLD.hashes) AND substr(NEW.hashes, 1, length(OLD.hashes)) = OLD.hashes
+  AND NEW.level = OLD.level AND NEW.tile_index = OLD.tile_index)
+BEGIN SELECT RAISE(ABORT, 'audit tiles only grow'); END;
+CREATE TABLE audit_checkpoints (
+  tree_size INTEGER PRIMARY KEY CHECK (tree_size >= 0),
+  root_hash BLOB NOT NULL,
+  note TEXT NOT NULL,
+  signed_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+-- The log's signing keys; private halves only wrapped by the root of trust.
+CREATE TABLE audit_log_keys (
+  name TEXT PRIMARY KEY,
+  algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519', 'ml-dsa-65')),
+  public_key BLOB NOT NULL,
+  wrapped_private_key BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+`,
+  },
 ];

@@ -5,6 +5,9 @@ import type { MetadataStore } from '../storage/ports.ts';
 import type { SecretSealer } from './credentials.ts';
 import type { AccessKeyRecord, Principal, Tenant } from './types.ts';
 
+/** The platform operator's own tenant, made on first start; its administrators operate the platform. */
+export const ROOT_TENANT_ID = 'root';
+
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** 20-character access key ids in the shape AWS tools expect (upper-case, prefix names the issuer). */
@@ -62,9 +65,9 @@ export async function bootstrapRootTenant(
   clock: Clock,
 ): Promise<BootstrapResult | null> {
   return metadata.transaction(async (tx) => {
-    if ((await tx.getTenant('root')) !== null) return null;
+    if ((await tx.getTenant(ROOT_TENANT_ID)) !== null) return null;
     const now = clock.now();
-    const tenant: Tenant = { id: 'root', name: 'root', createdAt: now };
+    const tenant: Tenant = { id: ROOT_TENANT_ID, name: ROOT_TENANT_ID, createdAt: now };
     const principal: Principal = {
       id: `user-${randomHexId(8)}`,
       tenantId: tenant.id,

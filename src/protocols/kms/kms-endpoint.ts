@@ -57,6 +57,11 @@ export function isKmsRequest(req: IncomingMessage): boolean {
  * `kms:<Operation>` → run it on the key ring as the caller's tenant → answer JSON; every failure
  * is `{"__type", "message"}` from the one table in errors.ts, with `x-amzn-RequestId`.
  */
+/** A blank outcome; the caller may pass its own so it can read it while the response is written. */
+export function newKmsOutcome(): KmsOutcome {
+  return { operation: null, principalId: null, tenantId: null, errorCode: null };
+}
+
 export class KmsEndpoint {
   readonly #o: KmsEndpointOptions;
   readonly #signingKeys = new SigningKeyCache();
@@ -70,8 +75,8 @@ export class KmsEndpoint {
     res: ServerResponse,
     requestId: string,
     log: KmsEndpointLog,
+    outcome: KmsOutcome = newKmsOutcome(),
   ): Promise<KmsOutcome> {
-    const outcome: KmsOutcome = { operation: null, principalId: null, tenantId: null, errorCode: null };
     res.setHeader('x-amzn-requestid', requestId);
     try {
       const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : '';

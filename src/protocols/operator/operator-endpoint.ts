@@ -12,6 +12,7 @@ import { SigningKeyCache } from '../sigv4/signing-key.ts';
 import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { SourceRateLimit } from './source-rate-limit.ts';
 import { readBoundedBody } from '../bounded-body.ts';
+import { ROOT_TENANT_ID } from '../../domain/iam/bootstrap.ts';
 
 /**
  * Operator endpoints of the sealed root of trust, under a prefix that can never be a bucket name
@@ -30,7 +31,6 @@ import { readBoundedBody } from '../bounded-body.ts';
 export const OPERATOR_PATH_PREFIX = '/_sovra/operator/';
 
 /** The root tenant created at bootstrap (domain/iam/bootstrap.ts). */
-const ROOT_TENANT_ID = 'root';
 const SIGNING_SERVICE = 'sovra';
 
 export type OperatorAction = 'GetSealStatus' | 'Unseal' | 'Seal';
@@ -126,9 +126,13 @@ export class OperatorEndpoint {
     });
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<OperatorOutcome> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    outcome: OperatorOutcome = { action: null, principalId: null, errorCode: null },
+  ): Promise<OperatorOutcome> {
     const started = process.hrtime.bigint();
-    const outcome: OperatorOutcome = { action: null, principalId: null, errorCode: null };
     const source = req.socket.remoteAddress ?? 'unknown';
     try {
       const action = routeOperatorRequest(req.method ?? 'GET', req.url ?? '/');

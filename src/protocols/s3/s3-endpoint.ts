@@ -59,7 +59,7 @@ export interface S3EndpointOptions {
 /** What handlers may use: the endpoint's services (extend here as features land). */
 export type S3Services = S3EndpointOptions;
 
-/** Outcome of one request, for the access log and (later) the audit log. */
+/** Outcome of one request, for the access log and the audit log. */
 export interface S3Outcome {
   action: S3Action | null;
   bucket: string | null;
@@ -67,6 +67,11 @@ export interface S3Outcome {
   principalId: string | null;
   tenantId: string | null;
   errorCode: string | null;
+}
+
+/** A blank outcome; the caller may pass its own so it can read it while the response is written. */
+export function newS3Outcome(): S3Outcome {
+  return { action: null, bucket: null, key: null, principalId: null, tenantId: null, errorCode: null };
 }
 
 /**
@@ -86,15 +91,8 @@ export class S3Endpoint {
     res: ServerResponse,
     requestId: string,
     log: S3EndpointLog,
+    outcome: S3Outcome = newS3Outcome(),
   ): Promise<S3Outcome> {
-    const outcome: S3Outcome = {
-      action: null,
-      bucket: null,
-      key: null,
-      principalId: null,
-      tenantId: null,
-      errorCode: null,
-    };
     let route: S3Route | null = null;
     try {
       if (req.method === 'OPTIONS') {
@@ -131,7 +129,7 @@ export class S3Endpoint {
         return outcome;
       }
       outcome.key = route.key;
-      const { auth, isTenantAdmin } = await this.#authenticate(req, route);
+      const { auth, isTenantAdmin } = await this.#authenticate(req, route, outcome);
       const caller: Caller = {
         principalId: auth.principalId,
         tenantId: auth.tenantId,
@@ -169,6 +167,7 @@ export class S3Endpoint {
   async #authenticate(
     req: IncomingMessage,
     route: S3Route,
+    outcome: S3Outcome,
   ): Promise<{ auth: VerifiedRequest; isTenantAdmin: boolean }> {
     const input = {
       method: req.method ?? 'GET',
@@ -186,6 +185,9 @@ export class S3Endpoint {
         const credential = await this.#o.credentials.resolve(accessKeyId);
         if (credential === null) return null;
         isTenantAdmin = credential.principal.isTenantAdmin;
+        // The key's owner, even if the signature then fails: a tenant sees attempts on its keys.
+        outcome.principalId = credential.principal.id;
+        outcome.tenantId = credential.principal.tenantId;
         return {
           secretAccessKey: credential.secretAccessKey,
           principalId: credential.principal.id,

@@ -1,0 +1,143 @@
+import type { DisclosedRecord } from '../domain/audit/audit-reader.ts';
+import type { LogSource, SourcedLeaf } from '../domain/audit/log-verifier.ts';
+import { parseEntryBundle } from '../domain/audit/tlog/entry-bundle.ts';
+import { TLOG_LIMITS } from '../domain/audit/tlog/limits.ts';
+import { formatEntryBundlePath, formatTilePath } from '../domain/audit/tlog/tile-paths.ts';
+import { signRequest, type SigningCredentials } from '../protocols/sigv4/sign.ts';
+
+/** A refusal reported by the server (`{"code", "message", "requestId"}`) or a network failure. */
+export class AuditRequestError extends Error {
+  readonly code: string;
+  readonly httpStatus: number | null;
+
+  constructor(code: string, message: string, httpStatus: number | null) {
+    super(message);
+    this.name = 'AuditRequestError';
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+export interface RecordsPage {
+  records: DisclosedRecord[];
+  checkpoint: string | null;
+  nextAfter: number | null;
+}
+
+/** Calls to a server's /_sovra/audit/ endpoints, signed with SigV4 (service `sovra`). */
+export class AuditClient {
+  readonly #base: URL;
+  readonly #credentials: SigningCredentials | null;
+  readonly #region: string;
+
+  constructor(endpoint: string, credentials: SigningCredentials | null, region: string) {
+    let url: URL;
+    try {
+      url = new URL(endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    } catch {
+      throw new AuditRequestError('InvalidEndpoint', `"${endpoint}" is not a URL`, null);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new AuditRequestError('InvalidEndpoint', 'the endpoint must be an http:// or https:// URL', null);
+    }
+    this.#base = url;
+    this.#credentials = credentials;
+    this.#region = region;
+  }
+
+  async verifierKeys(): Promise<string[]> {
+    const text = (await this.#get('_sovra/audit/vkeys', false)).toString('utf8');
+    return text.split('\n').filter((line) => line.length > 0);
+  }
+
+  async checkpoint(): Promise<string> {
+    return (await this.#get('_sovra/audit/log/checkpoint')).toString('utf8');
+  }
+
+  async tile(path: string): Promise<Buffer> {
+    return this.#get(`_sovra/audit/log/${path}`);
+  }
+
+  async records(query: Record<string, string>): Promise<RecordsPage> {
+    const search = new URLSearchParams(query).toString();
+    return JSON.parse(
+      (await this.#get(`_sovra/audit/records${search === '' ? '' : `?${search}`}`)).toString('utf8'),
+    ) as RecordsPage;
+  }
+
+  async consistencyProof(oldSize: number, newSize: number): Promise<Buffer[]> {
+    const body = JSON.parse(
+      (await this.#get(`_sovra/audit/proof/consistency?old=${oldSize}&new=${newSize}`)).toString('utf8'),
+    ) as { proof: string[] };
+    return body.proof.map((hash) => Buffer.from(hash, 'base64'));
+  }
+
+  /** The log as its tlog-tiles endpoint serves it: the latest checkpoint, entry bundles and level-0 tiles. */
+  tilesSource(): LogSource {
+    return {
+      checkpoints: async () => [await this.checkpoint()],
+      leaves: async (start, end) => {
+        const leaves: SourcedLeaf[] = [];
+        const width = TLOG_LIMITS.tileWidth;
+        for (let tile = Math.floor(start / width); tile * width < end; tile += 1) {
+          const count = Math.min(width, end - tile * width);
+          const entries = parseEntryBundle(await this.tile(formatEntryBundlePath(tile, count)), count);
+          entries.forEach((leaf, i) => {
+            const index = tile * width + i;
+            if (index >= start) leaves.push({ index, leaf, canonical: null, salt: null });
+          });
+        }
+        return leaves;
+      },
+      // Tiles are fetched at the width the last checkpoint covers; a full tile otherwise.
+      leafHashTile: async (index) => {
+        try {
+          return await this.tile(formatTilePath(0, index));
+        } catch (error) {
+          if (error instanceof AuditRequestError && error.httpStatus === 404) return null;
+          throw error;
+        }
+      },
+    };
+  }
+
+  async #get(path: string, signed = true): Promise<Buffer> {
+    const url = new URL(path, this.#base);
+    let headers: Record<string, string> = {};
+    if (signed) {
+      if (this.#credentials === null)
+        throw new AuditRequestError('MissingCredentials', 'credentials are required', null);
+      headers = signRequest({ method: 'GET', url, body: '' }, this.#credentials, {
+        region: this.#region,
+        service: 'sovra',
+        now: new Date(),
+      });
+      // fetch sets Host itself, to the same value that was signed.
+      delete headers.host;
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { headers });
+    } catch (error) {
+      throw new AuditRequestError(
+        'Unreachable',
+        `cannot reach ${url.origin}: ${(error as Error).message}`,
+        null,
+      );
+    }
+    const body = Buffer.from(await response.arrayBuffer());
+    if (!response.ok) {
+      let code = 'HttpError';
+      let message = `HTTP ${response.status}`;
+      try {
+        const parsed = JSON.parse(body.toString('utf8')) as { code?: string; message?: string };
+        code = parsed.code ?? code;
+        message = parsed.message ?? message;
+      } catch {
+        // Not a JSON error body: keep the status.
+      }
+      throw new AuditRequestError(code, message, response.status);
+    }
+    return body;
+  }
+}

@@ -1,0 +1,79 @@
+import type { SealedAuditRecord } from './records.ts';
+import type { TileHashReader } from './tlog/tiles.ts';
+
+/** The tree as the store holds it: its size and RFC 9162 root hash. */
+export interface TreeHead {
+  treeSize: number;
+  rootHash: Buffer;
+}
+
+/** A stored record with its leaf index (its place in the one log sequence). */
+export interface StoredAuditRecord {
+  index: number;
+  recordedAtMs: number;
+  /** Null once archived after its retention ended; the leaf stays. */
+  canonical: Buffer | null;
+  salt: Buffer | null;
+  leaf: Buffer;
+}
+
+export interface AuditRecordFilter {
+  tenantId: string | null;
+  fromMs: number;
+  toMs: number;
+  principalId?: string;
+  action?: string;
+  resourcePrefix?: string;
+  result?: string;
+  /** Exclusive: only records after this index (pagination). */
+  afterIndex: number;
+  limit: number;
+}
+
+export interface StoredCheckpoint {
+  treeSize: number;
+  rootHash: Buffer;
+  /** The signed note (checkpoint body and signature lines). */
+  note: string;
+  signedAtMs: number;
+}
+
+export interface StoredLogKey {
+  name: string;
+  algorithm: 'ed25519' | 'ml-dsa-65';
+  publicKey: Buffer;
+  /** The private key, wrapped by the root of trust (or the local seal key without one). */
+  wrappedPrivateKey: Buffer;
+  createdAtMs: number;
+}
+
+/**
+ * Where the audit log lives: the metadata database (adapters/sql/audit-log-store.ts), so that it
+ * is one log with one sequence however many gateways append, on SQLite and PostgreSQL alike.
+ */
+export interface AuditLogStore {
+  /**
+   * Appends the records after the current tree in one transaction (serialized across gateways),
+   * storing each record, its leaf and the updated hash tiles; returns the new tree head. Durable
+   * when the promise resolves.
+   */
+  append(records: readonly SealedAuditRecord[], retainUntilMs: readonly number[]): Promise<TreeHead>;
+  head(): Promise<TreeHead>;
+  /** Leaves [start, end) in order (for entry bundles and verification). */
+  readLeaves(start: number, end: number): Promise<Buffer[]>;
+  /** The stored hash tile (level, index): its hashes, `width` of them (≤ 256). Null if absent. */
+  readTile(level: number, index: number): Promise<Buffer | null>;
+  /** The tile store read side, for the tile-based prover (domain/audit/tlog/tile-prover.ts). */
+  tiles(): TileHashReader;
+  readRecords(filter: AuditRecordFilter): Promise<StoredAuditRecord[]>;
+  /** Every stored entry with index in [start, end), ascending (gaps are missing rows). */
+  readEntries(start: number, end: number): Promise<StoredAuditRecord[]>;
+  readRecord(index: number): Promise<StoredAuditRecord | null>;
+  saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  latestCheckpoint(): Promise<StoredCheckpoint | null>;
+  /** Checkpoints with treeSize in [fromSize, toSize], ascending. */
+  checkpoints(fromSize: number, toSize: number, limit: number): Promise<StoredCheckpoint[]>;
+  logKeys(): Promise<StoredLogKey[]>;
+  /** Adds a key; false when one of that name exists (another gateway made it first). */
+  addLogKey(key: StoredLogKey): Promise<boolean>;
+}

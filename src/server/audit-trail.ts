@@ -1,0 +1,200 @@
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { AuditLog } from '../domain/audit/audit-log.ts';
+import type { LogKeyCustody } from '../domain/audit/checkpointer.ts';
+import type { SecretSealer } from '../domain/iam/credentials.ts';
+import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
+import type { AuditRecord, AuditResult } from '../domain/audit/records.ts';
+import type { AuditOutcome } from '../protocols/audit/audit-endpoint.ts';
+import type { KmsOutcome } from '../protocols/kms/kms-endpoint.ts';
+import type { OperatorOutcome } from '../protocols/operator/operator-endpoint.ts';
+import type { S3Outcome } from '../protocols/s3/s3-endpoint.ts';
+
+/** Wire error codes that mean "who you are, or what you may do, was refused". */
+const DENIAL_CODES = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
+  'InvalidClientTokenId',
+  'IncompleteSignatureException',
+  'MissingAuthenticationToken',
+  'UnrecognizedClientException',
+  'ExpiredToken',
+  'RequestTimeTooSkewed',
+]);
+
+export interface RequestFacts {
+  req: IncomingMessage;
+  requestId: string;
+  nowMs: number;
+  jurisdictionOf: (address: string) => string;
+}
+
+/**
+ * Holds a response's bytes until its audit record is durable, so that no request is acknowledged
+ * whose record a crash could lose. The first `write` or `end` (when the status is known: headers
+ * are sent with the first body bytes) builds the record from the outcome object the endpoint
+ * fills in, queues that call and every later one, and replays them in order once the group commit
+ * holding the record has committed. While held, `write` answers false, so a piped body waits for
+ * 'drain' and at most one chunk is queued. (Corking the socket would not do: Node fully uncorks
+ * it in `end`.) If the record cannot be written the connection is destroyed: the client sees a
+ * failure, never a success without a record.
+ */
+export function holdResponseForAudit(
+  res: ServerResponse,
+  audit: AuditLog,
+  build: (status: number) => AuditRecord,
+  onFailure: (error: unknown) => void,
+): void {
+  const queue: { end: boolean; args: unknown[] }[] = [];
+  let held = false;
+  const release = () => {
+    Reflect.deleteProperty(res, 'write');
+    Reflect.deleteProperty(res, 'end');
+    if (res.destroyed) return;
+    let flowing = true;
+    for (const call of queue) {
+      if (call.end) Reflect.apply(PROTOTYPE_END, res, call.args);
+      else flowing = Reflect.apply(PROTOTYPE_WRITE, res, call.args) as boolean;
+    }
+    if (flowing && !queue.some((call) => call.end)) res.emit('drain');
+  };
+  const hold = (end: boolean, args: unknown[]) => {
+    queue.push({ end, args });
+    if (held) return;
+    held = true;
+    audit.record(build(res.statusCode)).then(release, (error: unknown) => {
+      onFailure(error);
+      res.destroy();
+    });
+  };
+  Object.defineProperty(res, 'write', {
+    configurable: true,
+    writable: true,
+    value: (...args: unknown[]) => {
+      hold(false, args);
+      return false;
+    },
+  });
+  Object.defineProperty(res, 'end', {
+    configurable: true,
+    writable: true,
+    value: (...args: unknown[]) => {
+      hold(true, args);
+      return res;
+    },
+  });
+}
+
+/* eslint-disable @typescript-eslint/unbound-method -- applied to the response with Reflect.apply */
+const PROTOTYPE_WRITE = ServerResponse.prototype.write;
+const PROTOTYPE_END = ServerResponse.prototype.end;
+/* eslint-enable @typescript-eslint/unbound-method */
+
+export function s3RequestRecord(outcome: S3Outcome, status: number, facts: RequestFacts): AuditRecord {
+  const resource =
+    outcome.bucket === null
+      ? null
+      : outcome.key === null
+        ? `arn:aws:s3:::${outcome.bucket}`
+        : `arn:aws:s3:::${outcome.bucket}/${outcome.key}`;
+  return requestRecord(
+    `s3:${outcome.action ?? 'Unknown'}`,
+    resource,
+    outcome.principalId,
+    outcome.tenantId,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+}
+
+export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: RequestFacts): AuditRecord {
+  return requestRecord(
+    `kms:${outcome.operation ?? 'Unknown'}`,
+    null,
+    outcome.principalId,
+    outcome.tenantId,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+}
+
+/** Reads of the audit log are recorded too: who looked at whose records is itself auditable. */
+export function auditRequestRecord(outcome: AuditOutcome, status: number, facts: RequestFacts): AuditRecord {
+  return requestRecord(
+    `sovra:ReadAuditLog`,
+    `sovra:audit-log/${outcome.route ?? ''}`,
+    outcome.principalId,
+    outcome.tenantId,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+}
+
+/** Seal and unseal requests are 'seal' records (status reads are requests like any other). */
+export function operatorRequestRecord(
+  outcome: OperatorOutcome,
+  status: number,
+  facts: RequestFacts,
+): AuditRecord {
+  const record = requestRecord(
+    `sovra:${outcome.action ?? 'Unknown'}`,
+    'sovra:root-of-trust',
+    outcome.principalId,
+    null,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+  return outcome.action === 'Seal' || outcome.action === 'Unseal' ? { ...record, kind: 'seal' } : record;
+}
+
+function requestRecord(
+  action: string,
+  resource: string | null,
+  principalId: string | null,
+  tenantId: string | null,
+  errorCode: string | null,
+  status: number,
+  facts: RequestFacts,
+): AuditRecord {
+  const denied = errorCode !== null && (DENIAL_CODES.has(errorCode) || status === 403);
+  const result: AuditResult = denied ? 'denied' : status < 400 ? 'success' : 'failure';
+  const sourceIp = facts.req.socket.remoteAddress ?? null;
+  return {
+    kind: denied ? 'authorization-denied' : 'request',
+    timeMs: facts.nowMs,
+    tenantId,
+    principalId,
+    principalTenantId: null,
+    action,
+    resource,
+    classification: null,
+    sourceIp,
+    sourceJurisdiction: sourceIp === null ? null : facts.jurisdictionOf(sourceIp),
+    result,
+    status,
+    errorCode,
+    justification: null,
+    approvalId: null,
+    requestId: facts.requestId,
+    details: { method: facts.req.method ?? null },
+  };
+}
+
+/**
+ * The log keys' custody: the root of trust when there is one (wrap/unwrap inside the HSM, or
+ * under the unsealed software root), else the local seal key of the embedded default.
+ */
+export function logKeyCustody(root: RootOfTrust | null, sealer: SecretSealer): LogKeyCustody {
+  if (root !== null)
+    return { wrap: (seed, aad) => root.wrap(seed, aad), unwrap: (w, aad) => root.unwrap(w, aad) };
+  const context = (aad: Uint8Array) => Buffer.from(aad).toString('utf8');
+  return {
+    wrap: (seed, aad) => Promise.resolve(sealer.seal(Buffer.from(seed), context(aad))),
+    unwrap: (wrapped, aad) => Promise.resolve(sealer.unseal(wrapped, context(aad))),
+  };
+}
