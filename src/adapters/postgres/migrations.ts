@@ -399,6 +399,21 @@ CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE OR DELETE ON audit_chec
   FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_refuse_change();
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_refuse_change();
+-- Witness cosignatures (c2sp.org/tlog-cosignature) of a checkpoint, one per witness key;
+-- served appended to the checkpoint note.
+CREATE TABLE audit_cosignatures (
+  tree_size BIGINT NOT NULL,
+  key_name TEXT COLLATE "C" NOT NULL,
+  signature_line TEXT NOT NULL,
+  received_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (tree_size, key_name)
+);
+-- Where each SIEM export sink has got to: records after this leaf index are still to send.
+CREATE TABLE audit_export_cursors (
+  sink TEXT COLLATE "C" PRIMARY KEY,
+  after_index BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
 -- The log's signing keys; private halves only wrapped by the root of trust.
 CREATE TABLE audit_log_keys (
   name TEXT COLLATE "C" PRIMARY KEY,

@@ -196,6 +196,47 @@ export class SqlAuditLogStore implements AuditLogStore {
     return rows.map(decodeCheckpoint);
   }
 
+  async addCosignature(
+    treeSize: number,
+    keyName: string,
+    signatureLine: string,
+    receivedAtMs: number,
+  ): Promise<void> {
+    const conflict = this.#db.dialect === 'postgres' ? ' ON CONFLICT (tree_size, key_name) DO NOTHING' : '';
+    const verb = this.#db.dialect === 'postgres' ? 'INSERT' : 'INSERT OR IGNORE';
+    await this.#db.execute(
+      this.#sql(
+        `${verb} INTO audit_cosignatures (tree_size, key_name, signature_line, received_at_ms) VALUES (?, ?, ?, ?)${conflict}`,
+      ),
+      [treeSize, keyName, signatureLine, receivedAtMs],
+    );
+  }
+
+  async cosignatures(treeSize: number): Promise<string[]> {
+    const rows = await this.#db.query(
+      this.#sql('SELECT signature_line FROM audit_cosignatures WHERE tree_size = ? ORDER BY key_name'),
+      [treeSize],
+    );
+    return rows.map((row) => text(row, 'signature_line'));
+  }
+
+  async exportCursor(sink: string): Promise<number> {
+    const rows = await this.#db.query(
+      this.#sql('SELECT after_index FROM audit_export_cursors WHERE sink = ?'),
+      [sink],
+    );
+    return rows.length === 0 ? -1 : integer(rows[0]!, 'after_index');
+  }
+
+  async saveExportCursor(sink: string, afterIndex: number, updatedAtMs: number): Promise<void> {
+    await this.#db.execute(
+      this.#sql(
+        'INSERT INTO audit_export_cursors (sink, after_index, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET after_index = excluded.after_index, updated_at_ms = excluded.updated_at_ms',
+      ),
+      [sink, afterIndex, updatedAtMs],
+    );
+  }
+
   async logKeys(): Promise<StoredLogKey[]> {
     const rows = await this.#db.query(
       this.#sql(

@@ -360,6 +360,21 @@ CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
 CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+-- Witness cosignatures (c2sp.org/tlog-cosignature) of a checkpoint, one per witness key;
+-- served appended to the checkpoint note.
+CREATE TABLE audit_cosignatures (
+  tree_size INTEGER NOT NULL,
+  key_name TEXT NOT NULL,
+  signature_line TEXT NOT NULL,
+  received_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tree_size, key_name)
+) STRICT;
+-- Where each SIEM export sink has got to: records after this leaf index are still to send.
+CREATE TABLE audit_export_cursors (
+  sink TEXT PRIMARY KEY,
+  after_index INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
 -- The log's signing keys; private halves only wrapped by the root of trust.
 CREATE TABLE audit_log_keys (
   name TEXT PRIMARY KEY,

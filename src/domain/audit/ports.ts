@@ -73,6 +73,18 @@ export interface AuditLogStore {
   latestCheckpoint(): Promise<StoredCheckpoint | null>;
   /** Checkpoints with treeSize in [fromSize, toSize], ascending. */
   checkpoints(fromSize: number, toSize: number, limit: number): Promise<StoredCheckpoint[]>;
+  /** Records a witness's cosignature line of the checkpoint of `treeSize` (the first per key stays). */
+  addCosignature(
+    treeSize: number,
+    keyName: string,
+    signatureLine: string,
+    receivedAtMs: number,
+  ): Promise<void>;
+  /** The cosignature lines of the checkpoint of `treeSize`, by key name. */
+  cosignatures(treeSize: number): Promise<string[]>;
+  /** The leaf index a SIEM export sink has delivered up to (inclusive); -1 when it has sent nothing. */
+  exportCursor(sink: string): Promise<number>;
+  saveExportCursor(sink: string, afterIndex: number, updatedAtMs: number): Promise<void>;
   logKeys(): Promise<StoredLogKey[]>;
   /** Adds a key; false when one of that name exists (another gateway made it first). */
   addLogKey(key: StoredLogKey): Promise<boolean>;
