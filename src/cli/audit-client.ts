@@ -65,6 +65,16 @@ export class AuditClient {
     ) as RecordsPage;
   }
 
+  /** Submits a witness's cosignature line of the checkpoint of `treeSize`; returns how many were accepted. */
+  async submitCosignature(treeSize: number, signatureLine: string): Promise<number> {
+    const body = JSON.parse(
+      (await this.#send('POST', `_sovra/audit/log/cosignature?size=${treeSize}`, signatureLine)).toString(
+        'utf8',
+      ),
+    ) as { accepted: number };
+    return body.accepted;
+  }
+
   async consistencyProof(oldSize: number, newSize: number): Promise<Buffer[]> {
     const body = JSON.parse(
       (await this.#get(`_sovra/audit/proof/consistency?old=${oldSize}&new=${newSize}`)).toString('utf8'),
@@ -101,13 +111,17 @@ export class AuditClient {
     };
   }
 
-  async #get(path: string, signed = true): Promise<Buffer> {
+  #get(path: string, signed = true): Promise<Buffer> {
+    return this.#send('GET', path, '', signed);
+  }
+
+  async #send(method: 'GET' | 'POST', path: string, body: string, signed = true): Promise<Buffer> {
     const url = new URL(path, this.#base);
     let headers: Record<string, string> = {};
     if (signed) {
       if (this.#credentials === null)
         throw new AuditRequestError('MissingCredentials', 'credentials are required', null);
-      headers = signRequest({ method: 'GET', url, body: '' }, this.#credentials, {
+      headers = signRequest({ method, url, body }, this.#credentials, {
         region: this.#region,
         service: 'sovra',
         now: new Date(),
@@ -117,7 +131,7 @@ export class AuditClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, { headers });
+      response = await fetch(url, { method, headers, ...(method === 'POST' ? { body } : {}) });
     } catch (error) {
       throw new AuditRequestError(
         'Unreachable',
@@ -125,12 +139,12 @@ export class AuditClient {
         null,
       );
     }
-    const body = Buffer.from(await response.arrayBuffer());
+    const answer = Buffer.from(await response.arrayBuffer());
     if (!response.ok) {
       let code = 'HttpError';
       let message = `HTTP ${response.status}`;
       try {
-        const parsed = JSON.parse(body.toString('utf8')) as { code?: string; message?: string };
+        const parsed = JSON.parse(answer.toString('utf8')) as { code?: string; message?: string };
         code = parsed.code ?? code;
         message = parsed.message ?? message;
       } catch {
@@ -138,6 +152,6 @@ export class AuditClient {
       }
       throw new AuditRequestError(code, message, response.status);
     }
-    return body;
+    return answer;
   }
 }

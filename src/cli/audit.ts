@@ -1,10 +1,18 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseCanonicalRecord, recordLeaf } from '../domain/audit/records.ts';
 import { storeLogSource, verifyLog, type VerificationReport } from '../domain/audit/log-verifier.ts';
-import { openCheckpoint } from '../domain/audit/tlog/checkpoint.ts';
+import { cosignCheckpoint, openCheckpoint } from '../domain/audit/tlog/checkpoint.ts';
 import { hashLeaf } from '../domain/audit/tlog/hashing.ts';
-import { formatVerifierKey, parseVerifierKey, type NoteVerifier } from '../domain/audit/tlog/note-keys.ts';
-import { verifyInclusionProof } from '../domain/audit/tlog/proof-verification.ts';
+import {
+  formatVerifierKey,
+  generateNoteKey,
+  parseSignerKey,
+  parseVerifierKey,
+  type NoteVerifier,
+} from '../domain/audit/tlog/note-keys.ts';
+import { verifyConsistencyProof, verifyInclusionProof } from '../domain/audit/tlog/proof-verification.ts';
+import { systemClock } from '../platform/clock.ts';
 import { isSovraError } from '../platform/errors.ts';
 import { openMetadataAndKeyStores } from '../server/metadata.ts';
 import { AuditClient, AuditRequestError, type RecordsPage } from './audit-client.ts';
@@ -141,6 +149,92 @@ export function auditCommand(env: Record<string, string | undefined>): Command {
           }
           after = page.nextAfter;
         }
+      } catch (error) {
+        if (error instanceof AuditRequestError || isSovraError(error)) return failCommand(error.message);
+        throw error;
+      }
+    });
+  audit
+    .command('witness-key')
+    .description(
+      'make a witness key pair (c2sp.org/tlog-cosignature, Ed25519): writes the private key, prints the verifier key',
+    )
+    .requiredOption('--name <name>', 'the witness name, e.g. witness.regulator.example')
+    .requiredOption('--out <file>', 'the private key file to create (0600, refused if it exists)')
+    .action((options: { name: string; out: string }) => {
+      try {
+        const key = generateNoteKey('cosignature/v1', options.name);
+        writeFileSync(options.out, `${key.signerKey}\n`, { mode: 0o600, flag: 'wx' });
+        process.stdout.write(`${key.verifierKey}\n`);
+      } catch (error) {
+        if (isSovraError(error) || (error as NodeJS.ErrnoException).code === 'EEXIST') {
+          return failCommand((error as Error).message);
+        }
+        throw error;
+      }
+    });
+
+  audit
+    .command('cosign')
+    .description(
+      'act as a witness: check the latest checkpoint is signed by the log and consistent with the last one this witness cosigned, then cosign it',
+    )
+    .addOption(endpointOption())
+    .addOption(regionOption())
+    .requiredOption('--credentials <file>', 'JSON credentials of an authorized log reader')
+    .requiredOption('--witness-key <file>', 'the witness private key file (from `sovra audit witness-key`)')
+    .requiredOption(
+      '--state <file>',
+      'where the witness keeps the last checkpoint it cosigned (size and root)',
+    )
+    .option('--vkey <vkey...>', 'the log’s verifier keys to trust (default: the server’s /vkeys)')
+    .action(async (options: Record<string, string | string[] | undefined>) => {
+      try {
+        const client = new AuditClient(
+          String(options.endpoint),
+          readCredentialsFile(String(options.credentials)),
+          String(options.region),
+        );
+        const logKeys = Array.isArray(options.vkey) ? options.vkey : await client.verifierKeys();
+        const verifiers = logKeys.map(parseVerifierKey);
+        const witness = parseSignerKey(readFileSync(String(options.witnessKey), 'utf8').trim(), systemClock);
+        const note = await client.checkpoint();
+        const { checkpoint } = openCheckpoint(note, verifiers);
+        const statePath = String(options.state);
+        const previous = existsSync(statePath)
+          ? (JSON.parse(readFileSync(statePath, 'utf8')) as { treeSize: number; rootHash: string })
+          : null;
+        if (previous !== null) {
+          const previousRoot = Buffer.from(previous.rootHash, 'base64');
+          if (checkpoint.treeSize < previous.treeSize) {
+            return failCommand(
+              `the log went back from size ${previous.treeSize} to ${checkpoint.treeSize}: refusing`,
+            );
+          }
+          if (checkpoint.treeSize === previous.treeSize && !checkpoint.rootHash.equals(previousRoot)) {
+            return failCommand(
+              `two different roots for size ${checkpoint.treeSize}: the log forked; refusing`,
+            );
+          }
+          if (checkpoint.treeSize > previous.treeSize && previous.treeSize > 0) {
+            verifyConsistencyProof({
+              oldSize: previous.treeSize,
+              newSize: checkpoint.treeSize,
+              oldRootHash: previousRoot,
+              newRootHash: checkpoint.rootHash,
+              proof: await client.consistencyProof(previous.treeSize, checkpoint.treeSize),
+            });
+          }
+        }
+        const { signatureLine } = await cosignCheckpoint(note, verifiers, witness);
+        const accepted = await client.submitCosignature(checkpoint.treeSize, signatureLine);
+        writeFileSync(
+          statePath,
+          `${JSON.stringify({ treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash.toString('base64') })}\n`,
+        );
+        process.stdout.write(
+          `${JSON.stringify({ treeSize: checkpoint.treeSize, cosigned: accepted === 1 })}\n`,
+        );
       } catch (error) {
         if (error instanceof AuditRequestError || isSovraError(error)) return failCommand(error.message);
         throw error;

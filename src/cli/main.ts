@@ -52,7 +52,17 @@ export function buildProgram(): Command {
       throw error;
     }
     const log = createLogger(config.logLevel);
-    const running = await startServer(config, log, systemClock, (text) => process.stdout.write(text));
+    let running;
+    try {
+      running = await startServer(config, log, systemClock, (text) => process.stdout.write(text));
+    } catch (error) {
+      // Settings only checkable once their subject loads (e.g. witness keys) name themselves too.
+      if (error instanceof ConfigError) {
+        process.stderr.write(`sovra: ${error.message}\n`);
+        process.exit(2);
+      }
+      throw error;
+    }
     const shutdown = (signal: string) => {
       log.info({ signal }, 'signal received');
       void running.stop().then(

@@ -37,7 +37,7 @@ export interface ServerConfig {
    * The verifiable audit log (domain/audit). `enabled` is false only for benchmarks measuring its
    * cost; `origin` is the log's name, the first line of every checkpoint (c2sp.org/tlog-checkpoint).
    */
-  audit: { enabled: boolean; origin: string };
+  audit: { enabled: boolean; origin: string; witnessKeys: string[] };
 }
 
 /**
@@ -205,6 +205,13 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     description:
       'the audit log origin, first line of its checkpoints (schema-less URL, e.g. audit.gov.example/sovra)',
     default: 'sovra.localhost/audit',
+  },
+  {
+    key: 'auditWitnessKeys',
+    flag: '--audit-witness-keys <file>',
+    env: 'SOVRA_AUDIT_WITNESS_KEYS',
+    description:
+      'file of witness verifier keys (c2sp.org/tlog-cosignature vkeys, one per line) whose cosignatures checkpoints carry',
   },
   {
     key: 'lifecycleIntervalMs',
@@ -433,12 +440,16 @@ function validate(raw: RawSettings): ServerConfig {
     rootOfTrust: rootOfTrustOf(text(raw, 'rootOfTrust'), raw),
     jurisdictions: jurisdictionsOf(text(raw, 'homeJurisdiction'), text(raw, 'jurisdictionMap')),
     xks: xksOf(raw),
-    audit: auditOf(text(raw, 'auditLog'), text(raw, 'auditOrigin')),
+    audit: auditOf(text(raw, 'auditLog'), text(raw, 'auditOrigin'), text(raw, 'auditWitnessKeys')),
   };
 }
 
 /** c2sp.org/tlog-checkpoint: the origin SHOULD be a schema-less URL; no spaces, no '+', printable. */
-function auditOf(enabled: string | undefined, origin: string | undefined): ServerConfig['audit'] {
+function auditOf(
+  enabled: string | undefined,
+  origin: string | undefined,
+  witnessKeysFile: string | undefined,
+): ServerConfig['audit'] {
   const on = enabled ?? 'on';
   if (on !== 'on' && on !== 'off') throw bad('auditLog', `expected on or off, got "${on}"`);
   const name = origin ?? 'sovra.localhost/audit';
@@ -448,7 +459,18 @@ function auditOf(enabled: string | undefined, origin: string | undefined): Serve
       `expected a schema-less URL of printable ASCII without spaces or '+', got "${name}"`,
     );
   }
-  return { enabled: on === 'on', origin: name };
+  let witnessKeys: string[] = [];
+  if (witnessKeysFile !== undefined) {
+    try {
+      witnessKeys = readFileSync(witnessKeysFile, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0 && !line.startsWith('#'));
+    } catch (error) {
+      throw bad('auditWitnessKeys', `cannot read ${witnessKeysFile}: ${(error as Error).message}`);
+    }
+  }
+  return { enabled: on === 'on', origin: name, witnessKeys };
 }
 
 function xksOf(raw: RawSettings): XksConfig | null {

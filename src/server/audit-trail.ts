@@ -2,6 +2,9 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AuditLog } from '../domain/audit/audit-log.ts';
 import type { LogKeyCustody } from '../domain/audit/checkpointer.ts';
 import type { SecretSealer } from '../domain/iam/credentials.ts';
+import { parseVerifierKey, type NoteVerifier } from '../domain/audit/tlog/note-keys.ts';
+import { ConfigError } from '../platform/config.ts';
+import type { KeyUseDecisionLog, KeyUseDecisionRecord } from '../domain/kms/decision-records.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import type { AuditRecord, AuditResult } from '../domain/audit/records.ts';
 import type { AuditOutcome } from '../protocols/audit/audit-endpoint.ts';
@@ -197,4 +200,64 @@ export function logKeyCustody(root: RootOfTrust | null, sealer: SecretSealer): L
     wrap: (seed, aad) => Promise.resolve(sealer.seal(Buffer.from(seed), context(aad))),
     unwrap: (wrapped, aad) => Promise.resolve(sealer.unseal(wrapped, context(aad))),
   };
+}
+
+/**
+ * Key-use decisions go to their own table (the KMS's decision log) and, as 'key-use' records with
+ * their justification, to the audit log: one batch of decisions, one group of audit appends.
+ */
+export function auditedKeyUseDecisions(log: KeyUseDecisionLog, audit: AuditLog): KeyUseDecisionLog {
+  return {
+    async append(records) {
+      await log.append(records);
+      await Promise.all(records.map((record) => audit.record(keyUseRecord(record))));
+    },
+    listTenantDecisions: (tenantId, range, afterSeq, limit) =>
+      log.listTenantDecisions(tenantId, range, afterSeq, limit),
+  };
+}
+
+function keyUseRecord(decision: KeyUseDecisionRecord): AuditRecord {
+  const j = decision.justification;
+  return {
+    kind: 'key-use',
+    timeMs: decision.decidedAt.getTime(),
+    tenantId: decision.tenantId,
+    principalId: j.principalId,
+    principalTenantId: j.tenantId === decision.tenantId ? null : j.tenantId,
+    action: `kms:${j.operation}`,
+    resource: `sovra:kms-key/${decision.keyId}`,
+    classification: null,
+    sourceIp: j.sourceIp,
+    sourceJurisdiction: j.jurisdiction,
+    result: decision.decision === 'granted' ? 'success' : 'denied',
+    status: null,
+    errorCode: decision.denialReason,
+    justification: j.reason,
+    approvalId: j.approvalReference,
+    requestId: j.requestId,
+    details: { keyVersion: decision.keyVersion, service: j.service },
+  };
+}
+
+/** The configured witness keys, each a cosignature/v1 vkey; a bad one stops the start naming the setting. */
+export function witnessVerifiers(vkeys: readonly string[]): NoteVerifier[] {
+  return vkeys.map((vkey, i) => {
+    let verifier: NoteVerifier;
+    try {
+      verifier = parseVerifierKey(vkey);
+    } catch (error) {
+      throw invalidWitnessKeys(`line ${i + 1}: ${(error as Error).message}`);
+    }
+    if (verifier.keyType !== 'cosignature/v1') {
+      throw invalidWitnessKeys(`line ${i + 1}: ${verifier.name} is not a cosignature/v1 key`);
+    }
+    return verifier;
+  });
+}
+
+function invalidWitnessKeys(message: string): ConfigError {
+  return new ConfigError('InvalidConfig', `config: auditWitnessKeys: ${message}`, {
+    setting: 'auditWitnessKeys',
+  });
 }

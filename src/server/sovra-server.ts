@@ -3,9 +3,12 @@ import { AuditLog } from '../domain/audit/audit-log.ts';
 import { DEFAULT_RETENTION_DAYS } from '../domain/audit/retention.ts';
 import { AuditReader } from '../domain/audit/audit-reader.ts';
 import { Checkpointer } from '../domain/audit/checkpointer.ts';
+import { WitnessCosignatures } from '../domain/audit/witnessing.ts';
 import { AUDIT_PATH_PREFIX, AuditEndpoint, newAuditOutcome } from '../protocols/audit/audit-endpoint.ts';
 import {
   auditRequestRecord,
+  auditedKeyUseDecisions,
+  witnessVerifiers,
   holdResponseForAudit,
   kmsRequestRecord,
   logKeyCustody,
@@ -121,9 +124,6 @@ export async function startServer(
   // tenant's KMS, so S3 writes and reads of encrypted objects also answer 503 while sealed; with
   // none (`--root-of-trust none`) objects are stored in plaintext CRC frames.
   const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
-  const decisions = new KeyUseDecisionRecorder(keyUseDecisions, (err) =>
-    log.error({ err }, 'key-use decisions could not be written; retrying'),
-  );
   const jurisdictions = openJurisdictionMap(config);
   const jurisdictionOf = (address: string) => jurisdictions.jurisdictionOf(address);
   const audit = config.audit.enabled
@@ -143,6 +143,10 @@ export async function startServer(
   });
   const onAuditFailure = (err: unknown) =>
     log.error({ err }, 'a response was withheld because its audit record could not be written');
+  const decisions = new KeyUseDecisionRecorder(
+    audit === null ? keyUseDecisions : auditedKeyUseDecisions(keyUseDecisions, audit),
+    (err) => log.error({ err }, 'key-use decisions could not be written; retrying'),
+  );
   const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region, decisions });
   const encryptor = rootOfTrust === null ? null : new ObjectEncryptor(keyRingDataKeys(keyRing, keys, clock));
   const objects = new ObjectStore({
@@ -173,6 +177,7 @@ export async function startServer(
   await checkpointer?.start();
   const auditEndpoint = new AuditEndpoint({
     reader: new AuditReader(auditStore),
+    witnesses: new WitnessCosignatures(auditStore, witnessVerifiers(config.audit.witnessKeys), clock),
     credentials,
     clock,
     region: config.region,
@@ -392,11 +397,12 @@ export async function startServer(
       await dispatcher.stop();
       await kmsMaintenance.stop();
       await xks?.close();
-      await audit?.close().catch((err: unknown) => log.error({ err }, 'audit records lost at shutdown'));
-      await checkpointer?.stop();
+      // Key-use decisions feed the audit log, and the last checkpoint covers both.
       await decisions
         .close()
         .catch((err: unknown) => log.error({ err }, 'key-use decisions lost at shutdown'));
+      await audit?.close().catch((err: unknown) => log.error({ err }, 'audit records lost at shutdown'));
+      await checkpointer?.stop();
       await metadata.close();
       await (seal ?? rootOfTrust)?.close();
       log.info({}, 'stopped');

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { verifyDisclosed } from '../../src/cli/audit.ts';
-import { parseCanonicalRecord } from '../../src/domain/audit/records.ts';
+import type { DisclosedRecord } from '../../src/domain/audit/audit-reader.ts';
+import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
 import { openCheckpoint } from '../../src/domain/audit/tlog/checkpoint.ts';
 import { CompactRange } from '../../src/domain/audit/tlog/compact-range.ts';
 import { parseEntryBundle } from '../../src/domain/audit/tlog/entry-bundle.ts';
@@ -96,11 +97,16 @@ function defineAuditSuite(backend: MetadataBackend): void {
       assert.equal(vkeys.length, 2, 'Ed25519 and ML-DSA-65 verifier keys are public');
       const verifiers = vkeys.map(parseVerifierKey);
       assert.deepEqual(verifiers.map((v) => v.keyType).sort(), ['ed25519', 'ml-dsa-65']);
-      const page = await audit.records({ proofs: 'true', limit: '1000' });
-      const records = page.records.map((r) => ({
-        ...r,
-        parsed: parseCanonicalRecord(Buffer.from(r.record!, 'utf8')),
-      }));
+      // Key-use records arrive in batches a few milliseconds after the use.
+      let records: (DisclosedRecord & { parsed: AuditRecord })[] = [];
+      for (let attempt = 0; attempt < 50 && !records.some((r) => r.parsed.kind === 'key-use'); attempt += 1) {
+        if (attempt > 0) await sleep(100);
+        const page = await audit.records({ limit: '1000' });
+        records = page.records.map((r) => ({
+          ...r,
+          parsed: parseCanonicalRecord(Buffer.from(r.record!, 'utf8')),
+        }));
+      }
       const putRecord = records.find((r) => r.parsed.requestId === put.$metadata.requestId);
       assert.ok(putRecord, 'the acknowledged PUT is in its tenant’s records');
       assert.equal(putRecord.parsed.action, 's3:PutObject');
@@ -110,6 +116,10 @@ function defineAuditSuite(backend: MetadataBackend): void {
       const denied = records.find((r) => r.parsed.kind === 'authorization-denied');
       assert.ok(denied, 'the wrong signature is recorded as a denial');
       assert.equal(denied.parsed.errorCode, 'SignatureDoesNotMatch');
+      const keyUse = records.find((r) => r.parsed.kind === 'key-use');
+      assert.ok(keyUse, 'encrypting the object used a KMS key, recorded with its justification');
+      assert.equal(keyUse.parsed.justification, 'CUSTOMER_INITIATED_ACCESS');
+      assert.equal(keyUse.parsed.result, 'success');
       assert.equal(JSON.stringify(records).includes('wrong-secret'), false, 'no secret in records');
       assert.equal(JSON.stringify(records).includes(sovra.credentials.secretAccessKey), false);
 
@@ -303,5 +313,86 @@ describe('sovra audit verify detects and locates tampering (SQLite, triggers dro
     const report = await verifyAltered((db) => db.exec('DELETE FROM audit_records WHERE leaf_index >= 35'));
     assert.equal(report.ok, false);
     assert.equal(report.problem?.index, 35);
+  });
+});
+
+describe('witnesses cosign checkpoints (sovra audit witness-key, sovra audit cosign)', () => {
+  let sovra: SovraProcess;
+  let work: string;
+  let witnessVkey: string;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'sovra-witness-'));
+    witnessVkey = (
+      await sovraCli(['audit', 'witness-key', '--name', 'witness.example/w1', '--out', join(work, 'w1.key')])
+    ).trim();
+    writeFileSync(join(work, 'witnesses'), `# the regulator's witness\n${witnessVkey}\n`);
+    sovra = await startSovra({ extraArgs: ['--audit-witness-keys', join(work, 'witnesses')] });
+  });
+  after(async () => {
+    await sovra.stop();
+    removeDir(sovra.dataDir);
+    removeDir(work);
+  });
+
+  it('a cosignature checked for consistency is carried by the served checkpoint; a stranger’s is refused', async () => {
+    const s3 = sovra.client();
+    const audit = new AuditClient(sovra.endpoint, sovra.credentials, TEST_REGION);
+    const credentials = writeCredentials(sovra);
+    const cosign = () =>
+      sovraCli([
+        'audit',
+        'cosign',
+        '--endpoint',
+        sovra.endpoint,
+        '--credentials',
+        credentials,
+        '--witness-key',
+        join(work, 'w1.key'),
+        '--state',
+        join(work, 'w1.state'),
+      ]);
+    await s3.send(new CreateBucketCommand({ Bucket: 'witnessed' }));
+    await checkpointCovering(audit, 2);
+    const first = JSON.parse(await cosign()) as { treeSize: number; cosigned: boolean };
+    assert.equal(first.cosigned, true);
+    const witness = parseVerifierKey(witnessVkey);
+    const served = openCheckpoint(await audit.checkpoint(), [witness]);
+    assert.equal(served.checkpoint.treeSize, first.treeSize);
+    assert.equal(served.note.verifiedSignatures[0]!.keyType, 'cosignature/v1');
+
+    // The log grows; the witness checks the new checkpoint is consistent with the one it cosigned.
+    for (let i = 0; i < 5; i += 1)
+      await s3.send(new PutObjectCommand({ Bucket: 'witnessed', Key: `k${i}`, Body: 'x' }));
+    await checkpointCovering(audit, first.treeSize + 5);
+    const second = JSON.parse(await cosign()) as { treeSize: number; cosigned: boolean };
+    assert.ok(second.treeSize > first.treeSize);
+    assert.equal(second.cosigned, true);
+
+    // A cosignature by a key the operator did not configure is refused.
+    await sovraCli([
+      'audit',
+      'witness-key',
+      '--name',
+      'stranger.example',
+      '--out',
+      join(work, 'stranger.key'),
+    ]);
+    await assert.rejects(
+      sovraCli([
+        'audit',
+        'cosign',
+        '--endpoint',
+        sovra.endpoint,
+        '--credentials',
+        credentials,
+        '--witness-key',
+        join(work, 'stranger.key'),
+        '--state',
+        join(work, 'stranger.state'),
+      ]),
+      /configured witness|does not verify/,
+    );
+    s3.destroy();
   });
 });

@@ -12,13 +12,19 @@ import { assertNever, isSovraError } from '../../platform/errors.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
 import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
 import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { readBoundedBody } from '../bounded-body.ts';
+import type { WitnessCosignatures } from '../../domain/audit/witnessing.ts';
 
 export const AUDIT_PATH_PREFIX = '/_sovra/audit/';
+/** A few cosignature lines (c2sp.org/tlog-cosignature lines are ~120 bytes). */
+const COSIGNATURE_BODY_MAX_BYTES = 4096;
+const EMPTY_BODY = Buffer.alloc(0);
 /** SigV4 service name of Sovra's own APIs (operator, audit, admin). */
 const SIGNING_SERVICE = 'sovra';
 
 export interface AuditEndpointOptions {
   reader: AuditReader;
+  witnesses: WitnessCosignatures;
   credentials: CredentialResolver;
   clock: Clock;
   region: string;
@@ -54,6 +60,7 @@ class AuditProtocolError extends Error {
  *   GET /_sovra/audit/log/checkpoint               c2sp.org/tlog-tiles, authorized readers
  *   GET /_sovra/audit/log/tile/<L>/<N>[.p/<W>]     hash tiles, authorized readers
  *   GET /_sovra/audit/log/tile/entries/<N>[.p/<W>] entry bundles (record commitments), authorized readers
+ *   POST /_sovra/audit/log/cosignature?size=       a witness's cosignature lines, authorized readers
  *   GET /_sovra/audit/proof/inclusion?index=&size= authorized readers
  *   GET /_sovra/audit/proof/consistency?old=&new=  any authenticated principal
  *   GET /_sovra/audit/records?…                    a tenant administrator's own tenant's records
@@ -76,24 +83,35 @@ export class AuditEndpoint {
     outcome: AuditOutcome = newAuditOutcome(),
   ): Promise<AuditOutcome> {
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        throw new AuditProtocolError('MethodNotAllowed', 'the audit log is read-only');
-      }
       const url = new URL(req.url ?? '/', 'http://audit.invalid');
       const path = url.pathname.slice(AUDIT_PATH_PREFIX.length);
+      const isCosignature = path === 'log/cosignature';
+      if (isCosignature ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD') {
+        throw new AuditProtocolError(
+          'MethodNotAllowed',
+          isCosignature ? 'cosignatures are POSTed' : 'the audit log is read-only',
+        );
+      }
       outcome.route = path.startsWith('log/tile/') ? 'log/tile' : path;
       if (path === 'vkeys') {
         sendText(res, 200, `${(await this.#o.verifierKeys()).join('\n')}\n`, 'public, max-age=300');
         return outcome;
       }
-      const principal = await this.#authenticate(req);
+      const body = isCosignature
+        ? await readBoundedBody(
+            req,
+            COSIGNATURE_BODY_MAX_BYTES,
+            () => new AuditProtocolError('MalformedRequest', 'too large'),
+          )
+        : EMPTY_BODY;
+      const principal = await this.#authenticate(req, body);
       outcome.principalId = principal.id;
       outcome.tenantId = principal.tenantId;
       const isReader = principal.isTenantAdmin && principal.tenantId === ROOT_TENANT_ID;
       const reader = this.#o.reader;
       if (path === 'log/checkpoint') {
         requireReader(isReader);
-        const checkpoint = await reader.latestCheckpoint();
+        const checkpoint = await this.#o.witnesses.servedCheckpoint();
         if (checkpoint === null)
           throw new AuditProtocolError('NotFound', 'no checkpoint has been signed yet');
         sendText(res, 200, checkpoint.note, 'no-store');
@@ -107,6 +125,10 @@ export class AuditEndpoint {
         if (body === null) throw new AuditProtocolError('NotFound', 'no such tile in the checkpointed tree');
         // Tiles never change once served (c2sp.org/tlog-tiles), but they are not public.
         sendBytes(res, body, 'private, max-age=31536000, immutable');
+      } else if (isCosignature) {
+        requireReader(isReader);
+        const accepted = await this.#o.witnesses.accept(integerParam(url, 'size'), body.toString('utf8'));
+        sendJson(res, 200, { accepted });
       } else if (path === 'proof/inclusion') {
         requireReader(isReader);
         const proof = await reader.inclusionProof(integerParam(url, 'index'), integerParam(url, 'size'));
@@ -140,8 +162,8 @@ export class AuditEndpoint {
     return outcome;
   }
 
-  async #authenticate(req: IncomingMessage): Promise<Principal> {
-    const { principal } = await authenticateSignedRequest(req, new Uint8Array(0), {
+  async #authenticate(req: IncomingMessage, body: Buffer): Promise<Principal> {
+    const { principal } = await authenticateSignedRequest(req, body, {
       credentials: this.#o.credentials,
       clock: this.#o.clock,
       region: this.#o.region,
