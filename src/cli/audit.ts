@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parseCanonicalRecord, recordLeaf } from '../domain/audit/records.ts';
 import { storeLogSource, verifyLog, type VerificationReport } from '../domain/audit/log-verifier.ts';
+import { pruneExpiredRecords, type RecordArchive } from '../domain/audit/retention-pruner.ts';
 import { cosignCheckpoint, openCheckpoint } from '../domain/audit/tlog/checkpoint.ts';
 import { hashLeaf } from '../domain/audit/tlog/hashing.ts';
 import {
@@ -154,6 +155,29 @@ export function auditCommand(env: Record<string, string | undefined>): Command {
         throw error;
       }
     });
+  audit.addCommand(
+    storeCommand(env, {
+      name: 'prune',
+      description:
+        'archive the records whose minimum retention has ended to a file, then remove them from the database (their hashes stay)',
+      async run(config, clock, options) {
+        if (typeof options.archive !== 'string') return failCommand('--archive <file> is required');
+        const archivePath = options.archive;
+        const { metadata, auditLog } = openMetadataAndKeyStores(config, clock);
+        try {
+          await metadata.migrate();
+          const result = await pruneExpiredRecords(auditLog, jsonLinesArchive(archivePath), clock.nowMs());
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+        } finally {
+          await metadata.close();
+        }
+      },
+    }).option(
+      '--archive <file>',
+      'JSON lines file the archived records are appended to (fsynced before removal)',
+    ),
+  );
+
   audit
     .command('witness-key')
     .description(
@@ -278,4 +302,28 @@ export function verifyDisclosed(
     rootHash: checkpoint.rootHash,
   });
   return 'in-log';
+}
+
+/** Appends records as JSON lines (leaf index, record, salt) and fsyncs before they are removed. */
+function jsonLinesArchive(path: string): RecordArchive {
+  return {
+    keep(records) {
+      const lines = records.map((record) =>
+        JSON.stringify({
+          leafIndex: record.index,
+          record: record.canonical?.toString('utf8') ?? null,
+          salt: record.salt?.toString('base64') ?? null,
+          leaf: record.leaf.toString('base64'),
+        }),
+      );
+      const fd = openSync(path, 'a', 0o600);
+      try {
+        writeSync(fd, `${lines.join('\n')}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return Promise.resolve();
+    },
+  };
 }

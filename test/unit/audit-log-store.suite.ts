@@ -13,6 +13,15 @@ import {
 } from '../../src/domain/audit/tlog/proof-verification.ts';
 import { proveConsistency, proveInclusion } from '../../src/domain/audit/tlog/tile-prover.ts';
 import { systemClock } from '../../src/platform/clock.ts';
+import { storeLogSource, verifyLog } from '../../src/domain/audit/log-verifier.ts';
+import type { StoredAuditRecord } from '../../src/domain/audit/ports.ts';
+import { pruneExpiredRecords } from '../../src/domain/audit/retention-pruner.ts';
+import { signCheckpoint } from '../../src/domain/audit/tlog/checkpoint.ts';
+import {
+  createNoteSigner,
+  generateNoteKey,
+  parseVerifierKey,
+} from '../../src/domain/audit/tlog/note-keys.ts';
 
 /** The audit log store on a real metadata database, SQLite and PostgreSQL alike. */
 export interface AuditDatabase {
@@ -198,6 +207,55 @@ export function auditLogStoreSuite(name: string, open: () => Promise<AuditDataba
         const archived = await store.readRecord(1);
         assert.equal(archived?.canonical, null);
         assert.deepEqual(archived?.leaf, sealed[1]!.leaf);
+      } finally {
+        await dispose();
+      }
+    });
+
+    test('pruning after retention archives records but keeps every hash: the log still verifies; records within retention cannot be pruned by anyone', async () => {
+      const { db, dispose } = await open();
+      try {
+        const store = new SqlAuditLogStore(db);
+        const sealed = Array.from({ length: 10 }, (_, i) => sealRecord(auditRecord({ requestId: `p${i}` })));
+        const head = await store.append(
+          sealed,
+          sealed.map((_, i) => (i < 6 ? Date.now() - 1000 : FAR_FUTURE)),
+        );
+        const key = generateNoteKey('ed25519', 'test.example/log');
+        const signer = createNoteSigner({
+          keyType: 'ed25519',
+          name: key.name,
+          seed: key.seed,
+          clock: systemClock,
+        });
+        const note = await signCheckpoint(
+          { origin: key.name, treeSize: head.treeSize, rootHash: head.rootHash, extensionLines: [] },
+          [signer],
+        );
+        await store.saveCheckpoint({
+          treeSize: head.treeSize,
+          rootHash: head.rootHash,
+          note,
+          signedAtMs: Date.now(),
+        });
+        const kept: StoredAuditRecord[] = [];
+        const archive = {
+          keep: (records: readonly StoredAuditRecord[]) => (kept.push(...records), Promise.resolve()),
+        };
+        // A pruner that claims it is later than it is: the database still refuses.
+        await assert.rejects(pruneExpiredRecords(store, archive, FAR_FUTURE + 1));
+        assert.equal((await store.readRecord(7))?.canonical !== null, true);
+        kept.length = 0;
+        assert.deepEqual(await pruneExpiredRecords(store, archive, Date.now()), { archived: 6 });
+        assert.deepEqual(
+          kept.map((r) => r.index),
+          [0, 1, 2, 3, 4, 5],
+        );
+        assert.equal((await store.readRecord(3))?.canonical, null);
+        const report = await verifyLog(storeLogSource(store), [parseVerifierKey(key.verifierKey)]);
+        assert.equal(report.ok, true, report.problem?.reason);
+        assert.equal(report.entriesChecked, 10);
+        assert.equal(report.recordsChecked, 4);
       } finally {
         await dispose();
       }

@@ -164,6 +164,33 @@ export class SqlAuditLogStore implements AuditLogStore {
     return rows.length === 0 ? null : decodeStoredRecord(rows[0]!);
   }
 
+  async expiredRecords(nowMs: number, limit: number): Promise<StoredAuditRecord[]> {
+    const rows = await this.#db.query(
+      this.#sql(
+        'SELECT leaf_index, recorded_at_ms, leaf, record, salt FROM audit_records WHERE retain_until_ms <= ? AND record IS NOT NULL ORDER BY leaf_index LIMIT ?',
+      ),
+      [nowMs, limit],
+    );
+    return rows.map(decodeStoredRecord);
+  }
+
+  async archiveRecords(indexes: readonly number[]): Promise<number> {
+    if (indexes.length === 0) return 0;
+    return this.#db.transaction(async (session) => {
+      let archived = 0;
+      for (let start = 0; start < indexes.length; start += RECORDS_PER_STATEMENT) {
+        const chunk = indexes.slice(start, start + RECORDS_PER_STATEMENT);
+        archived += await session.execute(
+          this.#sql(
+            `UPDATE audit_records SET record = NULL, salt = NULL WHERE leaf_index IN (${chunk.map(() => '?').join(', ')})`,
+          ),
+          chunk,
+        );
+      }
+      return archived;
+    });
+  }
+
   async saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
     // Two gateways may sign the same size; the first stored stays (both are valid).
     const conflict = this.#db.dialect === 'postgres' ? ' ON CONFLICT (tree_size) DO NOTHING' : '';

@@ -69,6 +69,13 @@ export interface AuditLogStore {
   /** Every stored entry with index in [start, end), ascending (gaps are missing rows). */
   readEntries(start: number, end: number): Promise<StoredAuditRecord[]>;
   readRecord(index: number): Promise<StoredAuditRecord | null>;
+  /** Records whose retention ended by `nowMs` and that are not archived yet, ascending, at most `limit`. */
+  expiredRecords(nowMs: number, limit: number): Promise<StoredAuditRecord[]>;
+  /**
+   * Archives records: their record and salt are removed, their leaves (and so every hash of the
+   * tree) stay. The database refuses it for any record whose retention has not ended.
+   */
+  archiveRecords(indexes: readonly number[]): Promise<number>;
   saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
   latestCheckpoint(): Promise<StoredCheckpoint | null>;
   /** Checkpoints with treeSize in [fromSize, toSize], ascending. */
