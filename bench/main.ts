@@ -8,6 +8,8 @@
 // BENCH_TLOG_ENTRIES (default 10,000,000) sizes the in-memory audit tree of the audit-tlog section.
 // `npm run bench -- <section>` runs one section.
 import { runAuditTlogBench } from './audit-tlog.ts';
+import { benchAudit } from './audit.ts';
+import { runAuthorizationBench } from './authorization.ts';
 import { benchEncryption } from './encryption.ts';
 import { benchKms } from './kms.ts';
 import { benchLifecycle } from './lifecycle.ts';
@@ -31,6 +33,11 @@ const sections: Record<string, () => Promise<string>> = {
   'root-of-trust': () => benchRootOfTrust(durationS * 1000),
   xks: () => benchXks(durationS * 1000),
   encryption: () => benchEncryption(Number(process.env.BENCH_SSE_LARGE_MIB ?? 256) * 1024 * 1024, 200),
+  audit: () => benchAudit(durationS),
+  authorization: async () => {
+    await runAuthorizationBench();
+    return '';
+  },
   // This section prints its own figures as it goes.
   'audit-tlog': async () => {
     await runAuditTlogBench();

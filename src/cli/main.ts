@@ -4,11 +4,17 @@ import { ConfigError, loadServerConfig, SERVER_SETTINGS, type RawSettings } from
 import { createLogger } from '../platform/logger.ts';
 import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
+import { accessCommand } from './access.ts';
 import { auditCommand } from './audit.ts';
 import { keysCommand } from './keys.ts';
 import { kmsMaintenanceCommand } from './kms-maintenance.ts';
 import { lifecycleRunCommand } from './lifecycle-run.ts';
 import { operatorCommand } from './operator.ts';
+import { accessKeyCommand } from './accesskey.ts';
+import { policyCommand } from './policy.ts';
+import { roleCommand } from './role.ts';
+import { tenantCommand } from './tenant.ts';
+import { groupCommand, userCommand } from './user.ts';
 
 /** The `sovra` command. */
 export function buildProgram(): Command {
@@ -86,6 +92,14 @@ export function buildProgram(): Command {
   program.addCommand(operatorCommand(process.env));
   program.addCommand(keysCommand(process.env));
   program.addCommand(auditCommand(process.env));
+  program.addCommand(accessCommand(process.env));
+  // Tenants and identities, through the admin API of a running server (/_sovra/admin/).
+  program.addCommand(tenantCommand(process.env));
+  program.addCommand(userCommand(process.env));
+  program.addCommand(groupCommand(process.env));
+  program.addCommand(roleCommand(process.env));
+  program.addCommand(accessKeyCommand(process.env));
+  program.addCommand(policyCommand(process.env));
   return program;
 }
 

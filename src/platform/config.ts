@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
+import { loadAuditExport, type SiemSinkConfig } from './audit-export.ts';
 import { SovraError } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { loadNotificationTargets, type NotificationTarget } from './notification-targets.ts';
@@ -38,6 +39,14 @@ export interface ServerConfig {
    * cost; `origin` is the log's name, the first line of every checkpoint (c2sp.org/tlog-checkpoint).
    */
   audit: { enabled: boolean; origin: string; witnessKeys: string[] };
+  /** SIEM export sinks of the audit log (docs/reference/siem-export.md); empty when the setting is absent. */
+  auditExport: SiemSinkConfig[];
+  /**
+   * Operator access approval (domain/lockbox): the security offices' attestation verifier keys
+   * (Ed25519 C2SP vkeys, one per line of the file) and the text of the platform's operator access
+   * rules file (JSON), null when not configured. Without both, no operator can file a request.
+   */
+  operatorAccess: { attestationKeys: string[]; rules: string | null };
 }
 
 /**
@@ -212,6 +221,27 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     env: 'SOVRA_AUDIT_WITNESS_KEYS',
     description:
       'file of witness verifier keys (c2sp.org/tlog-cosignature vkeys, one per line) whose cosignatures checkpoints carry',
+  },
+  {
+    key: 'auditExport',
+    flag: '--audit-export <file>',
+    env: 'SOVRA_AUDIT_EXPORT',
+    description:
+      'JSON file {"sinks": [...]} streaming the audit log as OCSF events to files, stdout, syslog (RFC 5424) and webhooks',
+  },
+  {
+    key: 'operatorAttestationKeys',
+    flag: '--operator-attestation-keys <file>',
+    env: 'SOVRA_OPERATOR_ATTESTATION_KEYS',
+    description:
+      "file of security-office verifier keys (Ed25519 signed-note vkeys, one per line) that sign operators' attestations",
+  },
+  {
+    key: 'operatorAccessRules',
+    flag: '--operator-access-rules <file>',
+    env: 'SOVRA_OPERATOR_ACCESS_RULES',
+    description:
+      'JSON file of who may request access to tenant data (minClearance, profile, nationalities, residencies, networkJurisdictions, maxDurationSeconds, breakGlass)',
   },
   {
     key: 'lifecycleIntervalMs',
@@ -441,6 +471,8 @@ function validate(raw: RawSettings): ServerConfig {
     jurisdictions: jurisdictionsOf(text(raw, 'homeJurisdiction'), text(raw, 'jurisdictionMap')),
     xks: xksOf(raw),
     audit: auditOf(text(raw, 'auditLog'), text(raw, 'auditOrigin'), text(raw, 'auditWitnessKeys')),
+    auditExport: auditExportOf(text(raw, 'auditExport')),
+    operatorAccess: operatorAccessOf(text(raw, 'operatorAttestationKeys'), text(raw, 'operatorAccessRules')),
   };
 }
 
@@ -564,6 +596,38 @@ function jurisdictionsOf(
   }
   if (mapFile !== undefined && !isAbsolute(mapFile)) throw bad('jurisdictionMap', 'must be an absolute path');
   return { homeJurisdiction, mapFile: mapFile === undefined || mapFile === '' ? null : mapFile };
+}
+
+/** Reads the two lockbox files; their contents are checked by domain/lockbox when the server starts. */
+function operatorAccessOf(
+  keysFile: string | undefined,
+  rulesFile: string | undefined,
+): ServerConfig['operatorAccess'] {
+  let attestationKeys: string[] = [];
+  if (keysFile !== undefined && keysFile !== '') {
+    try {
+      attestationKeys = readFileSync(keysFile, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0 && !line.startsWith('#'));
+    } catch (error) {
+      throw bad('operatorAttestationKeys', `cannot read ${keysFile}: ${(error as Error).message}`);
+    }
+  }
+  let rules: string | null = null;
+  if (rulesFile !== undefined && rulesFile !== '') {
+    try {
+      rules = readFileSync(rulesFile, 'utf8');
+    } catch (error) {
+      throw bad('operatorAccessRules', `cannot read ${rulesFile}: ${(error as Error).message}`);
+    }
+  }
+  return { attestationKeys, rules };
+}
+
+function auditExportOf(path: string | undefined): SiemSinkConfig[] {
+  if (path === undefined || path === '') return [];
+  return loadAuditExport(path, (message) => bad('auditExport', message));
 }
 
 function notificationTargetsOf(path: string | undefined): NotificationTarget[] {

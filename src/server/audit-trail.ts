@@ -7,6 +7,8 @@ import { ConfigError } from '../platform/config.ts';
 import type { KeyUseDecisionLog, KeyUseDecisionRecord } from '../domain/kms/decision-records.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import type { AuditRecord, AuditResult } from '../domain/audit/records.ts';
+import type { AccessOutcome } from '../protocols/access/access-endpoint.ts';
+import type { AdminOutcome } from '../protocols/admin/admin-endpoint.ts';
 import type { AuditOutcome } from '../protocols/audit/audit-endpoint.ts';
 import type { KmsOutcome } from '../protocols/kms/kms-endpoint.ts';
 import type { OperatorOutcome } from '../protocols/operator/operator-endpoint.ts';
@@ -101,7 +103,7 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
       : outcome.key === null
         ? `arn:aws:s3:::${outcome.bucket}`
         : `arn:aws:s3:::${outcome.bucket}/${outcome.key}`;
-  return requestRecord(
+  const record = requestRecord(
     `s3:${outcome.action ?? 'Unknown'}`,
     resource,
     outcome.principalId,
@@ -110,12 +112,61 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
     status,
     facts,
   );
+  if (outcome.denial === null) return record;
+  // Which layer refused and which statements or guardrails did: the "why" of a denial.
+  return {
+    ...record,
+    kind: 'authorization-denied',
+    result: 'denied',
+    details: {
+      ...record.details,
+      deniedBy: outcome.denial.source,
+      denyingPolicies: outcome.denial.policies.join(' ').slice(0, 512),
+    },
+  };
 }
 
 export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: RequestFacts): AuditRecord {
   return requestRecord(
     `kms:${outcome.operation ?? 'Unknown'}`,
     null,
+    outcome.principalId,
+    outcome.tenantId,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+}
+
+/**
+ * Admin API requests: changes that succeed are 'admin-change' records of the tenant changed;
+ * reads and refusals are requests like any other.
+ */
+export function adminRequestRecord(outcome: AdminOutcome, status: number, facts: RequestFacts): AuditRecord {
+  const record = requestRecord(
+    outcome.action ?? 'sovra:Unknown',
+    outcome.resource,
+    outcome.principalId,
+    outcome.tenantId,
+    outcome.errorCode,
+    status,
+    facts,
+  );
+  const isChange = outcome.action !== null && !/^sovra:(Get|List)/.test(outcome.action);
+  return isChange && record.result === 'success' ? { ...record, kind: 'admin-change' } : record;
+}
+
+/** Lockbox API requests (the steps themselves are also 'access-approval' records of the tenant). */
+export function accessRequestRecord(
+  outcome: AccessOutcome,
+  status: number,
+  facts: RequestFacts,
+): AuditRecord {
+  return requestRecord(
+    `sovra:${outcome.action ?? 'Unknown'}`,
+    outcome.accessRequestId === null
+      ? 'sovra:access-request'
+      : `sovra:access-request/${outcome.accessRequestId}`,
     outcome.principalId,
     outcome.tenantId,
     outcome.errorCode,

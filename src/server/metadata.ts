@@ -1,9 +1,11 @@
+import { SqlAccessApprovalStore } from '../adapters/sql/access-approval-store.ts';
 import { SqlAuditLogStore } from '../adapters/sql/audit-log-store.ts';
 import { join } from 'node:path';
 import { PostgresDatabase } from '../adapters/postgres/postgres-database.ts';
 import { POSTGRES_MIGRATIONS } from '../adapters/postgres/migrations.ts';
 import { openPostgresMetadataStore } from '../adapters/postgres/postgres-metadata-store.ts';
 import type { SqlDatabase } from '../adapters/sql/driver.ts';
+import { SqlIdentityStore } from '../adapters/sql/iam-store.ts';
 import { SqlKeyStore } from '../adapters/sql/kms-store.ts';
 import { SqlKeyUseDecisionLog } from '../adapters/sql/key-use-decisions.ts';
 import { SqlMetadataStore } from '../adapters/sql/metadata-store.ts';
@@ -41,6 +43,10 @@ export function openMetadataAndKeyStores(
   keys: KeyStore;
   keyUseDecisions: KeyUseDecisionLog;
   auditLog: SqlAuditLogStore;
+  /** Tenants, principals, groups, access keys and managed policies (the admin API's store). */
+  identity: SqlIdentityStore;
+  /** Operator access requests (the lockbox, domain/lockbox). */
+  accessApprovals: SqlAccessApprovalStore;
 } {
   let db: SqlDatabase;
   let metadata: MetadataStore;
@@ -64,5 +70,7 @@ export function openMetadataAndKeyStores(
     keys: new SqlKeyStore(db),
     keyUseDecisions: new SqlKeyUseDecisionLog(db),
     auditLog: new SqlAuditLogStore(db),
+    identity: new SqlIdentityStore(db),
+    accessApprovals: new SqlAccessApprovalStore(db),
   };
 }

@@ -143,6 +143,8 @@ function asStorageError(error: unknown): unknown {
       return storageError('EncryptionKeyNotFound', error.message);
     case 'KeyDisabled':
       return storageError('EncryptionKeyDisabled', error.message);
+    case 'KeyUseDenied':
+      return storageError('EncryptionKeyUseDenied', error.message);
     case 'KeyInvalidState':
     case 'InvalidKeyUsage':
       return storageError('EncryptionKeyInvalidState', error.message);

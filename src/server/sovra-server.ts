@@ -4,8 +4,12 @@ import { DEFAULT_RETENTION_DAYS } from '../domain/audit/retention.ts';
 import { AuditReader } from '../domain/audit/audit-reader.ts';
 import { Checkpointer } from '../domain/audit/checkpointer.ts';
 import { WitnessCosignatures } from '../domain/audit/witnessing.ts';
+import { SiemExporter } from '../domain/audit/siem-exporter.ts';
+import { openSiemSinks } from '../adapters/siem/siem-sinks.ts';
 import { AUDIT_PATH_PREFIX, AuditEndpoint, newAuditOutcome } from '../protocols/audit/audit-endpoint.ts';
 import {
+  accessRequestRecord,
+  adminRequestRecord,
   auditRequestRecord,
   auditedKeyUseDecisions,
   witnessVerifiers,
@@ -21,8 +25,15 @@ import { join } from 'node:path';
 import { DiskBlobStore } from '../adapters/blobs/disk-blob-store.ts';
 import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
 import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
+import { RequestAuthorizer } from '../domain/iam/request-authorizer.ts';
+import { ApprovedOperatorAuthorizer } from '../domain/lockbox/approved-operator-authorizer.ts';
+import { Guardrails } from '../domain/guardrails/guardrails.ts';
+import { CedarGuardrailCompiler, readDefaultGuardrails } from '../adapters/cedar/cedar-guardrails.ts';
 import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
+import { IdentityAdministration } from '../domain/iam/identity-admin.ts';
+import { CachedIdentitySource } from '../domain/iam/identity-policies.ts';
+import { ADMIN_PATH_PREFIX, AdminEndpoint, newAdminOutcome } from '../protocols/admin/admin-endpoint.ts';
 import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
@@ -52,6 +63,8 @@ import { loggablePath, type Logger } from '../platform/logger.ts';
 import { createHttpServer } from './http-server.ts';
 import { startKmsMaintenance } from './kms-maintenance.ts';
 import { openMetadataAndKeyStores } from './metadata.ts';
+import { openOperatorAccess } from './operator-access.ts';
+import { ACCESS_PATH_PREFIX, newAccessOutcome } from '../protocols/access/access-endpoint.ts';
 import { keyRingDataKeys } from './object-encryption-keys.ts';
 import { openNotificationSinks } from './notification-sinks.ts';
 import { openRootOfTrust } from './root-of-trust.ts';
@@ -83,7 +96,14 @@ export async function startServer(
   announce: (text: string) => void,
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const { metadata, keys, keyUseDecisions, auditLog: auditStore } = openMetadataAndKeyStores(config, clock);
+  const {
+    metadata,
+    keys,
+    keyUseDecisions,
+    auditLog: auditStore,
+    identity: identityStore,
+    accessApprovals: accessApprovalStore,
+  } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
@@ -160,6 +180,34 @@ export async function startServer(
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock });
   const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
+  // Operator access approval (the lockbox); `operatorAccess.gate` enforces approvals on the data path.
+  const operatorAccess = openOperatorAccess({
+    config,
+    store: accessApprovalStore,
+    metadata,
+    audit,
+    jurisdictions,
+    credentials,
+    clock,
+    log,
+  });
+  // Tenants and identities (the admin API). `identities` caches principals' identity policies and
+  // attributes (tags, clearance) for the request path; every admin change invalidates it.
+  const identities = new CachedIdentitySource({ store: identityStore, clock });
+  const adminEndpoint = new AdminEndpoint({
+    admin: new IdentityAdministration({
+      store: identityStore,
+      sealer,
+      credentials,
+      identities,
+      clock,
+      classification: null,
+    }),
+    credentials,
+    clock,
+    region: config.region,
+    log,
+  });
   const checkpointer =
     audit === null
       ? null
@@ -175,6 +223,12 @@ export async function startServer(
           },
         });
   await checkpointer?.start();
+  // The SIEM export streams the audit log as OCSF events (docs/reference/siem-export.md).
+  const siemExporter =
+    config.auditExport.length === 0
+      ? null
+      : new SiemExporter({ store: auditStore, sinks: openSiemSinks(config.auditExport), clock, log });
+  siemExporter?.start();
   const auditEndpoint = new AuditEndpoint({
     reader: new AuditReader(auditStore),
     witnesses: new WitnessCosignatures(auditStore, witnessVerifiers(config.audit.witnessKeys), clock),
@@ -199,7 +253,18 @@ export async function startServer(
     tagging: new Tagging({ metadata, objects, clock }),
     notifications,
     credentials,
-    authorizer: new TenantAdminAuthorizer(),
+    // Operators' approved, just-in-time access (the lockbox) first; everyone else: tenant policies.
+    authorizer: new ApprovedOperatorAuthorizer(
+      new RequestAuthorizer({
+        bucketPolicies: objects,
+        objectTags: objects,
+        guardrails: new Guardrails(new CedarGuardrailCompiler(), readDefaultGuardrails()),
+        identityPolicies: identities,
+        clock,
+        jurisdictions,
+      }),
+      operatorAccess.gate,
+    ),
     clock,
     region: config.region,
     domains: config.domains,
@@ -316,6 +381,32 @@ export async function startServer(
       void auditEndpoint.handle(req, res, requestId, auditOutcome);
       return;
     }
+    if (path.startsWith(ACCESS_PATH_PREFIX)) {
+      const accessOutcome = newAccessOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => accessRequestRecord(accessOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void operatorAccess.endpoint.handle(req, res, requestId, accessOutcome);
+      return;
+    }
+    if (path.startsWith(ADMIN_PATH_PREFIX)) {
+      const adminOutcome = newAdminOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => adminRequestRecord(adminOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void adminEndpoint.handle(req, res, requestId, adminOutcome);
+      return;
+    }
     if (xks?.ownsMainPath(path) === true) {
       xks.handle(req, res, requestId);
       return;
@@ -402,6 +493,7 @@ export async function startServer(
         .close()
         .catch((err: unknown) => log.error({ err }, 'key-use decisions lost at shutdown'));
       await audit?.close().catch((err: unknown) => log.error({ err }, 'audit records lost at shutdown'));
+      await siemExporter?.stop();
       await checkpointer?.stop();
       await metadata.close();
       await (seal ?? rootOfTrust)?.close();

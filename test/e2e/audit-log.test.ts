@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { verifyDisclosed } from '../../src/cli/audit.ts';
 import type { DisclosedRecord } from '../../src/domain/audit/audit-reader.ts';
@@ -394,5 +400,48 @@ describe('witnesses cosign checkpoints (sovra audit witness-key, sovra audit cos
       /configured witness|does not verify/,
     );
     s3.destroy();
+  });
+});
+
+describe('two gateways on one PostgreSQL database keep one audit log with one sequence', () => {
+  it('requests through both gateways land in one gap-free, verifiable log', async () => {
+    const schema = await createTestSchema();
+    const options = {
+      metadata: 'postgres' as const,
+      postgresSchema: schema.schema,
+      postgresUrl: schema.connectionString,
+    };
+    const first = await startSovra(options);
+    // The same data directory stands for the shared blob backend and key files of a deployment.
+    const second = await startSovra({ ...options, dataDir: first.dataDir });
+    try {
+      const clients = [first.client(), second.client({ credentials: first.credentials })];
+      await clients[0]!.send(new CreateBucketCommand({ Bucket: 'shared-log' }));
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          clients[i % 2]!.send(new HeadBucketCommand({ Bucket: 'shared-log' })),
+        ),
+      );
+      for (const client of clients) client.destroy();
+      await second.stop();
+      await first.stop();
+      const report = JSON.parse(
+        await sovraCli([
+          'audit',
+          'verify',
+          '--metadata-backend',
+          'postgres',
+          '--postgres-url',
+          schema.connectionString,
+          '--postgres-schema',
+          schema.schema,
+        ]),
+      ) as { ok: boolean; entriesChecked: number; recordsChecked: number };
+      assert.equal(report.ok, true);
+      assert.ok(report.entriesChecked >= 41, `${report.entriesChecked} entries`);
+    } finally {
+      removeDir(first.dataDir);
+      await schema.drop();
+    }
   });
 });

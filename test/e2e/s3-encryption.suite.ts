@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   CreateKeyCommand,
+  PutKeyPolicyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
   KMSClient,
@@ -208,6 +209,37 @@ export function encryptionSuite(metadata: MetadataBackend): void {
         ),
       );
       assert.deepEqual([unknown.name, unknown.status], ['KMS.NotFoundException', 400]);
+    });
+
+    it('a key policy that denies the use answers the S3 request AccessDenied 403, and the denial is recorded', async () => {
+      const key = await newKmsKey();
+      const policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' },
+          {
+            Sid: 'NoNewData',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'kms:GenerateDataKey',
+            Resource: '*',
+          },
+        ],
+      });
+      await kms.send(new PutKeyPolicyCommand({ KeyId: key.keyId, PolicyName: 'default', Policy: policy }));
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // the key record cache (1 s)
+      const denied = await s3Failure(
+        s3.send(
+          new PutObjectCommand({
+            Bucket: 'sse',
+            Key: 'denied',
+            Body: 'x',
+            ServerSideEncryption: 'aws:kms',
+            SSEKMSKeyId: key.keyId,
+          }),
+        ),
+      );
+      assert.deepEqual([denied.name, denied.status], ['AccessDenied', 403]);
     });
 
     it('SSE-C: the right key reads; no key is InvalidRequest 400, another key AccessDenied 403, on GET and HEAD', async () => {

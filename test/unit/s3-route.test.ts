@@ -54,7 +54,7 @@ describe('S3 routing', () => {
 
   it('operations not built yet answer NotImplemented, unknown methods MethodNotAllowed', () => {
     assert.throws(
-      () => routeS3Request('GET', '/b?policy', undefined, domains, false),
+      () => routeS3Request('GET', '/b?website', undefined, domains, false),
       (e: SovraError) => e.code === 'NotImplemented',
     );
     assert.throws(

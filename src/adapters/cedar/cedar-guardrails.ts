@@ -95,6 +95,7 @@ export class CedarGuardrailCompiler implements GuardrailCompiler {
 export class CedarGuardrailSet implements CompiledGuardrails {
   readonly text: string;
   readonly policies: ReadonlyMap<string, string>;
+  readonly readsEntityIdentity: boolean;
   readonly #staticPolicies: Record<string, string>;
   readonly #projection: KeyProjection;
   readonly #signatures: ReadonlyMap<string, ActionSignature>;
@@ -113,6 +114,8 @@ export class CedarGuardrailSet implements CompiledGuardrails {
     this.policies = parts.policies;
     this.#staticPolicies = parts.staticPolicies;
     this.#projection = parts.projection;
+    this.readsEntityIdentity =
+      parts.projection.entityIds || parts.projection.parents || parts.projection.tags;
     this.#preparsedId = parts.preparsedId;
     this.#signatures = parts.signatures;
   }

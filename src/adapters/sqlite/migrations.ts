@@ -385,4 +385,105 @@ CREATE TABLE audit_log_keys (
 ) STRICT;
 `,
   },
+  {
+    version: 8,
+    description: 'identity administration: principal attributes, groups, managed policies, attachments',
+    script: `
+-- What the admin API keeps about a principal beyond its identity: tags and description, the
+-- clearance (a classification level id) and compartments (a JSON array of ids), and a role's
+-- trust policy (JSON text, roles only). Defaults keep rows written before this migration valid.
+ALTER TABLE principals ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE principals ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE principals ADD COLUMN clearance TEXT;
+ALTER TABLE principals ADD COLUMN compartments TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE principals ADD COLUMN trust_policy TEXT;
+-- As in AWS IAM, users and service accounts share one name space per tenant and roles have their
+-- own. Name first, so the index also serves listings in name order.
+CREATE UNIQUE INDEX principals_unique_name ON principals (tenant_id, name, kind = 'role');
+
+CREATE TABLE iam_groups (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants (id),
+  name TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+) STRICT;
+
+CREATE TABLE iam_group_members (
+  group_id TEXT NOT NULL REFERENCES iam_groups (id),
+  principal_id TEXT NOT NULL REFERENCES principals (id),
+  PRIMARY KEY (group_id, principal_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX iam_group_members_by_principal ON iam_group_members (principal_id);
+
+-- Customer managed policies: identity policy documents (AWS IAM JSON, validated when written).
+CREATE TABLE iam_policies (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants (id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  document TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+) STRICT;
+
+-- Which policy is attached to which principal (user, service account, role) or group.
+CREATE TABLE iam_policy_attachments (
+  policy_id TEXT NOT NULL REFERENCES iam_policies (id),
+  target_kind TEXT NOT NULL CHECK (target_kind IN ('principal', 'group')),
+  target_id TEXT NOT NULL,
+  attached_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (policy_id, target_kind, target_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX iam_policy_attachments_by_target ON iam_policy_attachments (target_kind, target_id);
+`,
+  },
+  {
+    version: 9,
+    description: 'operator access approval (lockbox): access requests, their decisions and reviews',
+    script: `
+-- One row per operator access request (domain/lockbox/access-request.ts, format 1). Scope,
+-- justification, ticket and the requester's attested claims never change; status, decision,
+-- activation, revocation and review change by compare-and-set on (status, review_state).
+CREATE TABLE access_requests (
+  id TEXT PRIMARY KEY,
+  format INTEGER NOT NULL,
+  tenant_id TEXT NOT NULL,
+  requester_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('standard', 'break-glass')),
+  bucket TEXT NOT NULL,
+  key_prefix BLOB,
+  kms_key_id TEXT,
+  actions TEXT NOT NULL,
+  duration_seconds INTEGER NOT NULL,
+  justification TEXT NOT NULL,
+  ticket TEXT NOT NULL,
+  requester_claims TEXT NOT NULL,
+  source_ip TEXT,
+  source_jurisdiction TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'awaiting-confirmation', 'active', 'denied', 'revoked', 'expired')),
+  filed_at_ms INTEGER NOT NULL,
+  decision_deadline_ms INTEGER NOT NULL,
+  decided_by TEXT,
+  decided_at_ms INTEGER,
+  decision_comment TEXT,
+  activated_at_ms INTEGER,
+  expires_at_ms INTEGER,
+  revoked_by TEXT,
+  revoked_at_ms INTEGER,
+  revoke_reason TEXT,
+  review_state TEXT NOT NULL CHECK (review_state IN ('none', 'pending', 'acknowledged')),
+  reviewed_by TEXT,
+  reviewed_at_ms INTEGER,
+  review_comment TEXT,
+  updated_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX access_requests_by_tenant ON access_requests (tenant_id, filed_at_ms, id);
+CREATE INDEX access_requests_by_time ON access_requests (filed_at_ms, id);
+-- A request is evidence of what operators asked for and were granted: it is never deleted.
+CREATE TRIGGER access_requests_no_delete BEFORE DELETE ON access_requests
+BEGIN SELECT RAISE(ABORT, 'access_requests are kept: a request is never deleted'); END;
+`,
+  },
 ];

@@ -6,6 +6,13 @@ export interface CompiledGuardrails {
   readonly text: string;
   /** Each policy's @id → its text, in the order of the file; what explain prints. */
   readonly policies: ReadonlyMap<string, string>;
+  /**
+   * False when no policy can tell two entities apart by anything but their attributes: no entity
+   * id compared, no hierarchy (`in`), no tags. Then requests that differ only in the principal's
+   * or resource's id (another object of the same label) get the same decision, which callers may
+   * reuse. Absent means true.
+   */
+  readonly readsEntityIdentity?: boolean;
   /** Fails with InvalidGuardrailRequest for a malformed request; otherwise decides, failing closed. */
   evaluate(request: GuardrailRequest): GuardrailDecision;
 }

@@ -1,20 +1,80 @@
 import type { Caller } from './caller.ts';
 import { IamError } from './errors.ts';
 
+/**
+ * A bucket as authorization sees it: its owner and, when the caller has the bucket record, its
+ * labels (`BucketRecord` fits). A missing or null classification is the scheme's lowest level.
+ */
+export interface TargetBucket {
+  name: string;
+  tenantId: string;
+  /** The bucket's label in its compact form (`SECRET//CRYPTO`), or null for the lowest level. */
+  classification?: string | null;
+  /** ISO 3166-1 alpha-2 code of where the bucket's data is stored, or null when not recorded. */
+  jurisdiction?: string | null;
+  /** The storage tier holding the bucket's data, or null when not recorded. */
+  tier?: string | null;
+}
+
 /** The resource an action targets; bucket-less actions (ListBuckets) name only the tenant. */
 export interface ActionTarget {
-  bucket: { name: string; tenantId: string } | null;
+  bucket: TargetBucket | null;
   key: string | null;
+}
+
+/**
+ * What the protocol knows about a request beyond its caller and target. Absent fields are
+ * absent from the request (no condition key, no data flowing, nothing made public).
+ */
+export interface RequestFacts {
+  /**
+   * Condition keys read from the request by the protocol, such as `s3:prefix`,
+   * `s3:x-amz-server-side-encryption` or `s3:RequestObjectTag/<key>`; names are case-insensitive.
+   * Keys about the caller, the transport and the time are added by the authorizer.
+   */
+  conditionKeys?: readonly (readonly [string, string | readonly string[]])[];
+  /** The object version the request names (`versionId`): s3:VersionId, and whose tags s3:ExistingObjectTag reads. */
+  versionId?: string | null;
+  /** Data flowing into the target: the source bucket of a copy (no write-down). */
+  dataSource?: TargetBucket | null;
+  /** The request would make the target readable by anyone (a public bucket policy). */
+  grantsPublicAccess?: boolean;
 }
 
 /** Decides whether a caller may perform an action (named as the S3/IAM action, e.g. `s3:GetObject`). */
 export interface Authorizer {
-  authorize(caller: Caller, action: string, target: ActionTarget): Promise<void>;
+  /** Resolves when allowed; fails with IamError AccessDenied (details.denial says who denied) otherwise. */
+  authorize(caller: Caller, action: string, target: ActionTarget, facts?: RequestFacts): Promise<void>;
+  /** Forgets what is cached about a bucket's policy after it changed through this gateway. */
+  forgetBucketPolicy?(bucket: string): void;
 }
 
 /**
- * Deny by default: until identity policies exist, only a tenant's administrators act, and only
- * on their own tenant's resources. Cross-tenant access is never granted here.
+ * Who denied a request, for the audit record: the tenant's IAM policies (a Deny statement, or no
+ * Allow at all, then `policies` is empty), the platform guardrails (the @ids of the forbids), or
+ * mandatory access control (`no-read-up`, `no-write-down`).
+ */
+export interface AccessDenial {
+  source: 'iam' | 'guardrails' | 'classification' | 'lockbox';
+  policies: string[];
+}
+
+/** The error every denial raises: AccessDenied without detail for the client, the denial in its details. */
+export function accessDenied(action: string, denial: AccessDenial): IamError {
+  return new IamError('AccessDenied', 'Access Denied', { action, denial });
+}
+
+/** The denial an AccessDenied error carries, or null for any other error. */
+export function denialOf(error: unknown): AccessDenial | null {
+  if (!(error instanceof IamError) || error.code !== 'AccessDenied') return null;
+  const denial = error.details.denial;
+  return isAccessDenial(denial) ? denial : null;
+}
+
+/**
+ * Deny by default: only a tenant's administrators act, and only on their own tenant's
+ * resources. Cross-tenant access is never granted here. The KMS endpoint still uses it; the S3
+ * path uses RequestAuthorizer (request-authorizer.ts).
  */
 export class TenantAdminAuthorizer implements Authorizer {
   authorize(caller: Caller, action: string, target: ActionTarget): Promise<void> {
@@ -26,5 +86,17 @@ export class TenantAdminAuthorizer implements Authorizer {
 }
 
 function denied(action: string): IamError {
-  return new IamError('AccessDenied', 'Access Denied', { action });
+  return accessDenied(action, { source: 'iam', policies: [] });
+}
+
+function isAccessDenial(value: unknown): value is AccessDenial {
+  if (typeof value !== 'object' || value === null || !('source' in value) || !('policies' in value)) {
+    return false;
+  }
+  const { source, policies } = value;
+  return (
+    (source === 'iam' || source === 'guardrails' || source === 'classification' || source === 'lockbox') &&
+    Array.isArray(policies) &&
+    policies.every((policy) => typeof policy === 'string')
+  );
 }

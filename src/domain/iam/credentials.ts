@@ -72,4 +72,11 @@ export class CredentialResolver {
   invalidate(accessKeyId: string): void {
     this.#cache.delete(accessKeyId);
   }
+
+  /** Forget every key of a principal at once (deleted, or its administrator flag changed). */
+  invalidatePrincipal(principalId: string): void {
+    for (const [accessKeyId, entry] of this.#cache) {
+      if (entry.value?.principal.id === principalId) this.#cache.delete(accessKeyId);
+    }
+  }
 }

@@ -50,6 +50,7 @@ export type StorageErrorCode =
   | 'EncryptionUnavailable'
   | 'EncryptionKeyNotFound'
   | 'EncryptionKeyDisabled'
+  | 'EncryptionKeyUseDenied'
   | 'EncryptionKeyInvalidState'
   | 'EncryptionKeyDeleted';
 

@@ -1,4 +1,5 @@
 import type { IamErrorCode } from '../../domain/iam/errors.ts';
+import type { PolicyErrorCode } from '../../domain/iam/policy/index.ts';
 import type { StorageErrorCode } from '../../domain/storage/errors.ts';
 import { SovraError } from '../../platform/errors.ts';
 import type { SigV4ErrorCode } from '../sigv4/errors.ts';
@@ -31,7 +32,8 @@ export type S3ProtocolErrorCode =
   | 'EntityTooSmall'
   | 'EntityTooLarge'
   | 'NoSuchLifecycleConfiguration'
-  | 'ServerSideEncryptionConfigurationNotFoundError';
+  | 'ServerSideEncryptionConfigurationNotFoundError'
+  | 'NoSuchBucketPolicy';
 
 export class S3ProtocolError extends SovraError<S3ProtocolErrorCode> {}
 
@@ -48,7 +50,7 @@ export interface S3WireError {
   status: number;
 }
 
-type KnownCode = StorageErrorCode | SigV4ErrorCode | IamErrorCode | S3ProtocolErrorCode;
+type KnownCode = StorageErrorCode | SigV4ErrorCode | IamErrorCode | PolicyErrorCode | S3ProtocolErrorCode;
 
 /**
  * The one table from Sovra's error codes to S3's wire errors
@@ -107,6 +109,8 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   EncryptionUnavailable: { code: 'ServiceUnavailable', status: 503 },
   EncryptionKeyNotFound: { code: 'KMS.NotFoundException', status: 400 },
   EncryptionKeyDisabled: { code: 'KMS.DisabledException', status: 400 },
+  // The key policy refused this use (e.g. its justification); S3 answers AccessDenied.
+  EncryptionKeyUseDenied: { code: 'AccessDenied', status: 403 },
   EncryptionKeyInvalidState: { code: 'KMS.KMSInvalidStateException', status: 400 },
   EncryptionKeyDeleted: { code: 'KMS.NotFoundException', status: 400 },
   // authentication (SigV4)
@@ -133,6 +137,13 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   // authorization
   AccessDenied: { code: 'AccessDenied', status: 403 },
   ServiceUnavailable: { code: 'ServiceUnavailable', status: 503 },
+  // Bucket policies (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): a policy
+  // S3 refuses, too large included ("Policies must be less than 20 KB"), is 400 MalformedPolicy
+  // with a message naming the offending element; a bucket without one is 404 NoSuchBucketPolicy.
+  MalformedPolicy: { code: 'MalformedPolicy', status: 400 },
+  PolicyTooLarge: { code: 'MalformedPolicy', status: 400 },
+  InvalidRequestContext: { code: 'InternalError', status: 500 },
+  NoSuchBucketPolicy: { code: 'NoSuchBucketPolicy', status: 404 },
   // S3 wire
   MalformedXML: { code: 'MalformedXML', status: 400 },
   NotImplemented: { code: 'NotImplemented', status: 501 },

@@ -5,7 +5,7 @@ import type { ChecksumClaim } from '../../domain/storage/object-store.ts';
 import type { VerifiedRequest } from '../sigv4/verify.ts';
 import { s3Error } from './errors.ts';
 import type { S3Route } from './route.ts';
-import type { S3EndpointLog } from './s3-endpoint.ts';
+import type { S3EndpointLog, S3Outcome } from './s3-endpoint.ts';
 
 /** One S3 request in flight: the parsed route, who is calling, and the decoded body. */
 export interface S3Exchange {
@@ -13,7 +13,8 @@ export interface S3Exchange {
   res: ServerResponse;
   route: S3Route;
   caller: Caller;
-  auth: VerifiedRequest;
+  /** The verified signature; null for an unsigned (anonymous) request. */
+  auth: VerifiedRequest | null;
   requestId: string;
   /** Decoded payload (aws-chunked removed, signatures and SHA-256 verified as it streams). */
   body: Readable;
@@ -23,6 +24,8 @@ export interface S3Exchange {
   checksumClaim: ChecksumClaim | null;
   /** The request's log, for handlers with something to report beyond the access log line. */
   log: S3EndpointLog;
+  /** The request's outcome, for handlers that record more than the error (per-key denials). */
+  outcome: S3Outcome;
 }
 
 export function sendXml(

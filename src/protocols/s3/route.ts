@@ -55,6 +55,10 @@ export type S3Action =
   | 'PutObjectLegalHold'
   | 'GetBucketNotificationConfiguration'
   | 'PutBucketNotificationConfiguration'
+  | 'GetBucketPolicy'
+  | 'PutBucketPolicy'
+  | 'DeleteBucketPolicy'
+  | 'GetBucketPolicyStatus'
   | 'PostObject';
 
 export interface S3Route {
@@ -70,8 +74,6 @@ export interface S3Route {
 
 /** Subresources that are S3 operations Sovra does not serve yet: answered NotImplemented. */
 const PENDING_SUBRESOURCES = [
-  'policy',
-  'policyStatus',
   'website',
   'logging',
   'replication',
@@ -125,6 +127,9 @@ export function routeS3Request(
   return { action, bucket, key, query, rawPath, rawQuery, virtualHosted: hostBucket !== null };
 }
 
+/** Subresources served on a bucket only. */
+const BUCKET_ONLY_SUBRESOURCES = ['policy', 'policyStatus'];
+
 function bucketFromHost(host: string | undefined, domains: readonly string[]): string | null {
   if (host === undefined) return null;
   const hostname = host.replace(/:\d+$/, '').toLowerCase();
@@ -152,7 +157,10 @@ function resolveAction(
   hasCopySource: boolean,
   isForm: boolean,
 ): S3Action {
-  const pending = PENDING_SUBRESOURCES.find((name) => query.has(name));
+  const pending =
+    PENDING_SUBRESOURCES.find((name) => query.has(name)) ??
+    // Bucket policies are served on buckets; on an object or the service they are no operation.
+    (key !== null || bucket === null ? BUCKET_ONLY_SUBRESOURCES.find((name) => query.has(name)) : undefined);
   if (pending !== undefined) {
     throw s3Error('NotImplemented', `The ${pending} subresource is not implemented yet.`, {
       subresource: pending,
@@ -169,6 +177,8 @@ function resolveAction(
 function bucketAction(method: string, query: URLSearchParams, isForm: boolean): S3Action {
   switch (method) {
     case 'GET':
+      if (query.has('policyStatus')) return 'GetBucketPolicyStatus';
+      if (query.has('policy')) return 'GetBucketPolicy';
       if (query.has('tagging')) return 'GetBucketTagging';
       if (query.has('cors')) return 'GetBucketCors';
       if (query.has('encryption')) return 'GetBucketEncryption';
@@ -185,6 +195,7 @@ function bucketAction(method: string, query: URLSearchParams, isForm: boolean): 
     case 'HEAD':
       return 'HeadBucket';
     case 'PUT':
+      if (query.has('policy')) return 'PutBucketPolicy';
       if (query.has('tagging')) return 'PutBucketTagging';
       if (query.has('cors')) return 'PutBucketCors';
       if (query.has('encryption')) return 'PutBucketEncryption';
@@ -195,6 +206,7 @@ function bucketAction(method: string, query: URLSearchParams, isForm: boolean): 
       if (query.has('acl')) return 'PutBucketAcl';
       return 'CreateBucket';
     case 'DELETE':
+      if (query.has('policy')) return 'DeleteBucketPolicy';
       if (query.has('tagging')) return 'DeleteBucketTagging';
       if (query.has('cors')) return 'DeleteBucketCors';
       if (query.has('encryption')) return 'DeleteBucketEncryption';
@@ -294,5 +306,9 @@ export const IAM_ACTION: Record<S3Action, string> = {
   PutObjectLegalHold: 's3:PutObjectLegalHold',
   GetBucketNotificationConfiguration: 's3:GetBucketNotification',
   PutBucketNotificationConfiguration: 's3:PutBucketNotification',
+  GetBucketPolicy: 's3:GetBucketPolicy',
+  PutBucketPolicy: 's3:PutBucketPolicy',
+  DeleteBucketPolicy: 's3:DeleteBucketPolicy',
+  GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
   PostObject: 's3:PutObject',
 };

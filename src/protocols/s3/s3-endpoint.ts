@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Authorizer } from '../../domain/iam/authorizer.ts';
+import { accessDenied, denialOf, type AccessDenial, type Authorizer } from '../../domain/iam/authorizer.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
+import { anonymousCaller, READ_DATA_ACTIONS } from '../../domain/iam/request-authorizer.ts';
 import type { MultipartUploads } from '../../domain/storage/multipart-uploads.ts';
 import type { BucketNotifications } from '../../domain/storage/notifications.ts';
 import type { ObjectLock } from '../../domain/storage/object-lock.ts';
@@ -17,12 +18,14 @@ import { createAwsChunkedDecoder } from '../sigv4/chunked.ts';
 import { SigningKeyCache } from '../sigv4/signing-key.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
 import { createPayloadHashVerifier } from '../sigv4/payload.ts';
-import { hasAuthentication, verifySigV4, type VerifiedRequest } from '../sigv4/verify.ts';
+import { hasAuthentication, verifySigV4, type PayloadMode, type VerifiedRequest } from '../sigv4/verify.ts';
+import { requestFactsOf } from './condition-keys.ts';
 import { s3Error, toS3WireError } from './errors.ts';
 import type { S3Exchange } from './exchange.ts';
 import * as buckets from './handlers/buckets.ts';
 import * as listings from './handlers/listings.ts';
 import * as bucketEncryption from './handlers/bucket-encryption.ts';
+import * as bucketPolicy from './handlers/bucket-policy.ts';
 import * as cors from './handlers/cors.ts';
 import * as lifecycle from './handlers/lifecycle.ts';
 import * as multipart from './handlers/multipart.ts';
@@ -32,6 +35,8 @@ import * as objectHandlers from './handlers/objects.ts';
 import { postObject } from './handlers/post-object.ts';
 import * as tagging from './handlers/tagging.ts';
 import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
+import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
+import { ACCESS_APPROVAL_HEADER } from '../../domain/lockbox/operator-access-gate.ts';
 import { IAM_ACTION, routeS3Request, type S3Action, type S3Route } from './route.ts';
 import { renderXmlDocument } from './xml.ts';
 
@@ -67,11 +72,41 @@ export interface S3Outcome {
   principalId: string | null;
   tenantId: string | null;
   errorCode: string | null;
+  /**
+   * Who denied, when authorization denied (errorCode AccessDenied): the IAM statements, the
+   * guardrails or the classification rule. Also set for a key DeleteObjects could not delete.
+   */
+  denial: AccessDenial | null;
+}
+
+/**
+ * The lockbox headers of an operator's request: the approval it uses and the operator's signed
+ * attestation (domain/lockbox). Only present headers are passed on; the gate decides.
+ */
+function operatorApprovalOf(req: IncomingMessage): Pick<Caller, 'operatorApproval'> {
+  const approvalId = header(req.headers, ACCESS_APPROVAL_HEADER);
+  if (approvalId === undefined) return {};
+  const attestation = header(req.headers, ATTESTATION_HEADER);
+  let attestationNote: string | null = null;
+  try {
+    if (attestation !== undefined) attestationNote = decodeAttestationHeader(attestation);
+  } catch {
+    // A malformed attestation is no attestation: the gate refuses (AttestationRequired).
+  }
+  return { operatorApproval: { approvalId, attestationNote } };
 }
 
 /** A blank outcome; the caller may pass its own so it can read it while the response is written. */
 export function newS3Outcome(): S3Outcome {
-  return { action: null, bucket: null, key: null, principalId: null, tenantId: null, errorCode: null };
+  return {
+    action: null,
+    bucket: null,
+    key: null,
+    principalId: null,
+    tenantId: null,
+    errorCode: null,
+    denial: null,
+  };
 }
 
 /**
@@ -130,16 +165,24 @@ export class S3Endpoint {
       }
       outcome.key = route.key;
       const { auth, isTenantAdmin } = await this.#authenticate(req, route, outcome);
-      const caller: Caller = {
-        principalId: auth.principalId,
-        tenantId: auth.tenantId,
-        isTenantAdmin,
-        requestId,
-        sourceIp: req.socket.remoteAddress ?? '',
-        secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
-      };
-      outcome.principalId = caller.principalId;
-      outcome.tenantId = caller.tenantId;
+      const sourceIp = req.socket.remoteAddress ?? '';
+      const secureTransport = 'encrypted' in req.socket && req.socket.encrypted === true;
+      let caller: Caller;
+      if (auth === null) {
+        caller = anonymousCaller(requestId, sourceIp, secureTransport);
+      } else {
+        caller = {
+          principalId: auth.principalId,
+          tenantId: auth.tenantId,
+          isTenantAdmin,
+          requestId,
+          sourceIp,
+          secureTransport,
+          ...operatorApprovalOf(req),
+        };
+        outcome.principalId = caller.principalId;
+        outcome.tenantId = caller.tenantId;
+      }
       const { body, declaredBytes, checksumClaim } = openBody(req, auth);
       const exchange: S3Exchange = {
         req,
@@ -152,12 +195,14 @@ export class S3Endpoint {
         declaredBytes,
         checksumClaim,
         log,
+        outcome,
       };
       await this.#dispatch(exchange);
       drain(req);
     } catch (error) {
       const wire = toS3WireError(error);
       outcome.errorCode = wire.code;
+      outcome.denial = denialOf(error);
       if (!wire.known) log.error({ err: error, requestId }, 'request failed with an internal error');
       this.#renderError(req, res, route, wire, requestId, error);
     }
@@ -168,7 +213,7 @@ export class S3Endpoint {
     req: IncomingMessage,
     route: S3Route,
     outcome: S3Outcome,
-  ): Promise<{ auth: VerifiedRequest; isTenantAdmin: boolean }> {
+  ): Promise<{ auth: VerifiedRequest | null; isTenantAdmin: boolean }> {
     const input = {
       method: req.method ?? 'GET',
       rawPath: route.rawPath,
@@ -176,7 +221,11 @@ export class S3Endpoint {
       headers: headersForSigning(req),
     };
     if (!hasAuthentication(input)) {
-      throw new SigV4Error('AccessDeniedAnonymous', 'Access Denied');
+      // Unsigned requests go on as the anonymous caller only to read data, which then only a
+      // bucket policy for everyone on public data allows; anything else is refused here.
+      const action = IAM_ACTION[route.action];
+      if (!READ_DATA_ACTIONS.has(action)) throw accessDenied(action, { source: 'iam', policies: [] });
+      return { auth: null, isTenantAdmin: false };
     }
     let isTenantAdmin = false;
     const verified = await verifySigV4(
@@ -215,7 +264,12 @@ export class S3Endpoint {
 
   async #bucketFor(x: S3Exchange): Promise<BucketRecord> {
     const bucket = await this.#o.objects.getBucket(x.route.bucket!);
-    await this.#o.authorizer.authorize(x.caller, IAM_ACTION[x.route.action], { bucket, key: x.route.key });
+    await this.#o.authorizer.authorize(
+      x.caller,
+      IAM_ACTION[x.route.action],
+      { bucket, key: x.route.key },
+      requestFactsOf(x.route, x.req.headers),
+    );
     return bucket;
   }
 
@@ -227,7 +281,11 @@ export class S3Endpoint {
         await authorizer.authorize(x.caller, IAM_ACTION[action], { bucket: null, key: null });
         return buckets.listBuckets(x, objects);
       case 'CreateBucket':
-        await authorizer.authorize(x.caller, IAM_ACTION[action], { bucket: null, key: null });
+        // Authorized on the bucket it would create (arn:aws:s3:::name), owned by the caller's tenant.
+        await authorizer.authorize(x.caller, IAM_ACTION[action], {
+          bucket: { name: x.route.bucket!, tenantId: x.caller.tenantId },
+          key: null,
+        });
         return buckets.createBucket(x, objects);
       case 'HeadBucket':
         return buckets.headBucket(x, await this.#bucketFor(x));
@@ -255,7 +313,8 @@ export class S3Endpoint {
       case 'ListMultipartUploads':
         return listings.listMultipartUploads(x, uploads, await this.#bucketFor(x));
       case 'DeleteObjects':
-        return objectHandlers.deleteObjects(x, objects, await this.#bucketFor(x), authorizer);
+        // s3:DeleteObject is decided per key, as S3 does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+        return objectHandlers.deleteObjects(x, objects, await objects.getBucket(x.route.bucket!), authorizer);
       case 'PutObject':
         return objectHandlers.putObject(x, objects, await this.#bucketFor(x));
       case 'CopyObject':
@@ -338,6 +397,14 @@ export class S3Endpoint {
         return notifications.getBucketNotificationConfiguration(x, this.#o, await this.#bucketFor(x));
       case 'PutBucketNotificationConfiguration':
         return notifications.putBucketNotificationConfiguration(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketPolicy':
+        return bucketPolicy.getBucketPolicy(x, this.#o, await this.#bucketFor(x));
+      case 'PutBucketPolicy':
+        return bucketPolicy.putBucketPolicy(x, this.#o, await this.#bucketFor(x));
+      case 'DeleteBucketPolicy':
+        return bucketPolicy.deleteBucketPolicy(x, this.#o, await this.#bucketFor(x));
+      case 'GetBucketPolicyStatus':
+        return bucketPolicy.getBucketPolicyStatus(x, this.#o, await this.#bucketFor(x));
       case 'PostObject':
         // Authenticated by its form fields before dispatch; never reaches here.
         throw s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
@@ -430,6 +497,9 @@ function headersForSigning(req: IncomingMessage): IncomingHttpHeaders | NodeJS.D
   return repeats ? req.headersDistinct : req.headers;
 }
 
+/** An unsigned request's body is taken as sent (only reads are served unsigned). */
+const UNSIGNED_PAYLOAD: PayloadMode = { kind: 'unsigned' };
+
 /** Discards whatever the handler did not read, so keep-alive connections stay usable. */
 function drain(req: IncomingMessage): void {
   if (!req.complete && !req.destroyed) req.resume();
@@ -441,7 +511,7 @@ function drain(req: IncomingMessage): void {
  */
 function openBody(
   req: IncomingMessage,
-  auth: VerifiedRequest,
+  auth: VerifiedRequest | null,
 ): { body: Readable; declaredBytes: number | null; checksumClaim: ChecksumClaim | null } {
   const contentLength = parseLength(header(req.headers, 'content-length'));
   const headerChecksum = readChecksumHeader(req.headers);
@@ -450,11 +520,13 @@ function openBody(
     header(req.headers, 'x-amz-sdk-checksum-algorithm'),
     'x-amz-sdk-checksum-algorithm',
   );
-  const payload = auth.payload;
+  const payload = auth === null ? UNSIGNED_PAYLOAD : auth.payload;
   switch (payload.kind) {
     case 'streaming-signed':
     case 'streaming-signed-trailer':
     case 'streaming-unsigned-trailer': {
+      // A streaming payload mode comes only from a verified signature.
+      if (auth === null) throw s3Error('InvalidRequest', 'aws-chunked bodies must be signed.');
       const decoded = parseLength(header(req.headers, 'x-amz-decoded-content-length'));
       if (decoded === null) {
         throw s3Error(

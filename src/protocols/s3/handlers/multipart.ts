@@ -125,7 +125,7 @@ export async function uploadPartCopy(
   bucket: BucketRecord,
 ): Promise<void> {
   const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
-  await authorizeCopySource(x, objects, authorizer, source);
+  await authorizeCopySource(x, objects, authorizer, source, bucket);
   const sourceVersion = await objects.getObjectVersion(source.bucket, source.key, source.versionId);
   const rangeHeader = header(x.req.headers, 'x-amz-copy-source-range');
   const range = readRange(rangeHeader);

@@ -146,10 +146,11 @@ export async function governanceBypassOf(
   x: S3Exchange,
   authorizer: Authorizer,
   bucket: BucketRecord,
+  key: string | null = x.route.key,
 ): Promise<boolean> {
   const value = header(x.req.headers, 'x-amz-bypass-governance-retention');
   if (value === undefined || value.trim().toLowerCase() !== 'true') return false;
-  await authorizer.authorize(x.caller, 's3:BypassGovernanceRetention', { bucket, key: x.route.key });
+  await authorizer.authorize(x.caller, 's3:BypassGovernanceRetention', { bucket, key });
   return true;
 }
 

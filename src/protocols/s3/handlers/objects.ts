@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Authorizer } from '../../../domain/iam/authorizer.ts';
+import { denialOf, type Authorizer } from '../../../domain/iam/authorizer.ts';
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
 import { isSovraError } from '../../../platform/errors.ts';
@@ -298,7 +298,6 @@ export async function deleteObjects(
       `The request must name between 1 and ${LIMITS.deleteObjectsMaxKeys} objects.`,
     );
   }
-  const governanceBypass = await governanceBypassOf(x, authorizer, bucket);
   const results: XmlNode[] = [];
   for (const entry of entries) {
     const object = xmlObject(entry);
@@ -306,6 +305,15 @@ export async function deleteObjects(
     if (key === undefined) throw s3Error('MalformedXML', 'Each Object must have a Key.');
     const versionId = object === undefined ? null : (xmlText(object.VersionId) ?? null);
     try {
+      // Each key is authorized on its own (a policy may deny some keys and allow others), and a
+      // denied key is reported in the result like any other failure.
+      await authorizer.authorize(
+        x.caller,
+        's3:DeleteObject',
+        { bucket, key },
+        versionId === null ? undefined : { versionId },
+      );
+      const governanceBypass = await governanceBypassOf(x, authorizer, bucket, key);
       const result = await objects.deleteObject(
         x.caller,
         bucket.name,
@@ -326,6 +334,7 @@ export async function deleteObjects(
     } catch (error) {
       const wire = toS3WireError(error);
       if (!wire.known) throw error;
+      x.outcome.denial ??= denialOf(error);
       const failed: XmlNode[] = [['Key', key]];
       if (versionId !== null) failed.push(['VersionId', versionId]);
       failed.push(['Code', wire.code], ['Message', wire.message]);
@@ -364,15 +373,31 @@ export function readCopySource(value: string): { bucket: string; key: string; ve
   };
 }
 
-/** Authorizes reading the copy source as the caller (s3:GetObject on the source). */
+/**
+ * Authorizes a copy as the caller: reading the source (s3:GetObject on it, so no read up from
+ * it), then writing its data into the destination with the source bucket as the data's origin,
+ * so that no policy can copy data into a bucket of lower classification (no write down).
+ */
 export async function authorizeCopySource(
   x: S3Exchange,
   objects: ObjectStore,
   authorizer: Authorizer,
-  source: { bucket: string; key: string },
+  source: { bucket: string; key: string; versionId: string | null },
+  destination: BucketRecord,
 ): Promise<void> {
-  const bucket = await objects.getBucket(source.bucket);
-  await authorizer.authorize(x.caller, 's3:GetObject', { bucket, key: source.key });
+  const sourceBucket = await objects.getBucket(source.bucket);
+  await authorizer.authorize(
+    x.caller,
+    's3:GetObject',
+    { bucket: sourceBucket, key: source.key },
+    source.versionId === null ? undefined : { versionId: source.versionId },
+  );
+  await authorizer.authorize(
+    x.caller,
+    's3:PutObject',
+    { bucket: destination, key: x.route.key },
+    { dataSource: sourceBucket },
+  );
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html */
@@ -384,7 +409,7 @@ export async function copyObject(
 ): Promise<void> {
   checkCannedAcl(x);
   const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
-  await authorizeCopySource(x, objects, authorizer, source);
+  await authorizeCopySource(x, objects, authorizer, source, bucket);
   const directive = header(x.req.headers, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw s3Error('InvalidArgument', 'Unknown metadata directive.', {

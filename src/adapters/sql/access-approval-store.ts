@@ -1,0 +1,239 @@
+import {
+  ACCESS_REQUEST_FORMAT,
+  ACCESS_REQUEST_STATUSES,
+  type AccessRequest,
+  type AccessRequestKind,
+  type AccessRequestStatus,
+  type AccessReviewState,
+  type AttestedClaims,
+} from '../../domain/lockbox/access-request.ts';
+import type { AccessApprovalStore, AccessRequestListFilter } from '../../domain/lockbox/ports.ts';
+import { renderPlaceholders, type SqlDatabase, type SqlRow, type SqlValue } from './driver.ts';
+import { integer, nullableBytes, nullableText, text } from './rows.ts';
+
+const COLUMNS = [
+  'id',
+  'format',
+  'tenant_id',
+  'requester_id',
+  'kind',
+  'bucket',
+  'key_prefix',
+  'kms_key_id',
+  'actions',
+  'duration_seconds',
+  'justification',
+  'ticket',
+  'requester_claims',
+  'source_ip',
+  'source_jurisdiction',
+  'status',
+  'filed_at_ms',
+  'decision_deadline_ms',
+  'decided_by',
+  'decided_at_ms',
+  'decision_comment',
+  'activated_at_ms',
+  'expires_at_ms',
+  'revoked_by',
+  'revoked_at_ms',
+  'revoke_reason',
+  'review_state',
+  'reviewed_by',
+  'reviewed_at_ms',
+  'review_comment',
+  'updated_at_ms',
+] as const;
+
+type Column = (typeof COLUMNS)[number];
+
+/** The columns a step may change; everything else is fixed at filing. */
+const CHANGING_COLUMNS: readonly Column[] = [
+  'status',
+  'decided_by',
+  'decided_at_ms',
+  'decision_comment',
+  'activated_at_ms',
+  'expires_at_ms',
+  'revoked_by',
+  'revoked_at_ms',
+  'revoke_reason',
+  'review_state',
+  'reviewed_by',
+  'reviewed_at_ms',
+  'review_comment',
+  'updated_at_ms',
+];
+
+const SELECT = `SELECT ${COLUMNS.join(', ')} FROM access_requests`;
+
+/**
+ * Access requests on the metadata database (migration 9), for SQLite and PostgreSQL with the same
+ * statements. Steps are compare-and-set updates on (status, review_state), so two concurrent
+ * decisions (approve and revoke, two confirmations) cannot both win, on one gateway or several.
+ */
+export class SqlAccessApprovalStore implements AccessApprovalStore {
+  readonly #db: SqlDatabase;
+  readonly #sql: (statement: string) => string;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
+    const cache = new Map<string, string>();
+    this.#sql = (statement) => {
+      let rendered = cache.get(statement);
+      if (rendered === undefined) {
+        rendered = renderPlaceholders(statement, db.placeholderStyle);
+        cache.set(statement, rendered);
+      }
+      return rendered;
+    };
+  }
+
+  async insert(request: AccessRequest): Promise<void> {
+    const values = columnValues(request);
+    await this.#db.execute(
+      this.#sql(
+        `INSERT INTO access_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      ),
+      COLUMNS.map((column) => values[column]),
+    );
+  }
+
+  async get(id: string): Promise<AccessRequest | null> {
+    const rows = await this.#db.query(this.#sql(`${SELECT} WHERE id = ?`), [id]);
+    return rows.length === 0 ? null : decodeRequest(rows[0]!);
+  }
+
+  async update(
+    next: AccessRequest,
+    expected: { status: AccessRequestStatus; review: AccessReviewState },
+  ): Promise<boolean> {
+    const values = columnValues(next);
+    const changed = await this.#db.execute(
+      this.#sql(
+        `UPDATE access_requests SET ${CHANGING_COLUMNS.map((column) => `${column} = ?`).join(', ')} ` +
+          'WHERE id = ? AND status = ? AND review_state = ?',
+      ),
+      [...CHANGING_COLUMNS.map((column) => values[column]), next.id, expected.status, expected.review],
+    );
+    return changed === 1;
+  }
+
+  async list(filter: AccessRequestListFilter): Promise<AccessRequest[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.tenantId !== null) {
+      where.push('tenant_id = ?');
+      params.push(filter.tenantId);
+    }
+    if (filter.afterId !== null) {
+      // Newest first: the next page holds what sorts before the last listed request.
+      where.push(
+        '(filed_at_ms < (SELECT filed_at_ms FROM access_requests WHERE id = ?) OR ' +
+          '(filed_at_ms = (SELECT filed_at_ms FROM access_requests WHERE id = ?) AND id < ?))',
+      );
+      params.push(filter.afterId, filter.afterId, filter.afterId);
+    }
+    params.push(filter.limit);
+    const rows = await this.#db.query(
+      this.#sql(
+        `${SELECT}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} ORDER BY filed_at_ms DESC, id DESC LIMIT ?`,
+      ),
+      params,
+    );
+    return rows.map(decodeRequest);
+  }
+}
+
+/** Every column's value for a request; the only place that maps fields to columns. */
+function columnValues(request: AccessRequest): Record<Column, SqlValue> {
+  return {
+    id: request.id,
+    format: request.format,
+    tenant_id: request.tenantId,
+    requester_id: request.requesterId,
+    kind: request.kind,
+    bucket: request.scope.bucket,
+    key_prefix: request.scope.keyPrefix === null ? null : Buffer.from(request.scope.keyPrefix, 'utf8'),
+    kms_key_id: request.scope.kmsKeyId,
+    actions: JSON.stringify(request.actions),
+    duration_seconds: request.durationSeconds,
+    justification: request.justification,
+    ticket: request.ticket,
+    requester_claims: JSON.stringify(request.requesterClaims),
+    source_ip: request.sourceIp,
+    source_jurisdiction: request.sourceJurisdiction,
+    status: request.status,
+    filed_at_ms: request.filedAtMs,
+    decision_deadline_ms: request.decisionDeadlineMs,
+    decided_by: request.decidedBy,
+    decided_at_ms: request.decidedAtMs,
+    decision_comment: request.decisionComment,
+    activated_at_ms: request.activatedAtMs,
+    expires_at_ms: request.expiresAtMs,
+    revoked_by: request.revokedBy,
+    revoked_at_ms: request.revokedAtMs,
+    revoke_reason: request.revokeReason,
+    review_state: request.review,
+    reviewed_by: request.reviewedBy,
+    reviewed_at_ms: request.reviewedAtMs,
+    review_comment: request.reviewComment,
+    updated_at_ms: request.updatedAtMs,
+  };
+}
+
+const KINDS: readonly AccessRequestKind[] = ['standard', 'break-glass'];
+const REVIEW_STATES: readonly AccessReviewState[] = ['none', 'pending', 'acknowledged'];
+
+function decodeRequest(row: SqlRow): AccessRequest {
+  const format = integer(row, 'format');
+  if (format !== ACCESS_REQUEST_FORMAT) throw new Error(`access request format ${format} is not known`);
+  const keyPrefix = nullableBytes(row, 'key_prefix');
+  return {
+    format,
+    id: text(row, 'id'),
+    tenantId: text(row, 'tenant_id'),
+    requesterId: text(row, 'requester_id'),
+    kind: oneOf(row, 'kind', KINDS),
+    scope: {
+      bucket: text(row, 'bucket'),
+      keyPrefix: keyPrefix === null ? null : keyPrefix.toString('utf8'),
+      kmsKeyId: nullableText(row, 'kms_key_id'),
+    },
+    // JSON documents are written only by rowOf from typed records, in this format.
+    actions: JSON.parse(text(row, 'actions')) as string[],
+    durationSeconds: integer(row, 'duration_seconds'),
+    justification: text(row, 'justification'),
+    ticket: text(row, 'ticket'),
+    requesterClaims: JSON.parse(text(row, 'requester_claims')) as AttestedClaims,
+    sourceIp: nullableText(row, 'source_ip'),
+    sourceJurisdiction: text(row, 'source_jurisdiction'),
+    status: oneOf(row, 'status', ACCESS_REQUEST_STATUSES),
+    filedAtMs: integer(row, 'filed_at_ms'),
+    decisionDeadlineMs: integer(row, 'decision_deadline_ms'),
+    decidedBy: nullableText(row, 'decided_by'),
+    decidedAtMs: nullableInteger(row, 'decided_at_ms'),
+    decisionComment: nullableText(row, 'decision_comment'),
+    activatedAtMs: nullableInteger(row, 'activated_at_ms'),
+    expiresAtMs: nullableInteger(row, 'expires_at_ms'),
+    revokedBy: nullableText(row, 'revoked_by'),
+    revokedAtMs: nullableInteger(row, 'revoked_at_ms'),
+    revokeReason: nullableText(row, 'revoke_reason'),
+    review: oneOf(row, 'review_state', REVIEW_STATES),
+    reviewedBy: nullableText(row, 'reviewed_by'),
+    reviewedAtMs: nullableInteger(row, 'reviewed_at_ms'),
+    reviewComment: nullableText(row, 'review_comment'),
+    updatedAtMs: integer(row, 'updated_at_ms'),
+  };
+}
+
+function nullableInteger(row: SqlRow, column: string): number | null {
+  return row[column] === null ? null : integer(row, column);
+}
+
+function oneOf<T extends string>(row: SqlRow, column: string, allowed: readonly T[]): T {
+  const value = row[column];
+  const match = allowed.find((candidate) => candidate === value);
+  if (match === undefined) throw new Error(`access_requests.${column} holds an unexpected value`);
+  return match;
+}

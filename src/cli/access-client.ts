@@ -1,0 +1,138 @@
+import { ATTESTATION_HEADER, encodeAttestationHeader } from '../domain/lockbox/attestation.ts';
+import { signRequest, type SigningCredentials } from '../protocols/sigv4/sign.ts';
+
+/** A refusal reported by the server (`{"code", "message", "requestId"}`) or a network failure. */
+export class AccessRequestError extends Error {
+  readonly code: string;
+  readonly httpStatus: number | null;
+
+  constructor(code: string, message: string, httpStatus: number | null) {
+    super(message);
+    this.name = 'AccessRequestError';
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** An access request as the server renders it (protocols/access/access-endpoint.ts renderRequest). */
+export type AccessRequestDocument = Record<string, unknown> & { id: string; status: string };
+
+export interface AccessRequestsPage {
+  requests: AccessRequestDocument[];
+  nextAfter: string | null;
+}
+
+export type AccessDecision = 'approve' | 'deny' | 'revoke' | 'confirm' | 'acknowledge';
+
+/** Calls to a server's /_sovra/access/ endpoints, signed with SigV4 (service `sovra`). */
+export class AccessClient {
+  readonly #base: URL;
+  readonly #credentials: SigningCredentials;
+  readonly #region: string;
+
+  constructor(endpoint: string, credentials: SigningCredentials, region: string) {
+    let url: URL;
+    try {
+      url = new URL(endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    } catch {
+      throw new AccessRequestError('InvalidEndpoint', `"${endpoint}" is not a URL`, null);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new AccessRequestError(
+        'InvalidEndpoint',
+        'the endpoint must be an http:// or https:// URL',
+        null,
+      );
+    }
+    this.#base = url;
+    this.#credentials = credentials;
+    this.#region = region;
+  }
+
+  /** Files a request (an operator, presenting its security office's attestation note). */
+  async file(request: Record<string, unknown>, attestationNote: string): Promise<AccessRequestDocument> {
+    return this.#request('POST', '_sovra/access/requests', JSON.stringify(request), attestationNote);
+  }
+
+  async list(query: Record<string, string>): Promise<AccessRequestsPage> {
+    const search = new URLSearchParams(query).toString();
+    const answer = await this.#send(
+      'GET',
+      `_sovra/access/requests${search === '' ? '' : `?${search}`}`,
+      '',
+      null,
+    );
+    return JSON.parse(answer.toString('utf8')) as AccessRequestsPage;
+  }
+
+  async get(id: string): Promise<AccessRequestDocument> {
+    return this.#request('GET', `_sovra/access/requests/${encodeURIComponent(id)}`, '', null);
+  }
+
+  /** approve / deny / revoke / acknowledge (with a comment or reason), or confirm (an attested operator). */
+  async decide(
+    id: string,
+    decision: AccessDecision,
+    body: Record<string, string>,
+    attestationNote: string | null = null,
+  ): Promise<AccessRequestDocument> {
+    return this.#request(
+      'POST',
+      `_sovra/access/requests/${encodeURIComponent(id)}/${decision}`,
+      JSON.stringify(body),
+      attestationNote,
+    );
+  }
+
+  async #request(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string,
+    attestationNote: string | null,
+  ): Promise<AccessRequestDocument> {
+    const answer = await this.#send(method, path, body, attestationNote);
+    return (JSON.parse(answer.toString('utf8')) as { request: AccessRequestDocument }).request;
+  }
+
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string,
+    attestationNote: string | null,
+  ): Promise<Buffer> {
+    const url = new URL(path, this.#base);
+    const extra: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
+    if (attestationNote !== null) extra[ATTESTATION_HEADER] = encodeAttestationHeader(attestationNote);
+    const headers = signRequest({ method, url, body, headers: extra }, this.#credentials, {
+      region: this.#region,
+      service: 'sovra',
+      now: new Date(),
+    });
+    // fetch sets Host itself, to the same value that was signed.
+    delete headers.host;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(method === 'POST' ? { body } : {}) });
+    } catch (error) {
+      throw new AccessRequestError(
+        'Unreachable',
+        `cannot reach ${url.origin}: ${(error as Error).message}`,
+        null,
+      );
+    }
+    const answer = Buffer.from(await response.arrayBuffer());
+    if (!response.ok) {
+      let code = 'HttpError';
+      let message = `HTTP ${response.status}`;
+      try {
+        const parsed = JSON.parse(answer.toString('utf8')) as { code?: string; message?: string };
+        code = parsed.code ?? code;
+        message = parsed.message ?? message;
+      } catch {
+        // Not a JSON error body: keep the status.
+      }
+      throw new AccessRequestError(code, message, response.status);
+    }
+    return answer;
+  }
+}

@@ -1,0 +1,86 @@
+import type { NoteVerifier } from '../audit/tlog/note-keys.ts';
+import { ROOT_TENANT_ID } from '../iam/bootstrap.ts';
+import { UNKNOWN_JURISDICTION } from '../residency/jurisdiction.ts';
+import { openAttestation, type VerifiedAttestation } from './attestation.ts';
+import { lockboxError } from './errors.ts';
+import { ruleViolation, type OperatorAccessRules } from './rules.ts';
+
+/** Who presents themselves as an operator, from where, with what attestation. */
+export interface OperatorPresentation {
+  principalId: string;
+  principalTenantId: string;
+  /** The attestation note (decoded from `x-sovra-operator-attestation`), or null when none came. */
+  attestationNote: string | null;
+  /** The connection's source address; null counts as an unknown network. */
+  sourceIp: string | null;
+}
+
+/** An operator found eligible: the attested claims and the network they connect from now. */
+export interface OperatorStanding {
+  attestation: VerifiedAttestation;
+  sourceJurisdiction: string;
+  /** The rules the operator satisfied (durations and break-glass settings come from them). */
+  rules: OperatorAccessRules;
+}
+
+export interface OperatorEligibilityOptions {
+  /** The platform rules; null when the platform configured none, and then nobody is eligible. */
+  rules: OperatorAccessRules | null;
+  /** The security offices' Ed25519 verifier keys; empty means nobody is eligible. */
+  attestationKeys: readonly NoteVerifier[];
+  jurisdictions: { jurisdictionOf(address: string): string };
+}
+
+/**
+ * Judges whether a principal may act as a platform operator right now: it is a principal of the
+ * root tenant, it presents an attestation signed by a trusted security office, in force, naming
+ * it, and the attested clearance, nationality and residency and the network it connects from
+ * satisfy the platform rules. Used at filing, at break-glass confirmation and at every use of an
+ * approval, so nothing judged once is trusted later.
+ */
+export class OperatorEligibility {
+  readonly #o: OperatorEligibilityOptions;
+
+  constructor(options: OperatorEligibilityOptions) {
+    this.#o = options;
+  }
+
+  /** The operator's standing, or a LockboxError saying why it has none. */
+  assess(presentation: OperatorPresentation, nowMs: number): OperatorStanding {
+    if (presentation.principalTenantId !== ROOT_TENANT_ID) {
+      throw lockboxError(
+        'NotAnOperator',
+        'only platform operators (principals of the root tenant) request access to tenant data',
+      );
+    }
+    const rules = this.#o.rules;
+    if (rules === null || this.#o.attestationKeys.length === 0) {
+      throw lockboxError(
+        'OperatorAccessDisabled',
+        'operator access is disabled: the platform has no operator access rules or no attestation keys',
+      );
+    }
+    if (presentation.attestationNote === null) {
+      throw lockboxError(
+        'AttestationRequired',
+        'an operator presents the attestation of its security office',
+      );
+    }
+    const attestation = openAttestation(presentation.attestationNote, this.#o.attestationKeys, nowMs);
+    if (attestation.subject !== presentation.principalId) {
+      throw lockboxError('AttestationSubjectMismatch', 'the attestation was issued for another principal');
+    }
+    const sourceJurisdiction =
+      presentation.sourceIp === null
+        ? UNKNOWN_JURISDICTION
+        : this.#o.jurisdictions.jurisdictionOf(presentation.sourceIp);
+    const violation = ruleViolation(rules, attestation, sourceJurisdiction);
+    if (violation !== null) throw lockboxError('OperatorNotEligible', violation, { sourceJurisdiction });
+    return { attestation, sourceJurisdiction, rules };
+  }
+
+  /** The network jurisdiction of an address, for records of steps that need no attestation. */
+  jurisdictionOf(sourceIp: string | null): string {
+    return sourceIp === null ? UNKNOWN_JURISDICTION : this.#o.jurisdictions.jurisdictionOf(sourceIp);
+  }
+}

@@ -1,0 +1,335 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CredentialResolver } from '../../domain/iam/credentials.ts';
+import type { AccessApprovals, LockboxCaller } from '../../domain/lockbox/access-approvals.ts';
+import type { AccessRequest } from '../../domain/lockbox/access-request.ts';
+import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
+import { LockboxError } from '../../domain/lockbox/errors.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { assertNever } from '../../platform/errors.ts';
+import { readBoundedBody } from '../bounded-body.ts';
+import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
+import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { AccessProtocolError, wireErrorOf } from './errors.ts';
+
+export const ACCESS_PATH_PREFIX = '/_sovra/access/';
+/** SigV4 service name of Sovra's own APIs (operator, audit, access, admin). */
+const SIGNING_SERVICE = 'sovra';
+/** A filing is a few hundred bytes; a 1,024-byte key prefix and justification fit many times over. */
+export const ACCESS_BODY_MAX_BYTES = 16 * 1024;
+/** An access request id in a path: 'ar-' and 32 hex digits. */
+const REQUEST_ID_SEGMENT = /^ar-[0-9a-f]{32}$/;
+
+/** The operations of the access API, named as the audit log names them (sovra:<Action>). */
+export type AccessApiAction =
+  | 'FileAccessRequest'
+  | 'ListAccessRequests'
+  | 'GetAccessRequest'
+  | 'ApproveAccessRequest'
+  | 'DenyAccessRequest'
+  | 'RevokeAccessRequest'
+  | 'ConfirmBreakGlassAccess'
+  | 'AcknowledgeBreakGlassAccess';
+
+/** What a request to the access API did, for the request-level audit record and the access log. */
+export interface AccessOutcome {
+  action: AccessApiAction | null;
+  principalId: string | null;
+  /** The caller's tenant. */
+  tenantId: string | null;
+  /** The access request concerned (filed, read or decided). */
+  accessRequestId: string | null;
+  errorCode: string | null;
+}
+
+export function newAccessOutcome(): AccessOutcome {
+  return { action: null, principalId: null, tenantId: null, accessRequestId: null, errorCode: null };
+}
+
+export interface AccessEndpointOptions {
+  approvals: AccessApprovals;
+  credentials: CredentialResolver;
+  clock: Clock;
+  region: string;
+  /** Errors without a code become InternalError answers; their cause is logged here. */
+  onInternalError: (error: unknown, requestId: string) => void;
+}
+
+type Route =
+  | { action: 'FileAccessRequest' | 'ListAccessRequests' }
+  | { action: DecisionAction | 'GetAccessRequest'; id: string };
+type DecisionAction = Exclude<
+  AccessApiAction,
+  'FileAccessRequest' | 'ListAccessRequests' | 'GetAccessRequest'
+>;
+
+const DECISIONS: Readonly<Record<string, DecisionAction>> = {
+  approve: 'ApproveAccessRequest',
+  deny: 'DenyAccessRequest',
+  revoke: 'RevokeAccessRequest',
+  confirm: 'ConfirmBreakGlassAccess',
+  acknowledge: 'AcknowledgeBreakGlassAccess',
+};
+
+/** The body fields each decision takes (all optional). */
+const DECISION_FIELDS: Readonly<Record<DecisionAction, readonly string[]>> = {
+  ApproveAccessRequest: ['comment'],
+  DenyAccessRequest: ['reason'],
+  RevokeAccessRequest: ['reason'],
+  ConfirmBreakGlassAccess: [],
+  AcknowledgeBreakGlassAccess: ['comment'],
+};
+
+/**
+ * Operator access approval (domain/lockbox) over HTTP, JSON signed with AWS
+ * SigV4, service `sovra`:
+ *
+ *   POST /_sovra/access/requests                     an operator files (x-sovra-operator-attestation)
+ *   GET  /_sovra/access/requests?tenant=&status=&after=&limit=
+ *   GET  /_sovra/access/requests/<id>
+ *   POST /_sovra/access/requests/<id>/approve        {"comment"}   the tenant's administrators
+ *   POST /_sovra/access/requests/<id>/deny           {"reason"}    the tenant's administrators
+ *   POST /_sovra/access/requests/<id>/revoke         {"reason"}    the tenant's administrators or the requester
+ *   POST /_sovra/access/requests/<id>/confirm                      a second operator (break-glass; attested)
+ *   POST /_sovra/access/requests/<id>/acknowledge    {"comment"}   the tenant's administrators (break-glass review)
+ *
+ * Errors are `{"code", "message", "requestId"}` from the one table in errors.ts. Parsing and
+ * rendering only: every rule lives in domain/lockbox.
+ */
+export class AccessEndpoint {
+  readonly #o: AccessEndpointOptions;
+  readonly #signingKeys = new SigningKeyCache();
+
+  constructor(options: AccessEndpointOptions) {
+    this.#o = options;
+  }
+
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    outcome: AccessOutcome = newAccessOutcome(),
+  ): Promise<AccessOutcome> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://access.invalid');
+      const route = routeOf(req.method ?? 'GET', url.pathname.slice(ACCESS_PATH_PREFIX.length));
+      outcome.action = route.action;
+      if ('id' in route) outcome.accessRequestId = route.id;
+      const body =
+        req.method === 'POST'
+          ? await readBoundedBody(
+              req,
+              ACCESS_BODY_MAX_BYTES,
+              () =>
+                new AccessProtocolError(
+                  'RequestTooLarge',
+                  `a request body is at most ${ACCESS_BODY_MAX_BYTES} bytes`,
+                ),
+            )
+          : Buffer.alloc(0);
+      const { principal } = await authenticateSignedRequest(req, body, {
+        credentials: this.#o.credentials,
+        clock: this.#o.clock,
+        region: this.#o.region,
+        service: SIGNING_SERVICE,
+        signingKeys: this.#signingKeys,
+        allowPresigned: false,
+      });
+      outcome.principalId = principal.id;
+      outcome.tenantId = principal.tenantId;
+      const caller: LockboxCaller = {
+        principalId: principal.id,
+        principalTenantId: principal.tenantId,
+        isTenantAdmin: principal.isTenantAdmin,
+        sourceIp: req.socket.remoteAddress ?? null,
+        requestId,
+        attestationNote: attestationOf(req),
+      };
+      const answer = await this.#dispatch(route, caller, url, body);
+      if (answer.request !== undefined) outcome.accessRequestId = answer.request.id;
+      sendJson(res, answer.status, answer.json);
+    } catch (error) {
+      const wire = wireErrorOf(error);
+      if (wire.status === 500) this.#o.onInternalError(error, requestId);
+      outcome.errorCode = wire.code;
+      if (res.headersSent) res.destroy();
+      else sendJson(res, wire.status, { code: wire.code, message: wire.message, requestId });
+    }
+    return outcome;
+  }
+
+  async #dispatch(
+    route: Route,
+    caller: LockboxCaller,
+    url: URL,
+    body: Buffer,
+  ): Promise<{ status: number; json: unknown; request?: AccessRequest }> {
+    const approvals = this.#o.approvals;
+    const one = (request: AccessRequest, status = 200) => ({
+      status,
+      json: { request: renderRequest(request) },
+      request,
+    });
+    switch (route.action) {
+      case 'FileAccessRequest':
+        return one(await approvals.file(caller, jsonOf(body)), 201);
+      case 'ListAccessRequests': {
+        const page = await approvals.list(caller, listQueryOf(url));
+        return {
+          status: 200,
+          json: { requests: page.requests.map(renderRequest), nextAfter: page.nextAfterId },
+        };
+      }
+      case 'GetAccessRequest':
+        return one(await approvals.get(caller, route.id));
+      case 'ApproveAccessRequest':
+        return one(await approvals.approve(caller, route.id, decisionOf(route.action, body).comment));
+      case 'DenyAccessRequest':
+        return one(await approvals.deny(caller, route.id, decisionOf(route.action, body).reason));
+      case 'RevokeAccessRequest':
+        return one(await approvals.revoke(caller, route.id, decisionOf(route.action, body).reason));
+      case 'ConfirmBreakGlassAccess':
+        decisionOf(route.action, body);
+        return one(await approvals.confirm(caller, route.id));
+      case 'AcknowledgeBreakGlassAccess':
+        return one(await approvals.acknowledge(caller, route.id, decisionOf(route.action, body).comment));
+      default:
+        return assertNever(route, 'access route');
+    }
+  }
+}
+
+/** The request line → one operation of the closed union, or NotFound / MethodNotAllowed. */
+function routeOf(method: string, path: string): Route {
+  const segments = path.split('/');
+  if (segments[0] !== 'requests' || segments.length > 3)
+    throw new AccessProtocolError('NotFound', `no access resource ${path.slice(0, 128)}`);
+  if (segments.length === 1) {
+    if (method === 'POST') return { action: 'FileAccessRequest' };
+    if (method === 'GET') return { action: 'ListAccessRequests' };
+    throw new AccessProtocolError('MethodNotAllowed', 'requests are listed (GET) or filed (POST)');
+  }
+  const id = segments[1]!;
+  if (!REQUEST_ID_SEGMENT.test(id)) throw new AccessProtocolError('NotFound', 'no such access request');
+  if (segments.length === 2) {
+    if (method === 'GET') return { action: 'GetAccessRequest', id };
+    throw new AccessProtocolError('MethodNotAllowed', 'a request is read with GET');
+  }
+  const action = Object.hasOwn(DECISIONS, segments[2]!) ? DECISIONS[segments[2]!] : undefined;
+  if (action === undefined)
+    throw new AccessProtocolError('NotFound', `no access resource ${path.slice(0, 128)}`);
+  if (method !== 'POST') throw new AccessProtocolError('MethodNotAllowed', 'decisions are POSTed');
+  return { action, id };
+}
+
+/**
+ * The presented attestation note. A header that does not decode is passed on as it came, so that
+ * the domain refuses it as an invalid attestation and records the refused step like any other.
+ */
+function attestationOf(req: IncomingMessage): string | null {
+  const values = req.headersDistinct[ATTESTATION_HEADER];
+  if (values === undefined) return null;
+  if (values.length !== 1)
+    throw new AccessProtocolError('MalformedRequest', `send one ${ATTESTATION_HEADER} header`);
+  try {
+    return decodeAttestationHeader(values[0]!);
+  } catch (error) {
+    if (error instanceof LockboxError) return values[0]!;
+    throw error;
+  }
+}
+
+function jsonOf(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new AccessProtocolError('MalformedRequest', 'the request body is not JSON');
+  }
+}
+
+function decisionOf(action: DecisionAction, body: Buffer): { comment?: unknown; reason?: unknown } {
+  const parsed = jsonOf(body);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AccessProtocolError('MalformedRequest', 'the request body is a JSON object');
+  }
+  const fields: Record<string, unknown> = { ...parsed };
+  const allowed = DECISION_FIELDS[action];
+  for (const key of Object.keys(fields)) {
+    if (!allowed.includes(key)) {
+      throw new AccessProtocolError(
+        'MalformedRequest',
+        `unknown field "${key.slice(0, 64)}" (known: ${allowed.join(', ') || 'none'})`,
+      );
+    }
+  }
+  return { comment: fields.comment, reason: fields.reason };
+}
+
+function listQueryOf(url: URL) {
+  const params = url.searchParams;
+  for (const name of params.keys()) {
+    if (!['tenant', 'status', 'after', 'limit'].includes(name)) {
+      throw new AccessProtocolError('MalformedRequest', `unknown query parameter ${name.slice(0, 64)}`);
+    }
+  }
+  const limitText = params.get('limit');
+  if (limitText !== null && !/^[1-9][0-9]{0,3}$/.test(limitText)) {
+    throw new AccessProtocolError('MalformedRequest', 'limit is a positive integer');
+  }
+  return {
+    tenantId: params.get('tenant'),
+    status: params.get('status'),
+    afterId: params.get('after'),
+    limit: limitText === null ? null : Number(limitText),
+  };
+}
+
+/** The wire form of a request: times as RFC 3339 strings, nothing else changed. */
+export function renderRequest(request: AccessRequest): Record<string, unknown> {
+  const time = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: request.id,
+    tenantId: request.tenantId,
+    requesterId: request.requesterId,
+    kind: request.kind,
+    status: request.status,
+    scope: request.scope,
+    actions: request.actions,
+    durationSeconds: request.durationSeconds,
+    justification: request.justification,
+    ticket: request.ticket,
+    requesterClaims: {
+      issuer: request.requesterClaims.issuer,
+      clearance: request.requesterClaims.clearance,
+      nationality: request.requesterClaims.nationality,
+      residency: request.requesterClaims.residency,
+      attestationExpiresAt: time(request.requesterClaims.attestationExpiresAtMs),
+    },
+    sourceIp: request.sourceIp,
+    sourceJurisdiction: request.sourceJurisdiction,
+    filedAt: time(request.filedAtMs),
+    decisionDeadline: time(request.decisionDeadlineMs),
+    decidedBy: request.decidedBy,
+    decidedAt: time(request.decidedAtMs),
+    decisionComment: request.decisionComment,
+    activatedAt: time(request.activatedAtMs),
+    expiresAt: time(request.expiresAtMs),
+    revokedBy: request.revokedBy,
+    revokedAt: time(request.revokedAtMs),
+    revokeReason: request.revokeReason,
+    review: request.review,
+    reviewedBy: request.reviewedBy,
+    reviewedAt: time(request.reviewedAtMs),
+    reviewComment: request.reviewComment,
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
