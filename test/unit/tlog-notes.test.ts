@@ -517,7 +517,7 @@ describe('malformed notes and keys', () => {
       [go.peter_vkey.replace('qq/L', 'qq_L'), 'MalformedKey'], // the URL alphabet
       [`${name}+${id}+${b64}\n`, 'MalformedKey'],
       [`bad name+${id}+${b64}`, 'MalformedKey'],
-      [`${name}+${(parseInt(id, 16) ^ 1).toString(16).padStart(8, '0')}+${b64}`, 'KeyHashMismatch'],
+      [`${name}+${((parseInt(id, 16) ^ 1) >>> 0).toString(16).padStart(8, '0')}+${b64}`, 'KeyHashMismatch'],
     ];
     for (const [vkey, code] of cases)
       assert.equal(
