@@ -6,9 +6,11 @@ import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
 import { accessCommand } from './access.ts';
 import { auditCommand } from './audit.ts';
+import { idpCommand } from './idp.ts';
 import { keysCommand } from './keys.ts';
 import { kmsMaintenanceCommand } from './kms-maintenance.ts';
 import { lifecycleRunCommand } from './lifecycle-run.ts';
+import { loginCommand } from './login.ts';
 import { operatorCommand } from './operator.ts';
 import { accessKeyCommand } from './accesskey.ts';
 import { policyCommand } from './policy.ts';
@@ -100,6 +102,9 @@ export function buildProgram(): Command {
   program.addCommand(roleCommand(process.env));
   program.addCommand(accessKeyCommand(process.env));
   program.addCommand(policyCommand(process.env));
+  // Federation: identity providers, and single sign-on for temporary credentials.
+  program.addCommand(idpCommand(process.env));
+  program.addCommand(loginCommand(process.env));
   return program;
 }
 

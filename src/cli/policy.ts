@@ -119,8 +119,59 @@ export function policyCommand(env: Record<string, string | undefined>): Command 
   ).action((options: ConnectionOptions & HolderOptions) =>
     runAdminCall(options, (client) => client.call('GET', `${holderPath(options)}/policies`)),
   );
+
+  withConnectionOptions(
+    policy
+      .command('explain')
+      .description(
+        'show what the S3 request path decides for a principal of your tenant, and every statement, guardrail and label rule that contributed (tenant administrators)',
+      )
+      .requiredOption('--principal <name|arn>', 'a user, service account or role: its name or ARN')
+      .requiredOption('--action <action>', 'the policy action, e.g. s3:GetObject')
+      .option(
+        '--resource <bucket[/key]>',
+        'the bucket, or the object, as bucket/key or arn:aws:s3:::bucket/key',
+      )
+      .option('--source-ip <address>', 'aws:SourceIp of the request (default 0.0.0.0)')
+      .option('--insecure-transport', 'the request comes over plain HTTP (aws:SecureTransport false)'),
+    env,
+  ).action(
+    (
+      options: ConnectionOptions & {
+        principal: string;
+        action: string;
+        resource?: string;
+        sourceIp?: string;
+        insecureTransport?: boolean;
+      },
+    ) =>
+      runAdminCall(options, (client) =>
+        client.call('POST', 'explain', {
+          body: {
+            principal: options.principal,
+            action: options.action,
+            ...resourceOf(options.resource),
+            ...(options.sourceIp === undefined ? {} : { sourceIp: options.sourceIp }),
+            secureTransport: options.insecureTransport !== true,
+          },
+        }),
+      ),
+  );
   return policy;
 }
+
+/** `bucket`, `bucket/key` or `arn:aws:s3:::bucket/key` as the explain request's bucket and key. */
+export function resourceOf(resource: string | undefined): { bucket?: string; key?: string } {
+  if (resource === undefined) return {};
+  const path = resource.startsWith(S3_ARN_PREFIX) ? resource.slice(S3_ARN_PREFIX.length) : resource;
+  const slash = path.indexOf('/');
+  if (slash === 0 || path === '') throw new UsageError('--resource takes bucket or bucket/key');
+  if (slash === -1) return { bucket: path };
+  const key = path.slice(slash + 1);
+  return key === '' ? { bucket: path.slice(0, slash) } : { bucket: path.slice(0, slash), key };
+}
+
+const S3_ARN_PREFIX = 'arn:aws:s3:::';
 
 function holderOptions(command: Command): Command {
   return command

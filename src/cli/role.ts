@@ -90,5 +90,17 @@ export function roleCommand(env: Record<string, string | undefined>): Command {
   ).action((name: string, options: ConnectionOptions) =>
     runAdminCall(options, (client) => client.call('DELETE', `roles/${segment(name)}`)),
   );
+
+  withConnectionOptions(
+    role
+      .command('revoke-sessions')
+      .description(
+        'revoke every session of the role issued until now (temporary credentials refused at once); new sessions may be assumed',
+      )
+      .argument('<name>'),
+    env,
+  ).action((name: string, options: ConnectionOptions) =>
+    runAdminCall(options, (client) => client.call('POST', `roles/${segment(name)}/revoke-sessions`)),
+  );
   return role;
 }

@@ -33,6 +33,14 @@ import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
 import { IdentityAdministration } from '../domain/iam/identity-admin.ts';
 import { CachedIdentitySource } from '../domain/iam/identity-policies.ts';
+import { FederationAdministration } from '../domain/iam/federation-admin.ts';
+import { IdTokenVerifier } from '../domain/iam/federation-tokens.ts';
+import { SecurityTokenService } from '../domain/iam/sts.ts';
+import { SessionIdentitySource } from '../domain/iam/sts-sessions.ts';
+import { isFederationAdminPath } from '../protocols/admin/routes.ts';
+import { FederationAdminEndpoint } from '../protocols/sts/federation-admin-endpoint.ts';
+import { isStsRequest, newStsOutcome, StsEndpoint } from '../protocols/sts/sts-endpoint.ts';
+import { DecisionExplainer } from '../domain/iam/decision-explainer.ts';
 import { ADMIN_PATH_PREFIX, AdminEndpoint, newAdminOutcome } from '../protocols/admin/admin-endpoint.ts';
 import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
@@ -178,7 +186,9 @@ export async function startServer(
     encryptor,
   });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
-  const credentials = new CredentialResolver({ metadata, sealer, clock });
+  // Identity providers and role sessions (migration 10); temporary credentials resolve through it.
+  const federationStore = identityStore.federation();
+  const credentials = new CredentialResolver({ metadata, sealer, clock, sessions: federationStore });
   const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
   // Operator access approval (the lockbox); `operatorAccess.gate` enforces approvals on the data path.
   const operatorAccess = openOperatorAccess({
@@ -194,6 +204,18 @@ export async function startServer(
   // Tenants and identities (the admin API). `identities` caches principals' identity policies and
   // attributes (tags, clearance) for the request path; every admin change invalidates it.
   const identities = new CachedIdentitySource({ store: identityStore, clock });
+  // A role session's policies are its role's; its clearance and compartments its own (federation).
+  const sessionIdentities = new SessionIdentitySource({ inner: identities, store: federationStore });
+  // The S3 data path's authorizer; the admin API's `sovra policy explain` runs the same one.
+  const requestAuthorizer = new RequestAuthorizer({
+    bucketPolicies: objects,
+    objectTags: objects,
+    guardrails: new Guardrails(new CedarGuardrailCompiler(), readDefaultGuardrails()),
+    identityPolicies: sessionIdentities,
+    principalAttributes: sessionIdentities,
+    clock,
+    jurisdictions,
+  });
   const adminEndpoint = new AdminEndpoint({
     admin: new IdentityAdministration({
       store: identityStore,
@@ -202,6 +224,42 @@ export async function startServer(
       identities,
       clock,
       classification: null,
+      explainer: new DecisionExplainer({
+        identities: identityStore,
+        authorizer: requestAuthorizer,
+        buckets: objects,
+      }),
+    }),
+    credentials,
+    clock,
+    region: config.region,
+    log,
+  });
+  // Federation: STS (temporary credentials) and the tenant's identity providers.
+  const idTokens = new IdTokenVerifier({ clock });
+  const sts = new StsEndpoint({
+    sts: new SecurityTokenService({
+      identities: identityStore,
+      sources: sessionIdentities,
+      federation: federationStore,
+      tokens: idTokens,
+      sealer,
+      clock,
+    }),
+    credentials,
+    sources: sessionIdentities,
+    clock,
+    region: config.region,
+    log,
+  });
+  const federationEndpoint = new FederationAdminEndpoint({
+    federation: new FederationAdministration({
+      identities: identityStore,
+      sources: sessionIdentities,
+      store: federationStore,
+      credentials,
+      tokens: idTokens,
+      clock,
     }),
     credentials,
     clock,
@@ -254,20 +312,11 @@ export async function startServer(
     notifications,
     credentials,
     // Operators' approved, just-in-time access (the lockbox) first; everyone else: tenant policies.
-    authorizer: new ApprovedOperatorAuthorizer(
-      new RequestAuthorizer({
-        bucketPolicies: objects,
-        objectTags: objects,
-        guardrails: new Guardrails(new CedarGuardrailCompiler(), readDefaultGuardrails()),
-        identityPolicies: identities,
-        clock,
-        jurisdictions,
-      }),
-      operatorAccess.gate,
-    ),
+    authorizer: new ApprovedOperatorAuthorizer(requestAuthorizer, operatorAccess.gate),
     clock,
     region: config.region,
     domains: config.domains,
+    scheme: requestAuthorizer.scheme,
   });
   const gc = new GarbageCollector({ metadata, blobs, clock, log });
   gc.start(config.gcIntervalMs);
@@ -394,6 +443,19 @@ export async function startServer(
       void operatorAccess.endpoint.handle(req, res, requestId, accessOutcome);
       return;
     }
+    if (path.startsWith(ADMIN_PATH_PREFIX) && isFederationAdminPath(path)) {
+      const federationOutcome = newAdminOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => adminRequestRecord(federationOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void federationEndpoint.handle(req, res, requestId, federationOutcome);
+      return;
+    }
     if (path.startsWith(ADMIN_PATH_PREFIX)) {
       const adminOutcome = newAdminOutcome();
       if (audit !== null) {
@@ -414,6 +476,20 @@ export async function startServer(
     // The access log line (and its closure) is built only when it will be written.
     const logged = log.isLevelEnabled('info');
     const started = logged ? process.hrtime.bigint() : 0n;
+    if (isStsRequest(req)) {
+      // AWS STS (AssumeRoleWithWebIdentity, AssumeRole), recorded like an admin request.
+      const stsOutcome = newStsOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => adminRequestRecord(stsOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void sts.handle(req, res, requestId, stsOutcome);
+      return;
+    }
     if (isKmsRequest(req)) {
       const kmsOutcome = newKmsOutcome();
       if (audit !== null) {

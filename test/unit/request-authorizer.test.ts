@@ -20,6 +20,10 @@ import {
   type BucketPolicyStore,
 } from '../../src/domain/iam/bucket-policy.ts';
 import type { Caller } from '../../src/domain/iam/caller.ts';
+import type {
+  PrincipalAttributes,
+  PrincipalAttributeSource,
+} from '../../src/domain/iam/identity-policies.ts';
 import {
   IDENTITY_POLICY_SIZE_LIMIT,
   parsePolicy,
@@ -28,9 +32,9 @@ import {
 } from '../../src/domain/iam/policy/index.ts';
 import {
   anonymousCaller,
+  clearanceOf,
   explainDecision,
   isAnonymousCaller,
-  provisionalClearanceOf,
   RequestAuthorizer,
   type IdentityPolicySource,
   type ObjectTagReader,
@@ -145,6 +149,7 @@ function setup(
     identity?: IdentityPolicySource;
     objectTags?: ObjectTagReader;
     scheme?: ClassificationScheme;
+    attributes?: PrincipalAttributeSource;
   } = {},
 ): Setup {
   const clock = new ManualClock();
@@ -158,12 +163,41 @@ function setup(
     ...(options.identity === undefined ? {} : { identityPolicies: options.identity }),
     ...(options.objectTags === undefined ? {} : { objectTags: options.objectTags }),
     ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
+    principalAttributes: options.attributes ?? attributeSource(CLEARED_ADMINISTRATOR),
   });
   const setPolicy = (bucket: string, statements: object[]) => {
     policies.put(bucket, statements);
     authorizer.forgetBucketPolicy(bucket);
   };
   return { authorizer, policies, setPolicy, guardrails, clock, counting };
+}
+
+/** The tenant administrator of most tests: cleared to TOP_SECRET with both compartments. */
+const CLEARED_ADMINISTRATOR: Record<string, Partial<PrincipalAttributes>> = {
+  'user-admin': { clearance: 'TOP_SECRET', compartments: ['CRYPTO', 'NUCLEAR'] },
+};
+
+function attributeSource(
+  byPrincipal: Record<string, Partial<PrincipalAttributes>>,
+): PrincipalAttributeSource {
+  const known = new Map<string, PrincipalAttributes>();
+  for (const [principalId, given] of Object.entries(byPrincipal)) {
+    const tenantId = principalId === 'user-bob' ? B : A;
+    const name = principalId.replace(/^user-/, '');
+    known.set(principalId, {
+      principalId,
+      tenantId,
+      kind: 'user',
+      name,
+      arn: `arn:aws:iam::${tenantId}:user/${name}`,
+      isTenantAdmin: principalId === 'user-admin' || principalId === 'user-bob',
+      tags: {},
+      clearance: null,
+      compartments: [],
+      ...given,
+    });
+  }
+  return { attributesOf: (principalId) => Promise.resolve(known.get(principalId) ?? null) };
 }
 
 function identitySource(byPrincipal: Record<string, CompiledPolicy[]>): IdentityPolicySource {
@@ -620,13 +654,91 @@ describe('anonymous requests', () => {
 describe('mandatory access control', () => {
   const readEverything = identityPolicy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
 
-  it('until principals carry clearances, administrators are cleared to the top level with every compartment and others to the lowest', () => {
+  it('a clearance is the principal’s own level and compartments; none recorded, unknown or anonymous is the lowest level', async () => {
     const scheme = schemeWithCompartments();
-    assert.equal(provisionalClearanceOf(admin, scheme).level.id, 'TOP_SECRET');
-    assert.deepEqual(provisionalClearanceOf(admin, scheme).compartments, ['CRYPTO', 'NUCLEAR']);
-    assert.equal(provisionalClearanceOf(alice, scheme).level.id, 'PUBLIC');
-    assert.deepEqual(provisionalClearanceOf(alice, scheme).compartments, []);
-    assert.equal(provisionalClearanceOf(anonymous, scheme).level.id, 'PUBLIC');
+    const source = attributeSource({
+      'user-admin': { clearance: null },
+      'user-alice': { clearance: 'SECRET', compartments: ['NUCLEAR', 'CRYPTO', 'NUCLEAR'] },
+      'user-carol': { clearance: 'COSMIC', compartments: ['CRYPTO'] },
+      'user-dave': { clearance: 'INTERNAL', compartments: ['CRYPTO', 'ATOMAL'] },
+    });
+    const clearance = async (principalId: string) => {
+      const label = clearanceOf(await source.attributesOf(principalId), scheme);
+      return [label.level.id, ...label.compartments].join(' ');
+    };
+    assert.equal(await clearance('user-admin'), 'PUBLIC', 'being an administrator clears nobody');
+    assert.equal(await clearance('user-alice'), 'SECRET CRYPTO NUCLEAR');
+    assert.equal(await clearance('user-carol'), 'PUBLIC', 'a level the scheme lacks is the lowest');
+    assert.equal(
+      await clearance('user-dave'),
+      'INTERNAL CRYPTO',
+      'a compartment the scheme lacks is dropped',
+    );
+    assert.equal(await clearance('user-nobody'), 'PUBLIC');
+    assert.equal(clearanceOf(null, scheme).level.id, 'PUBLIC');
+  });
+
+  it('an administrator without a clearance reads nothing above the lowest level; with one, up to it', async () => {
+    const uncleared = setup({ guardrails: OPEN_GUARDRAILS, attributes: attributeSource({}) });
+    await allowed(uncleared.authorizer, admin, 's3:GetObject', photos, 'x');
+    await denied(uncleared.authorizer, admin, 's3:GetObject', internal, 'x', {
+      source: 'classification',
+      policies: ['no-read-up'],
+    });
+    const cleared = setup({
+      guardrails: OPEN_GUARDRAILS,
+      attributes: attributeSource({ 'user-admin': { clearance: 'INTERNAL' } }),
+    });
+    await allowed(cleared.authorizer, admin, 's3:GetObject', internal, 'x');
+    await denied(cleared.authorizer, admin, 's3:GetObject', secrets, 'x', {
+      source: 'classification',
+      policies: ['no-read-up'],
+    });
+  });
+
+  it('nobody creates a bucket labelled above their clearance', async () => {
+    const { authorizer } = setup({
+      attributes: attributeSource({ 'user-admin': { clearance: 'INTERNAL' } }),
+    });
+    await allowed(authorizer, admin, 's3:CreateBucket', {
+      name: 'new',
+      tenantId: A,
+      classification: 'INTERNAL',
+    });
+    await denied(
+      authorizer,
+      admin,
+      's3:CreateBucket',
+      { name: 'new', tenantId: A, classification: 'SECRET' },
+      null,
+      { source: 'classification', policies: ['no-label-above-clearance'] },
+    );
+  });
+
+  it('aws:PrincipalTag/<key> and the principal’s ARN by name come from its attributes', async () => {
+    const byTag = identityPolicy([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: 'arn:aws:s3:::photos/*',
+        Condition: { StringEquals: { 'aws:PrincipalTag/team': 'records' } },
+      },
+    ]);
+    const tagged = setup({
+      identity: identitySource({ 'user-alice': [byTag] }),
+      attributes: attributeSource({ 'user-alice': { tags: { team: 'records' } } }),
+    });
+    await allowed(tagged.authorizer, alice, 's3:GetObject', photos, 'x');
+    const other = setup({
+      identity: identitySource({ 'user-alice': [byTag] }),
+      attributes: attributeSource({ 'user-alice': { tags: { team: 'finance' } } }),
+    });
+    await denied(other.authorizer, alice, 's3:GetObject', photos, 'x', NO_STATEMENT);
+    const explained = await explainDecision(tagged.authorizer, alice, 's3:GetObject', {
+      bucket: photos,
+      key: 'x',
+    });
+    assert.equal(explained.principalArn, `arn:aws:iam::${A}:user/alice`);
   });
 
   it('no read up: an IAM allow does not let a principal read or list data above its clearance', async () => {
@@ -836,7 +948,7 @@ describe('explainDecision', () => {
     const explained = await explainDecision(authorizer, admin, 's3:GetObject', { bucket: photos, key: 'x' });
     assert.equal(explained.decision, 'allow');
     assert.equal(explained.denial, null);
-    assert.equal(explained.principalArn, `arn:aws:iam::${A}:user/user-admin`);
+    assert.equal(explained.principalArn, `arn:aws:iam::${A}:user/admin`);
     assert.equal(explained.resourceArn, 'arn:aws:s3:::photos/x');
     assert.equal(explained.iam.effect, 'Allow');
     assert.deepEqual(

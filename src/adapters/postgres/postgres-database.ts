@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { SovraError } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
-import type { SqlDatabase, SqlRow, SqlSession, SqlValue } from '../sql/driver.ts';
+import type { SqlDatabase, SqlRow, SqlSession, SqlValue, TransactionDurability } from '../sql/driver.ts';
 import { postgresBootstrap } from './migrations.ts';
 
 export interface PostgresConnectionOptions {
@@ -59,7 +59,10 @@ export class PostgresDatabase implements SqlDatabase {
    * deadlock (40P01) aborts the whole transaction and is not the caller's fault, so it runs again
    * after a short random pause, up to LIMITS.metadataTransactionMaxAttempts runs in all.
    */
-  async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    work: (session: SqlSession) => Promise<T>,
+    _durability?: TransactionDurability,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.#runTransaction(work);

@@ -58,6 +58,8 @@ export class SqlAuditLogStore implements AuditLogStore {
   }
 
   async append(records: readonly SealedAuditRecord[], retainUntilMs: readonly number[]): Promise<TreeHead> {
+    // Records are held durable against a crash of the process (the response waits for them); on
+    // SQLite they reach the disk with the next fsynced commit rather than costing each one its own.
     return this.#db.transaction(async (session) => {
       if (this.#db.transactionLockSql !== null) {
         await session.query(this.#db.transactionLockSql, [lockNumberOf('audit-log')]);
@@ -83,7 +85,7 @@ export class SqlAuditLogStore implements AuditLogStore {
         [plan.treeSize, plan.rootHash],
       );
       return { treeSize: plan.treeSize, rootHash: plan.rootHash };
-    });
+    }, 'process-crash');
   }
 
   head(): Promise<TreeHead> {

@@ -28,6 +28,15 @@ export interface SqlSession extends SqlExecutor {
   runScript(sql: string): Promise<void>;
 }
 
+/**
+ * How durable a commit must be when it returns. 'power-loss' (the default): on disk, fsynced.
+ * 'process-crash': survives the Sovra process being killed (the database has the commit in its
+ * log) but may be lost if the machine loses power before the next fsync — for audit records,
+ * whose response is held for the commit (server/audit-trail.ts) and which must not cost every
+ * GET an fsync. PostgreSQL commits are always fully durable (its own server makes them so).
+ */
+export type TransactionDurability = 'power-loss' | 'process-crash';
+
 export interface SqlDatabase extends SqlExecutor {
   readonly dialect: 'sqlite' | 'postgres';
   readonly placeholderStyle: PlaceholderStyle;
@@ -45,7 +54,7 @@ export interface SqlDatabase extends SqlExecutor {
    * that may abort a transaction for a conflict (serialization failure, deadlock) run `work`
    * again, a bounded number of times, so `work` must be safe to re-run.
    */
-  transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>;
+  transaction<T>(work: (session: SqlSession) => Promise<T>, durability?: TransactionDurability): Promise<T>;
   /** True when `error` is a violated primary key or unique constraint. */
   isUniqueViolation(error: unknown): boolean;
   close(): Promise<void>;

@@ -19,6 +19,7 @@ import {
   type SqlValue,
 } from './driver.ts';
 import { lockNumberOf } from './locks.ts';
+import { SqlFederationStore } from './sts-store.ts';
 import {
   ACCESS_KEY_COLUMNS,
   accessKeyParams,
@@ -179,6 +180,11 @@ export class SqlIdentityStore extends SqlIdentityReads implements IdentityStore 
 
   transaction<T>(work: (tx: IdentityStoreTx) => Promise<T>): Promise<T> {
     return this.#db.transaction((session) => work(new SqlIdentityStoreTx(this.#db, session, this.sql)));
+  }
+
+  /** Identity providers and role sessions (migration 10) on the same database. */
+  federation(): SqlFederationStore {
+    return new SqlFederationStore(this.#db);
   }
 }
 

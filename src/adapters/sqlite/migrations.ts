@@ -486,4 +486,45 @@ CREATE TRIGGER access_requests_no_delete BEFORE DELETE ON access_requests
 BEGIN SELECT RAISE(ABORT, 'access_requests are kept: a request is never deleted'); END;
 `,
   },
+  {
+    version: 10,
+    description: 'federation: OpenID Connect identity providers and STS role sessions',
+    script: `
+-- Per-tenant OpenID Connect providers (domain/iam/federation.ts): the issuer as tokens carry it,
+-- its client ids and the claim mapping (JSON documents, format 1).
+CREATE TABLE iam_identity_providers (
+  id TEXT PRIMARY KEY,
+  format INTEGER NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  issuer TEXT NOT NULL,
+  audiences TEXT NOT NULL,
+  mapping TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX iam_identity_providers_by_issuer ON iam_identity_providers (tenant_id, issuer);
+-- Role sessions (temporary credentials, domain/iam/sts-sessions.ts, format 1): the secret sealed,
+-- the session token only as its SHA-256. Rows outlive their role so that audit records resolve.
+CREATE TABLE sts_sessions (
+  access_key_id TEXT PRIMARY KEY,
+  format INTEGER NOT NULL,
+  principal_id TEXT NOT NULL UNIQUE,
+  tenant_id TEXT NOT NULL,
+  role_id TEXT NOT NULL,
+  role_name TEXT NOT NULL,
+  session_name TEXT NOT NULL,
+  sealed_secret BLOB NOT NULL,
+  token_sha256 BLOB NOT NULL,
+  issued_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER,
+  source_identity TEXT NOT NULL,
+  provider TEXT,
+  audience TEXT,
+  clearance TEXT,
+  compartments TEXT NOT NULL
+) STRICT;
+CREATE INDEX sts_sessions_by_role ON sts_sessions (role_id, issued_at_ms);
+CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at_ms);
+`,
+  },
 ];

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIMITS } from '../../platform/limits.ts';
-import type { SqlDatabase, SqlRow, SqlSession, SqlValue } from '../sql/driver.ts';
+import type { SqlDatabase, SqlRow, SqlSession, SqlValue, TransactionDurability } from '../sql/driver.ts';
 import { SQLITE_BOOTSTRAP } from './migrations.ts';
 
 /**
@@ -77,7 +77,10 @@ export class SqliteDatabase implements SqlDatabase {
     return this.transaction((session) => session.execute(sql, params));
   }
 
-  async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    work: (session: SqlSession) => Promise<T>,
+    durability: TransactionDurability = 'power-loss',
+  ): Promise<T> {
     this.#checkOpen();
     if (this.#currentTransaction.getStore()?.open === true) {
       throw new Error('a metadata transaction was started inside another; SQLite runs them one at a time');
@@ -85,7 +88,18 @@ export class SqliteDatabase implements SqlDatabase {
     return this.#exclusively(async () => {
       const current = { open: true };
       try {
-        return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
+        if (durability === 'power-loss') {
+          return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
+        }
+        // WAL with synchronous=NORMAL: the commit is in the WAL file (the OS has it, so a killed
+        // process loses nothing) and is fsynced with the next FULL commit or checkpoint
+        // (https://sqlite.org/pragma.html#pragma_synchronous).
+        this.#writer.exec('PRAGMA synchronous = NORMAL');
+        try {
+          return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
+        } finally {
+          this.#writer.exec('PRAGMA synchronous = FULL');
+        }
       } finally {
         current.open = false;
       }

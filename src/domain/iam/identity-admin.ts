@@ -4,6 +4,7 @@ import type { ClassificationScheme } from '../classification/scheme.ts';
 import { newAccessKeyId, newSecretAccessKey, ROOT_TENANT_ID, sealAccessKey } from './bootstrap.ts';
 import type { Caller } from './caller.ts';
 import type { CredentialResolver, SecretSealer } from './credentials.ts';
+import type { DecisionExplainer, DecisionExplanation, ExplainRequest } from './decision-explainer.ts';
 import { groupArn, policyArn, roleArn, tenantArn, userArn } from './identity-arns.ts';
 import { identityError, type IdentityError } from './identity-errors.ts';
 import {
@@ -92,6 +93,7 @@ export const ADMIN_ACTIONS = [
   'AttachGroupPolicy',
   'DetachGroupPolicy',
   'ListAttachedGroupPolicies',
+  'ExplainDecision',
 ] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
@@ -190,6 +192,8 @@ export interface IdentityAdministrationOptions {
   clock: Clock;
   /** When set, clearances and compartments must be among its levels and compartments. */
   classification: ClassificationScheme | null;
+  /** `sovra policy explain`; without it ExplainDecision is refused as unavailable. */
+  explainer?: DecisionExplainer | null;
 }
 
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
@@ -213,6 +217,7 @@ export class IdentityAdministration {
   readonly #identities: CachedIdentitySource;
   readonly #clock: Clock;
   readonly #classification: ClassificationScheme | null;
+  readonly #explainer: DecisionExplainer | null;
 
   constructor(options: IdentityAdministrationOptions) {
     this.#store = options.store;
@@ -221,6 +226,24 @@ export class IdentityAdministration {
     this.#identities = options.identities;
     this.#clock = options.clock;
     this.#classification = options.classification;
+    this.#explainer = options.explainer ?? null;
+  }
+
+  // ---- explanations ----------------------------------------------------------------------------
+
+  /**
+   * Explains what the S3 request path would decide for a principal of the caller's tenant
+   * (DecisionExplainer): tenant administrators only, within their tenant.
+   */
+  explainDecision(caller: Caller, request: ExplainRequest): Promise<DecisionExplanation> {
+    if (this.#explainer === null) {
+      return Promise.reject(
+        identityError('AccessDenied', 'this server does not explain decisions', {
+          action: adminPolicyAction('ExplainDecision'),
+        }),
+      );
+    }
+    return this.#explainer.explain(caller, request);
   }
 
   // ---- tenants ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { isSovraError } from '../../platform/errors.ts';
 import {
   canRead,
   canWriteInto,
+  dominates,
   lowestLabel,
   type Clearance,
   type SecurityLabel,
@@ -31,6 +32,7 @@ import {
 } from './authorizer.ts';
 import { BucketPolicyCache, type BucketPolicyEntry, type BucketPolicyStore } from './bucket-policy.ts';
 import type { Caller } from './caller.ts';
+import type { PrincipalAttributes, PrincipalAttributeSource } from './identity-policies.ts';
 import {
   authorize as evaluatePolicies,
   buildRequestContext,
@@ -56,7 +58,9 @@ import {
  *    (combineWithIam, like AWS SCPs).
  * 3. **Mandatory access control** — no read up: reads and listings need a clearance that
  *    dominates the bucket's label; no write down: a copy's data flows only into a bucket whose
- *    label dominates its source's (Bell–LaPadula; domain/classification/label.ts).
+ *    label dominates its source's (Bell–LaPadula; domain/classification/label.ts); and nobody
+ *    creates a bucket labelled above their own clearance. The clearance is the principal's own
+ *    (clearanceOf), read with its tags and ARN from the principal attribute source.
  *
  * A denial raises IamError AccessDenied whose details.denial names the layer and the statements,
  * guardrails or rule that denied (the audit record's reason). explainDecision shows everything
@@ -98,7 +102,18 @@ export interface RequestAuthorizerOptions {
   scheme?: ClassificationScheme;
   /** Source address → ISO 3166-1 alpha-2 code for the guardrails (JurisdictionMap); else 'unknown'. */
   jurisdictions?: { jurisdictionOf(address: string): string };
+  /**
+   * Principals' clearances, compartments, tags and ARNs (CachedIdentitySource). Without it every
+   * principal is uncleared (the lowest level, no compartments), untagged, and known to policies
+   * as `arn:aws:iam::<tenant>:user/<principal id>`.
+   */
+  principalAttributes?: PrincipalAttributeSource;
 }
+
+/** No principal has attributes: every principal is uncleared and untagged. */
+export const NO_PRINCIPAL_ATTRIBUTES: PrincipalAttributeSource = {
+  attributesOf: () => Promise.resolve(null),
+};
 
 /** The principal id of an unsigned request's caller. */
 export const ANONYMOUS_PRINCIPAL_ID = 'anonymous';
@@ -120,14 +135,25 @@ export function isAnonymousCaller(caller: Caller): boolean {
 }
 
 /**
- * PROVISIONAL — until principals carry a clearance and compartments (the identity work of
- * issue 5), this is the whole clearance model: a tenant administrator is cleared to the top level
- * of the active scheme with every compartment, every other principal and the anonymous caller to
- * the lowest level with none. Replace this one function with a lookup of the principal's clearance.
+ * A principal's clearance: the level and compartments recorded on it (`PATCH /users/{name}`,
+ * `sovra user update --clearance`). Being a tenant administrator clears nobody: administrators
+ * manage their tenant, and read its data only as far as their own clearance goes. A principal
+ * with no clearance recorded, the anonymous caller, and a principal the attribute source does not
+ * know are cleared to the lowest level with no compartments (deny by default). A recorded level
+ * the active scheme no longer has also counts as the lowest level, and a compartment it no longer
+ * has is dropped: a changed scheme can only narrow a clearance (fail closed).
  */
-export function provisionalClearanceOf(caller: Caller, scheme: ClassificationScheme): Clearance {
-  const labels = schemeLabelsOf(scheme);
-  return caller.isTenantAdmin && !isAnonymousCaller(caller) ? labels.highest : labels.lowest;
+export function clearanceOf(attributes: PrincipalAttributes | null, scheme: ClassificationScheme): Clearance {
+  const lowest = schemeLabelsOf(scheme).lowest;
+  if (attributes === null || attributes.clearance === null) return lowest;
+  const level = scheme.findLevel(attributes.clearance);
+  if (level === null) return lowest;
+  return Object.freeze({
+    level,
+    compartments: Object.freeze(
+      [...new Set(attributes.compartments)].filter((id) => scheme.findCompartment(id) !== null).sort(),
+    ),
+  });
 }
 
 /**
@@ -178,6 +204,13 @@ export const READ_DATA_ACTIONS: ReadonlySet<string> = new Set([
   's3:ListBucketMultipartUploads',
 ]);
 
+/**
+ * Actions that give a resource its label: nobody labels data above their own clearance, or they
+ * could create a container they cannot read and others with less need to know could fill
+ * (CreateBucket with x-sovra-classification; docs/reference/classification.md "S3").
+ */
+export const LABELLING_ACTIONS: ReadonlySet<string> = new Set(['s3:CreateBucket']);
+
 /** The storage tier of a bucket whose tier is not recorded. */
 export const DEFAULT_STORAGE_TIER = 'standard';
 /** Guardrail decisions remembered per second (the cache is emptied each second and when full). */
@@ -189,7 +222,7 @@ export const LABEL_MEMO_ENTRIES = 1_024;
 
 /** The mandatory access control result of one request. */
 export interface ClassificationCheck {
-  rule: 'no-read-up' | 'no-write-down' | null;
+  rule: 'no-read-up' | 'no-write-down' | 'no-label-above-clearance' | null;
   allowed: boolean;
   clearance: string;
   resourceLabel: string | null;
@@ -231,16 +264,22 @@ interface Evaluation {
   resourceArn: string;
 }
 
-/** The policies one decision was made from, looked up before it (and compared by a remembered one). */
+/**
+ * The policies and principal attributes one decision was made from, looked up before it (and
+ * compared by a remembered one).
+ */
 interface PolicyInputs {
   bucketPolicy: BucketPolicyEntry | null;
   identityPolicies: readonly LabeledPolicy[];
+  /** The caller's clearance, tags and ARN; null for the anonymous caller or an unknown principal. */
+  attributes: PrincipalAttributes | null;
 }
 
-/** A decision remembered for the rest of its second, valid while its policies are the same objects. */
+/** A decision remembered for the rest of its second, valid while its inputs are the same objects. */
 interface RememberedDecision {
   bucketPolicy: BucketPolicyEntry | null;
   identityPolicies: readonly LabeledPolicy[];
+  attributes: PrincipalAttributes | null;
   denial: AccessDenial | null;
 }
 
@@ -255,6 +294,13 @@ export class RequestAuthorizer implements Authorizer {
   readonly #objectTags: ObjectTagReader | null;
   readonly #scheme: ClassificationScheme;
   readonly #jurisdictions: { jurisdictionOf(address: string): string } | null;
+  readonly #attributeSource: PrincipalAttributeSource;
+  /** Clearances and request principals per attributes object (the source's cache hands out the same one). */
+  readonly #clearances = new WeakMap<PrincipalAttributes, Clearance>();
+  readonly #attributedPrincipals = new WeakMap<
+    PrincipalAttributes,
+    { principal: RequestPrincipal; arn: string }
+  >();
   readonly #tenantAdministrator: LabeledPolicy;
   readonly #administratorOnly: readonly LabeledPolicy[];
   readonly #labeledPolicies = new WeakMap<readonly CompiledPolicy[], readonly LabeledPolicy[]>();
@@ -276,6 +322,7 @@ export class RequestAuthorizer implements Authorizer {
     this.#objectTags = options.objectTags ?? null;
     this.#scheme = options.scheme ?? classificationProfile('generic');
     this.#jurisdictions = options.jurisdictions ?? null;
+    this.#attributeSource = options.principalAttributes ?? NO_PRINCIPAL_ATTRIBUTES;
     this.#tenantAdministrator = {
       label: 'tenant administrator policy',
       policy: parsePolicy(TENANT_ADMINISTRATOR_POLICY_TEXT, {
@@ -308,6 +355,7 @@ export class RequestAuthorizer implements Authorizer {
       if (
         remembered !== undefined &&
         remembered.bucketPolicy === inputs.bucketPolicy &&
+        remembered.attributes === inputs.attributes &&
         samePolicies(remembered.identityPolicies, inputs.identityPolicies)
       ) {
         if (remembered.denial !== null) throw accessDenied(action, remembered.denial);
@@ -383,7 +431,7 @@ export class RequestAuthorizer implements Authorizer {
     }
     const resourceTenantId = bucket?.tenantId ?? caller.tenantId;
     const bucketPolicy = inputs.bucketPolicy;
-    const principal = anonymous ? null : this.#principalOf(caller);
+    const principal = anonymous ? null : this.#principalOf(caller, inputs.attributes);
 
     // 1. IAM: identity policies and the bucket policy.
     const context = buildRequestContext({
@@ -408,13 +456,14 @@ export class RequestAuthorizer implements Authorizer {
     const iamAllows = iam.effect === 'Allow' || ownerOverride;
 
     // 2. Guardrails bound IAM; a guardrail deny is named even when IAM also denied.
-    const clearance = provisionalClearanceOf(caller, this.#scheme);
+    const clearance = this.#clearanceOf(inputs.attributes);
     const resourceLabel = bucket === null ? null : this.#labelOf(bucket);
     const sourceLabel = facts?.dataSource == null ? null : this.#labelOf(facts.dataSource);
     const guardrails = this.#guardrailDecision(
       caller,
       anonymous,
       clearance,
+      inputs.attributes?.tags ?? NO_TAGS,
       action,
       target,
       resourceLabel,
@@ -460,8 +509,28 @@ export class RequestAuthorizer implements Authorizer {
           ? cached
           : await this.#loadBucketPolicy(bucket.name, isOwnerAdministrator(caller, bucket), action);
     }
-    const identityPolicies = isAnonymousCaller(caller) ? NO_POLICIES : await this.#identityPoliciesOf(caller);
-    return { bucketPolicy, identityPolicies };
+    if (isAnonymousCaller(caller)) return { bucketPolicy, identityPolicies: NO_POLICIES, attributes: null };
+    const [identityPolicies, attributes] = await Promise.all([
+      this.#identityPoliciesOf(caller),
+      this.#attributesOf(caller),
+    ]);
+    return { bucketPolicy, identityPolicies, attributes };
+  }
+
+  /** The caller's attributes; a record of another tenant (never expected) counts as none. */
+  async #attributesOf(caller: Caller): Promise<PrincipalAttributes | null> {
+    const attributes = await this.#attributeSource.attributesOf(caller.principalId);
+    return attributes !== null && attributes.tenantId === caller.tenantId ? attributes : null;
+  }
+
+  #clearanceOf(attributes: PrincipalAttributes | null): Clearance {
+    if (attributes === null) return schemeLabelsOf(this.#scheme).lowest;
+    let clearance = this.#clearances.get(attributes);
+    if (clearance === undefined) {
+      clearance = clearanceOf(attributes, this.#scheme);
+      this.#clearances.set(attributes, clearance);
+    }
+    return clearance;
   }
 
   async #loadBucketPolicy(
@@ -514,8 +583,32 @@ export class RequestAuthorizer implements Authorizer {
     return labeled;
   }
 
-  /** The principal as policies see it: `arn:aws:iam::<tenant>:user/<principal id>`, as key policies do. */
-  #principalOf(caller: Caller): { principal: RequestPrincipal; arn: string } {
+  /**
+   * The principal as policies see it: its ARN (`arn:aws:iam::<tenant>:user/<name>` or
+   * `…:role/<name>`) and its tags (aws:PrincipalTag/<key>) from its attributes; without them
+   * `arn:aws:iam::<tenant>:user/<principal id>`, as key policies name principals, and no tags.
+   */
+  #principalOf(
+    caller: Caller,
+    attributes: PrincipalAttributes | null,
+  ): { principal: RequestPrincipal; arn: string } {
+    if (attributes !== null) {
+      let attributed = this.#attributedPrincipals.get(attributes);
+      if (attributed === undefined) {
+        attributed = {
+          arn: attributes.arn,
+          principal: {
+            kind: 'iam',
+            arn: attributes.arn,
+            tenantId: attributes.tenantId,
+            userId: attributes.principalId,
+            tags: attributes.tags,
+          },
+        };
+        this.#attributedPrincipals.set(attributes, attributed);
+      }
+      return attributed;
+    }
     const memoKey = `${caller.tenantId}\u0000${caller.principalId}`;
     let known = this.#principals.get(memoKey);
     if (known === undefined) {
@@ -637,6 +730,7 @@ export class RequestAuthorizer implements Authorizer {
     caller: Caller,
     anonymous: boolean,
     clearance: Clearance,
+    tags: Readonly<Record<string, string>>,
     action: string,
     target: ActionTarget,
     resourceLabel: SecurityLabel | null,
@@ -649,7 +743,7 @@ export class RequestAuthorizer implements Authorizer {
     const bucket = target.bucket;
     const memoKey =
       `${action}\u0000${anonymous ? '' : caller.tenantId}\u0000${identity ? caller.principalId : ''}` +
-      `\u0000${labelKey(clearance)}\u0000${caller.secureTransport ? 1 : 0}${resourceIsPublic ? 1 : 0}` +
+      `\u0000${tagsKey(tags)}\u0000${labelKey(clearance)}\u0000${caller.secureTransport ? 1 : 0}${resourceIsPublic ? 1 : 0}` +
       `${grantsPublicAccess ? 1 : 0}\u0000${caller.sourceIp}\u0000${labelKey(sourceLabel)}` +
       (bucket === null
         ? ''
@@ -659,7 +753,7 @@ export class RequestAuthorizer implements Authorizer {
     const remembered = this.#guardrailDecisions.get(memoKey);
     if (remembered !== undefined) return remembered;
     const decision = this.#guardrails.evaluate(
-      this.#guardrailRequest(caller, anonymous, clearance, action, target, resourceLabel, sourceLabel, {
+      this.#guardrailRequest(caller, anonymous, clearance, tags, action, target, resourceLabel, sourceLabel, {
         resourceIsPublic,
         grantsPublicAccess,
         nowMs: this.#memoSecond * 1000,
@@ -674,6 +768,7 @@ export class RequestAuthorizer implements Authorizer {
     caller: Caller,
     anonymous: boolean,
     clearance: Clearance,
+    tags: Readonly<Record<string, string>>,
     action: string,
     target: ActionTarget,
     resourceLabel: SecurityLabel | null,
@@ -689,7 +784,7 @@ export class RequestAuthorizer implements Authorizer {
           clearance,
           nationality: UNKNOWN_JURISDICTION,
           networkJurisdiction: UNKNOWN_JURISDICTION,
-          tags: {},
+          tags,
         };
     const bucket = target.bucket;
     let resource: GuardrailResource;
@@ -796,6 +891,8 @@ function classificationRule(
 ): ClassificationCheck['rule'] {
   if (resourceLabel === null) return null;
   if (READ_DATA_ACTIONS.has(action) && !canRead(clearance, resourceLabel)) return 'no-read-up';
+  if (LABELLING_ACTIONS.has(action) && !dominates(clearance, resourceLabel))
+    return 'no-label-above-clearance';
   if (sourceLabel !== null && !canWriteInto(sourceLabel, resourceLabel)) return 'no-write-down';
   return null;
 }
@@ -814,7 +911,9 @@ function classificationCheck(
       ? `the clearance ${clearanceText} does not dominate the data's label ${resourceText}`
       : rule === 'no-write-down'
         ? `data labelled ${sourceText} cannot flow into a bucket labelled ${resourceText}`
-        : 'no label rule refuses the request';
+        : rule === 'no-label-above-clearance'
+          ? `the clearance ${clearanceText} does not dominate the label ${resourceText} the request would give`
+          : 'no label rule refuses the request';
   return {
     rule,
     allowed: rule === null,
@@ -850,6 +949,20 @@ function samePolicies(a: readonly LabeledPolicy[], b: readonly LabeledPolicy[]):
 }
 
 const NO_POLICIES: readonly LabeledPolicy[] = Object.freeze([]);
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+
+const tagsKeys = new WeakMap<Readonly<Record<string, string>>, string>();
+
+/** A principal's tags as one memo key part, remembered per tags object. */
+function tagsKey(tags: Readonly<Record<string, string>>): string {
+  if (tags === NO_TAGS) return '';
+  let key = tagsKeys.get(tags);
+  if (key === undefined) {
+    key = JSON.stringify(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    tagsKeys.set(tags, key);
+  }
+  return key;
+}
 
 async function existingTags(
   reader: ObjectTagReader,

@@ -224,7 +224,11 @@ export class ObjectStore {
     caller: Caller,
     name: string,
     region: string | null,
-    options: { objectLockEnabled?: boolean } = {},
+    options: {
+      objectLockEnabled?: boolean;
+      /** The bucket's label in its compact form (`SECRET//CRYPTO`), checked by the caller; null: the lowest level. */
+      classification?: string | null;
+    } = {},
   ): Promise<BucketRecord> {
     validateBucketName(name);
     const location = region === null || region === '' ? this.#region : region;
@@ -244,7 +248,7 @@ export class ObjectStore {
       createdAt: this.#clock.now(),
       versioning: options.objectLockEnabled === true ? 'Enabled' : 'Unversioned',
       objectLockEnabled: options.objectLockEnabled === true,
-      classification: null,
+      classification: options.classification ?? null,
       jurisdiction: null,
       tier: null,
     };

@@ -1,4 +1,3 @@
-import { adminPolicyAction } from '../../domain/iam/identity-admin.ts';
 import {
   ACCESS_KEYS_PER_PRINCIPAL,
   DESCRIPTION_MAX_CHARS,
@@ -16,7 +15,13 @@ import {
   USER_NAME_MAX_CHARS,
 } from '../../domain/iam/limits.ts';
 import { ADMIN_ERROR_CODES } from './errors.ts';
-import { ADMIN_PATH_PREFIX, ADMIN_ROUTES, OPENAPI_PATH, type AdminRoute } from './routes.ts';
+import {
+  ADMIN_PATH_PREFIX,
+  ADMIN_ROUTES,
+  FEDERATION_ROUTES,
+  OPENAPI_PATH,
+  type AdminRoute,
+} from './routes.ts';
 
 /**
  * The OpenAPI 3.1 document of the admin API (https://spec.openapis.org/oas/v3.1.0), generated
@@ -25,7 +30,7 @@ import { ADMIN_PATH_PREFIX, ADMIN_ROUTES, OPENAPI_PATH, type AdminRoute } from '
  */
 export function adminOpenApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of ADMIN_ROUTES) {
+  for (const route of [...ADMIN_ROUTES, ...FEDERATION_ROUTES]) {
     const path = `${ADMIN_PATH_PREFIX.slice(0, -1)}${route.path}`;
     paths[path] ??= {};
     paths[path][route.method.toLowerCase()] = operationOf(route);
@@ -53,15 +58,29 @@ export function adminOpenApiDocument(): Record<string, unknown> {
         'Errors are {"code", "message", "requestId"}.',
     },
     security: [{ sigv4: [] }],
-    tags: ['tenants', 'users', 'access keys', 'roles', 'groups', 'policies', 'meta'].map((name) => ({
+    tags: [
+      'tenants',
+      'users',
+      'access keys',
+      'roles',
+      'groups',
+      'policies',
+      'identity-providers',
+      'explain',
+      'meta',
+    ].map((name) => ({
       name,
     })),
     paths,
-    components: { securitySchemes: SECURITY_SCHEMES, schemas: SCHEMAS, responses: RESPONSES },
+    components: {
+      securitySchemes: SECURITY_SCHEMES,
+      schemas: { ...SCHEMAS, ...FEDERATION_SCHEMAS },
+      responses: RESPONSES,
+    },
   };
 }
 
-function operationOf(route: AdminRoute): Record<string, unknown> {
+function operationOf(route: AdminRoute<string>): Record<string, unknown> {
   const parameters: unknown[] = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({
     name: match[1],
     in: 'path',
@@ -97,7 +116,7 @@ function operationOf(route: AdminRoute): Record<string, unknown> {
     operationId: route.action,
     summary: route.summary,
     tags: [tagOf(route.path)],
-    'x-sovra-action': adminPolicyAction(route.action),
+    'x-sovra-action': `sovra:${route.action}`,
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body === null
       ? {}
@@ -284,6 +303,101 @@ const SCHEMAS: Record<string, unknown> = {
     ['name', 'document'],
   ),
   UpdatePolicyRequest: object({ description: principalSettings.description, document }),
+  ExplainRequest: object(
+    {
+      principal: text(512, {
+        description: 'A user, service account or role of your tenant: its name or ARN',
+      }),
+      action: text(161, { description: 'A policy action, e.g. s3:GetObject' }),
+      bucket: text(63, { description: 'A bucket of your tenant; absent for tenant-wide actions' }),
+      key: text(1024, { description: 'An object key in the bucket' }),
+      sourceIp: { type: 'string', description: 'aws:SourceIp; default 0.0.0.0' },
+      secureTransport: { type: 'boolean', default: true, description: 'aws:SecureTransport' },
+    },
+    ['principal', 'action'],
+  ),
+  Explanation: wrap('explanation', 'DecisionExplanation'),
+  DecisionExplanation: object({
+    decision: { type: 'string', enum: ['allow', 'deny'] },
+    deniedBy: {
+      type: ['object', 'null'],
+      description:
+        'The layer that decided a denial: iam (the denying statements), guardrails (their @ids) or classification (the rule)',
+      properties: {
+        source: { type: 'string', enum: ['iam', 'guardrails', 'classification', 'lockbox'] },
+        policies: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    principal: {
+      type: 'object',
+      properties: {
+        name: { type: 'string' },
+        kind: { type: 'string', enum: ['user', 'service', 'role'] },
+        arn: { type: ['string', 'null'] },
+        clearance: { type: ['string', 'null'] },
+        compartments: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    action: { type: 'string' },
+    resource: { type: 'string' },
+    iam: {
+      type: 'object',
+      properties: {
+        effect: { type: 'string', enum: ['Allow', 'ExplicitDeny', 'ImplicitDeny'] },
+        ownerOverride: { type: 'boolean' },
+        reason: { type: 'string' },
+        statements: {
+          type: 'array',
+          description: 'Every statement of every identity policy and of the bucket policy, matched or not',
+          items: {
+            type: 'object',
+            properties: {
+              source: { type: 'string' },
+              statementIndex: { type: 'integer' },
+              sid: { type: ['string', 'null'] },
+              effect: { type: 'string', enum: ['Allow', 'Deny'] },
+              matched: { type: 'boolean' },
+              mismatch: { type: ['string', 'null'], description: 'The first element that did not match' },
+            },
+          },
+        },
+      },
+    },
+    guardrails: {
+      type: 'object',
+      properties: {
+        decision: { type: 'string', enum: ['allow', 'deny'] },
+        determiningPolicies: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { id: { type: 'string' }, text: { type: ['string', 'null'] } },
+          },
+        },
+        errors: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { policyId: { type: ['string', 'null'] }, message: { type: 'string' } },
+          },
+        },
+      },
+    },
+    classification: {
+      type: 'object',
+      properties: {
+        rule: {
+          type: ['string', 'null'],
+          enum: ['no-read-up', 'no-write-down', 'no-label-above-clearance', null],
+        },
+        allowed: { type: 'boolean' },
+        clearance: { type: 'string' },
+        resourceLabel: { type: ['string', 'null'] },
+        sourceLabel: { type: ['string', 'null'] },
+        reason: { type: 'string' },
+      },
+    },
+  }),
   TenantResponse: wrap('tenant', 'Tenant'),
   UserResponse: wrap('user', 'User'),
   RoleResponse: wrap('role', 'Role'),
@@ -320,5 +434,52 @@ const SECURITY_SCHEMES = {
     description:
       'AWS Signature Version 4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html), ' +
       'service "sovra", the server’s region, x-amz-content-sha256 the SHA-256 of the body. Presigned URLs are refused.',
+  },
+};
+
+/** Federation's schemas (docs/reference/sts-federation.md). */
+const FEDERATION_SCHEMAS = {
+  ClaimRule: {
+    type: 'object',
+    required: ['claim', 'equals', 'roles'],
+    additionalProperties: false,
+    properties: {
+      claim: { type: 'string', description: 'The claim; dots read nested claims' },
+      equals: { type: 'string', description: 'A string claim equal to it, or an array claim containing it' },
+      roles: { type: 'array', minItems: 1, items: { type: 'string', pattern: ENTITY_NAME } },
+    },
+  },
+  CreateIdentityProviderRequest: {
+    type: 'object',
+    required: ['issuer', 'audiences'],
+    additionalProperties: false,
+    properties: {
+      issuer: { type: 'string', format: 'uri', description: 'https, or http on a loopback host' },
+      audiences: { type: 'array', minItems: 1, items: { type: 'string' } },
+      rules: { type: 'array', items: ref('ClaimRule') },
+      clearanceClaim: { type: ['string', 'null'] },
+      compartmentsClaim: { type: ['string', 'null'] },
+    },
+  },
+  IdentityProvider: {
+    type: 'object',
+    properties: {
+      arn: { type: 'string' },
+      issuer: { type: 'string' },
+      audiences: { type: 'array', items: { type: 'string' } },
+      rules: { type: 'array', items: ref('ClaimRule') },
+      clearanceClaim: { type: ['string', 'null'] },
+      compartmentsClaim: { type: ['string', 'null'] },
+      createdAt: time,
+    },
+  },
+  IdentityProviderResponse: wrap('identityProvider', 'IdentityProvider'),
+  IdentityProviderList: {
+    type: 'object',
+    properties: { identityProviders: { type: 'array', items: ref('IdentityProvider') } },
+  },
+  RevokedSessions: {
+    type: 'object',
+    properties: { revokedSessions: { type: 'integer' }, revokedAt: time },
   },
 };

@@ -1,4 +1,6 @@
 import type { Caller } from '../../domain/iam/caller.ts';
+import { providerArn, type IdentityProviderRecord } from '../../domain/iam/federation.ts';
+import type { FederationAdminAction, FederationAdministration } from '../../domain/iam/federation-admin.ts';
 import {
   groupArn,
   policyArn,
@@ -21,6 +23,7 @@ import type {
   PrincipalRecord,
   Tenant,
 } from '../../domain/iam/types.ts';
+import type { DecisionExplanation } from '../../domain/iam/decision-explainer.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { AdminProtocolError } from './errors.ts';
 import { pageRequestOf, type RequestFields } from './request-fields.ts';
@@ -277,6 +280,21 @@ export async function performAdminAction(
         policies: (await admin.listAttachedPolicies(caller, holder)).map((p) => policyView(p, false)),
       };
     }
+
+    // ---- explanations
+    case 'ExplainDecision': {
+      const request = {
+        principal: fields.string('principal'),
+        action: fields.string('action'),
+        bucket: fields.optionalString('bucket'),
+        key: fields.optionalString('key'),
+        sourceIp: fields.optionalString('sourceIp'),
+        secureTransport: fields.optionalBoolean('secureTransport'),
+      };
+      fields.done();
+      at(tenantArn(tenant));
+      return { explanation: explanationView(await admin.explainDecision(caller, request)) };
+    }
     default:
       return assertNever(action, 'admin action');
   }
@@ -411,7 +429,129 @@ function policyView(policy: ManagedPolicyRecord, withDocument: boolean, attachme
   };
 }
 
+/** The explanation as the Explanation schema has it: every layer, every statement. */
+function explanationView(explanation: DecisionExplanation) {
+  return {
+    decision: explanation.decision,
+    deniedBy: explanation.denial,
+    principal: { ...explanation.principal, arn: explanation.principalArn },
+    action: explanation.action,
+    resource: explanation.resourceArn,
+    iam: {
+      effect: explanation.iam.effect,
+      ownerOverride: explanation.iam.ownerOverride,
+      reason: explanation.iam.reason,
+      statements: explanation.iam.statements.map((statement) => ({
+        source: statement.source,
+        statementIndex: statement.statementIndex,
+        sid: statement.sid,
+        effect: statement.effect,
+        matched: statement.matched,
+        mismatch: statement.mismatch,
+      })),
+    },
+    guardrails: {
+      decision: explanation.guardrails.decision,
+      determiningPolicies: explanation.guardrails.determiningPolicies,
+      errors: explanation.guardrails.errors.map((error) => ({
+        policyId: error.policyId,
+        message: error.message,
+      })),
+    },
+    classification: explanation.classification,
+  };
+}
+
 /** Stored documents were validated as JSON when written; they are answered as JSON values. */
 function documentView(text: string): unknown {
   return JSON.parse(text);
+}
+
+// ---- federation (identity providers, role sessions) --------------------------------------------
+
+/** One parsed federation request: the JSON body as an object (rules are nested documents). */
+export interface FederationCall {
+  caller: Caller;
+  params: Readonly<Record<string, string>>;
+  body: Readonly<Record<string, unknown>>;
+  target: { tenantId: string | null; resource: string | null };
+}
+
+const PROVIDER_MEMBERS = new Set(['issuer', 'audiences', 'rules', 'clearanceClaim', 'compartmentsClaim']);
+
+/** Parses a federation request into its domain call (FederationAdministration) and renders the answer. */
+export async function performFederationAction(
+  federation: FederationAdministration,
+  action: FederationAdminAction,
+  call: FederationCall,
+): Promise<unknown> {
+  const { caller, body } = call;
+  const tenant = caller.tenantId;
+  const at = (resource: string) => {
+    call.target.tenantId = tenant;
+    call.target.resource = resource;
+  };
+  const issuer = () => call.params.issuer ?? '';
+  switch (action) {
+    case 'CreateOpenIDConnectProvider': {
+      for (const name of Object.keys(body)) {
+        if (!PROVIDER_MEMBERS.has(name)) {
+          throw new AdminProtocolError('ValidationError', `unknown member "${name.slice(0, 64)}"`);
+        }
+      }
+      at(providerArn(tenant, typeof body.issuer === 'string' ? body.issuer : ''));
+      const provider = await federation.createIdentityProvider(caller, {
+        issuer: body.issuer,
+        audiences: body.audiences,
+        rules: body.rules,
+        clearanceClaim: body.clearanceClaim,
+        compartmentsClaim: body.compartmentsClaim,
+      });
+      return { identityProvider: identityProviderView(provider) };
+    }
+    case 'ListOpenIDConnectProviders':
+      noBody(body);
+      at(providerArn(tenant, '*'));
+      return {
+        identityProviders: (await federation.listIdentityProviders(caller)).map(identityProviderView),
+      };
+    case 'GetOpenIDConnectProvider':
+      noBody(body);
+      at(providerArn(tenant, issuer()));
+      return {
+        identityProvider: identityProviderView(await federation.getIdentityProvider(caller, issuer())),
+      };
+    case 'DeleteOpenIDConnectProvider':
+      noBody(body);
+      at(providerArn(tenant, issuer()));
+      await federation.deleteIdentityProvider(caller, issuer());
+      return null;
+    case 'RevokeRoleSessions': {
+      noBody(body);
+      const roleName = call.params.roleName ?? '';
+      at(roleArn(tenant, roleName));
+      const revoked = await federation.revokeRoleSessions(caller, roleName);
+      return { revokedSessions: revoked.revokedSessions, revokedAt: revoked.revokedAt.toISOString() };
+    }
+    default:
+      return assertNever(action, 'federation action');
+  }
+}
+
+function noBody(body: Readonly<Record<string, unknown>>): void {
+  const [first] = Object.keys(body);
+  if (first !== undefined)
+    throw new AdminProtocolError('ValidationError', `unknown member "${first.slice(0, 64)}"`);
+}
+
+function identityProviderView(provider: IdentityProviderRecord) {
+  return {
+    arn: providerArn(provider.tenantId, provider.issuer),
+    issuer: provider.issuer,
+    audiences: provider.audiences,
+    rules: provider.mapping.rules,
+    clearanceClaim: provider.mapping.clearanceClaim,
+    compartmentsClaim: provider.mapping.compartmentsClaim,
+    createdAt: provider.createdAt.toISOString(),
+  };
 }

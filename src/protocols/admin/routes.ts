@@ -1,3 +1,4 @@
+import type { FederationAdminAction } from '../../domain/iam/federation-admin.ts';
 import type { AdminAction } from '../../domain/iam/identity-admin.ts';
 import { AdminProtocolError } from './errors.ts';
 
@@ -12,11 +13,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * router matches requests against it and the OpenAPI document (openapi.ts) is generated from it,
  * so the two cannot disagree.
  */
-export interface AdminRoute {
+export interface AdminRoute<Action extends string = AdminAction> {
   readonly method: HttpMethod;
   /** The path after /_sovra/admin, with `{parameter}` segments. */
   readonly path: string;
-  readonly action: AdminAction;
+  readonly action: Action;
   readonly summary: string;
   /** The request body's schema (openapi.ts components), or null for none. */
   readonly body: string | null;
@@ -29,16 +30,16 @@ export interface AdminRoute {
   readonly returnsSecret?: boolean;
 }
 
-const route = (
+const route = <Action extends string = AdminAction>(
   method: HttpMethod,
   path: string,
-  action: AdminAction,
+  action: Action,
   summary: string,
   body: string | null,
   status: 200 | 201 | 204,
   response: string | null,
   extra: { paged?: boolean; returnsSecret?: boolean } = {},
-): AdminRoute => ({ method, path, action, summary, body, status, response, ...extra });
+): AdminRoute<Action> => ({ method, path, action, summary, body, status, response, ...extra });
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route(
@@ -384,10 +385,107 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     204,
     null,
   ),
+
+  route(
+    'POST',
+    '/explain',
+    'ExplainDecision',
+    'Explain the S3 decision for a principal, action, resource and context (tenant administrators)',
+    'ExplainRequest',
+    200,
+    'Explanation',
+  ),
 ];
 
-export interface MatchedRoute {
-  route: AdminRoute;
+/**
+ * Federation (docs/reference/sts-federation.md): a tenant's OpenID Connect identity providers,
+ * named in paths by their percent-encoded issuer URL, and revocation of a role's sessions. Served
+ * by the federation endpoint (protocols/sts/federation-admin-endpoint.ts) under the same prefix,
+ * authentication and error table.
+ */
+export const FEDERATION_ROUTES: readonly AdminRoute<FederationAdminAction>[] = [
+  route<FederationAdminAction>(
+    'POST',
+    '/identity-providers',
+    'CreateOpenIDConnectProvider',
+    'Register an OpenID Connect identity provider with its client ids and claim mapping rules',
+    'CreateIdentityProviderRequest',
+    201,
+    'IdentityProviderResponse',
+  ),
+  route<FederationAdminAction>(
+    'GET',
+    '/identity-providers',
+    'ListOpenIDConnectProviders',
+    'List the tenant’s OpenID Connect identity providers',
+    null,
+    200,
+    'IdentityProviderList',
+  ),
+  route<FederationAdminAction>(
+    'GET',
+    '/identity-providers/{issuer}',
+    'GetOpenIDConnectProvider',
+    'Read an identity provider (the issuer URL percent-encoded as one path segment)',
+    null,
+    200,
+    'IdentityProviderResponse',
+  ),
+  route<FederationAdminAction>(
+    'DELETE',
+    '/identity-providers/{issuer}',
+    'DeleteOpenIDConnectProvider',
+    'Delete an identity provider (sessions already issued stay until they expire or are revoked)',
+    null,
+    204,
+    null,
+  ),
+  route<FederationAdminAction>(
+    'POST',
+    '/roles/{roleName}/revoke-sessions',
+    'RevokeRoleSessions',
+    'Revoke every session of the role issued until now (applies at once)',
+    null,
+    200,
+    'RevokedSessions',
+  ),
+];
+
+/** The federation route of a request path, or null when the path is not a federation path. */
+export function matchFederationRoute(
+  method: string,
+  path: string,
+): MatchedRoute<FederationAdminAction> | null {
+  const segments = splitPath(path);
+  const allowed: HttpMethod[] = [];
+  for (const candidate of FEDERATION_ROUTES) {
+    const params = matchPath(candidate.path, segments);
+    if (params === null) continue;
+    if (candidate.method === method) return { route: candidate, params };
+    allowed.push(candidate.method);
+  }
+  if (allowed.length > 0) {
+    throw new AdminProtocolError('MethodNotAllowed', `${path} accepts ${allowed.join(', ')}`, {
+      allow: allowed.join(', '),
+    });
+  }
+  return null;
+}
+
+/** Whether a path under ADMIN_PATH_PREFIX belongs to the federation endpoint (before any parsing). */
+export function isFederationAdminPath(path: string): boolean {
+  const rest = path.startsWith(ADMIN_PATH_PREFIX) ? path.slice(ADMIN_PATH_PREFIX.length) : '';
+  const end = rest.indexOf('?');
+  const bare = end === -1 ? rest : rest.slice(0, end);
+  return (
+    bare === 'identity-providers' ||
+    bare.startsWith('identity-providers/') ||
+    /^roles\/[^/]+\/revoke-sessions$/.test(bare)
+  );
+}
+
+export interface MatchedRoute<Action extends string = AdminAction> {
+  route: AdminRoute<Action>;
   /** Path parameters, percent-decoded. */
   params: Readonly<Record<string, string>>;
 }

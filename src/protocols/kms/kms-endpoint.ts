@@ -143,14 +143,16 @@ export class KmsEndpoint {
     let isTenantAdmin = false;
     const verified = await verifySigV4(
       input,
-      async (accessKeyId) => {
-        const credential = await this.#o.credentials.resolve(accessKeyId);
+      async (accessKeyId, sessionToken) => {
+        // Temporary credentials (STS) resolve only with their session token.
+        const credential = await this.#o.credentials.resolve(accessKeyId, sessionToken);
         if (credential === null) return null;
         isTenantAdmin = credential.principal.isTenantAdmin;
         return {
           secretAccessKey: credential.secretAccessKey,
           principalId: credential.principal.id,
           tenantId: credential.principal.tenantId,
+          ...(credential.session === undefined ? {} : { sessionToken: credential.session.sessionToken }),
         };
       },
       {

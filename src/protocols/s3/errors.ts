@@ -1,3 +1,4 @@
+import type { ClassificationErrorCode } from '../../domain/classification/errors.ts';
 import type { IamErrorCode } from '../../domain/iam/errors.ts';
 import type { PolicyErrorCode } from '../../domain/iam/policy/index.ts';
 import type { StorageErrorCode } from '../../domain/storage/errors.ts';
@@ -50,7 +51,13 @@ export interface S3WireError {
   status: number;
 }
 
-type KnownCode = StorageErrorCode | SigV4ErrorCode | IamErrorCode | PolicyErrorCode | S3ProtocolErrorCode;
+type KnownCode =
+  | StorageErrorCode
+  | SigV4ErrorCode
+  | IamErrorCode
+  | PolicyErrorCode
+  | ClassificationErrorCode
+  | S3ProtocolErrorCode;
 
 /**
  * The one table from Sovra's error codes to S3's wire errors
@@ -144,6 +151,16 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   PolicyTooLarge: { code: 'MalformedPolicy', status: 400 },
   InvalidRequestContext: { code: 'InternalError', status: 500 },
   NoSuchBucketPolicy: { code: 'NoSuchBucketPolicy', status: 404 },
+  // Security labels in request headers (x-sovra-classification, x-sovra-compartments): a label
+  // the active scheme does not have, or a malformed one, is the client's InvalidArgument. A bad
+  // scheme is the server's configuration, never the client's fault.
+  UnknownLevel: { code: 'InvalidArgument', status: 400 },
+  UnknownCompartment: { code: 'InvalidArgument', status: 400 },
+  MalformedLabel: { code: 'InvalidArgument', status: 400 },
+  LabelBelowBucket: { code: 'InvalidArgument', status: 400 },
+  InvalidClassificationScheme: { code: 'InternalError', status: 500 },
+  UnsupportedSchemeFormat: { code: 'InternalError', status: 500 },
+  UnknownProfile: { code: 'InternalError', status: 500 },
   // S3 wire
   MalformedXML: { code: 'MalformedXML', status: 400 },
   NotImplemented: { code: 'NotImplemented', status: 501 },

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { classificationProfile } from '../../domain/classification/profiles.ts';
+import type { ClassificationScheme } from '../../domain/classification/scheme.ts';
 import { accessDenied, denialOf, type AccessDenial, type Authorizer } from '../../domain/iam/authorizer.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
@@ -34,6 +36,7 @@ import * as objectLock from './handlers/object-lock.ts';
 import * as objectHandlers from './handlers/objects.ts';
 import { postObject } from './handlers/post-object.ts';
 import * as tagging from './handlers/tagging.ts';
+import { S3LabelHeaders } from './label-headers.ts';
 import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
 import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
 import { ACCESS_APPROVAL_HEADER } from '../../domain/lockbox/operator-access-gate.ts';
@@ -59,6 +62,8 @@ export interface S3EndpointOptions {
   region: string;
   /** Base domains for virtual-hosted-style addressing (`bucket.<domain>`). */
   domains: readonly string[];
+  /** The active classification scheme, for the label headers; defaults to the generic profile. */
+  scheme?: ClassificationScheme;
 }
 
 /** What handlers may use: the endpoint's services (extend here as features land). */
@@ -116,9 +121,11 @@ export function newS3Outcome(): S3Outcome {
 export class S3Endpoint {
   readonly #o: S3EndpointOptions;
   readonly #signingKeys = new SigningKeyCache();
+  readonly #labels: S3LabelHeaders;
 
   constructor(options: S3EndpointOptions) {
     this.#o = options;
+    this.#labels = new S3LabelHeaders(options.scheme ?? classificationProfile('generic'));
   }
 
   async handle(
@@ -230,8 +237,9 @@ export class S3Endpoint {
     let isTenantAdmin = false;
     const verified = await verifySigV4(
       input,
-      async (accessKeyId) => {
-        const credential = await this.#o.credentials.resolve(accessKeyId);
+      async (accessKeyId, sessionToken) => {
+        // Temporary credentials resolve only with their session token, checked by the resolver.
+        const credential = await this.#o.credentials.resolve(accessKeyId, sessionToken);
         if (credential === null) return null;
         isTenantAdmin = credential.principal.isTenantAdmin;
         // The key's owner, even if the signature then fails: a tenant sees attempts on its keys.
@@ -241,6 +249,7 @@ export class S3Endpoint {
           secretAccessKey: credential.secretAccessKey,
           principalId: credential.principal.id,
           tenantId: credential.principal.tenantId,
+          ...(credential.session === undefined ? {} : { sessionToken: credential.session.sessionToken }),
         };
       },
       {
@@ -280,15 +289,20 @@ export class S3Endpoint {
       case 'ListBuckets':
         await authorizer.authorize(x.caller, IAM_ACTION[action], { bucket: null, key: null });
         return buckets.listBuckets(x, objects);
-      case 'CreateBucket':
-        // Authorized on the bucket it would create (arn:aws:s3:::name), owned by the caller's tenant.
+      case 'CreateBucket': {
+        // Authorized on the bucket it would create (arn:aws:s3:::name), owned by the caller's
+        // tenant and carrying the label the request asks for: nobody labels above their clearance.
+        const classification = this.#labels.requestedBucketLabel(x.req.headers);
         await authorizer.authorize(x.caller, IAM_ACTION[action], {
-          bucket: { name: x.route.bucket!, tenantId: x.caller.tenantId },
+          bucket: { name: x.route.bucket!, tenantId: x.caller.tenantId, classification },
           key: null,
         });
-        return buckets.createBucket(x, objects);
-      case 'HeadBucket':
-        return buckets.headBucket(x, await this.#bucketFor(x));
+        return buckets.createBucket(x, objects, classification);
+      }
+      case 'HeadBucket': {
+        const bucket = await this.#bucketFor(x);
+        return buckets.headBucket(x, bucket, this.#labels.responseHeaders(bucket.classification));
+      }
       case 'DeleteBucket':
         await this.#bucketFor(x);
         return buckets.deleteBucket(x, objects);
@@ -320,9 +334,12 @@ export class S3Endpoint {
       case 'CopyObject':
         return objectHandlers.copyObject(x, objects, authorizer, await this.#bucketFor(x));
       case 'GetObject':
-        return objectHandlers.getObject(x, objects, await this.#bucketFor(x), false);
-      case 'HeadObject':
-        return objectHandlers.getObject(x, objects, await this.#bucketFor(x), true);
+      case 'HeadObject': {
+        // Objects carry their bucket's label (docs/reference/classification.md "S3").
+        const bucket = await this.#bucketFor(x);
+        const labelHeaders = this.#labels.responseHeaders(bucket.classification);
+        return objectHandlers.getObject(x, objects, bucket, action === 'HeadObject', labelHeaders);
+      }
       case 'DeleteObject':
         return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x), authorizer);
       case 'GetObjectAcl': {

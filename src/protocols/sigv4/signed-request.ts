@@ -44,14 +44,16 @@ export async function authenticateSignedRequest(
   let principal: Principal | null = null;
   const verified = await verifySigV4(
     input,
-    async (accessKeyId) => {
-      const credential = await options.credentials.resolve(accessKeyId);
+    async (accessKeyId, sessionToken) => {
+      // Temporary credentials resolve only with their session token, checked by the resolver.
+      const credential = await options.credentials.resolve(accessKeyId, sessionToken);
       if (credential === null) return null;
       principal = credential.principal;
       return {
         secretAccessKey: credential.secretAccessKey,
         principalId: credential.principal.id,
         tenantId: credential.principal.tenantId,
+        ...(credential.session === undefined ? {} : { sessionToken: credential.session.sessionToken }),
       };
     },
     {

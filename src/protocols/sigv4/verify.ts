@@ -23,6 +23,7 @@ import {
   type QueryParameter,
   type UriEncoding,
 } from './canonical.ts';
+import { SovraError } from '../../platform/errors.ts';
 import { SigV4Error, type SigV4ErrorCode } from './errors.ts';
 import { SigningKeyCache } from './signing-key.ts';
 
@@ -54,10 +55,13 @@ export interface SigningSecret {
 }
 
 /**
- * Resolves an access key id; null when it is unknown. It may throw SigV4Error('InactiveAccessKey')
- * or SigV4Error('ExpiredToken'); those propagate unchanged.
+ * Resolves an access key id; null when it is unknown. It receives the session token the request
+ * carries (`x-amz-security-token` or `X-Amz-Security-Token`), which temporary credentials need. It
+ * may throw SigV4Error('InactiveAccessKey') or SigV4Error('ExpiredToken'); those propagate
+ * unchanged, and any other coded error named ExpiredToken or InvalidToken (the credential
+ * resolver's) becomes the SigV4Error of that code.
  */
-export type CredentialLookup = (accessKeyId: string) => Promise<SigningSecret | null>;
+export type CredentialLookup = (accessKeyId: string, sessionToken?: string) => Promise<SigningSecret | null>;
 
 export type PayloadMode =
   | { kind: 'unsigned' } // UNSIGNED-PAYLOAD (also presigned URLs)
@@ -111,7 +115,7 @@ export async function verifySigV4(
   const claim = readClaim(input, query, options);
   checkRequestTime(claim, options);
   checkSignedHeaderCoverage(claim, input.headers);
-  const secret = await lookup(claim.accessKeyId);
+  const secret = await lookupCredential(lookup, claim);
   if (secret === null) {
     throw new SigV4Error(
       'InvalidAccessKeyId',
@@ -533,6 +537,22 @@ function checkSignedHeaderCoverage(claim: Claim, headers: HeaderMap): void {
 }
 
 /** Temporary credentials are only valid with their token; long-term keys never carry one. */
+async function lookupCredential(lookup: CredentialLookup, claim: Claim): Promise<SigningSecret | null> {
+  try {
+    return await lookup(claim.accessKeyId, claim.sessionToken);
+  } catch (error) {
+    if (
+      error instanceof SovraError &&
+      !(error instanceof SigV4Error) &&
+      (error.code === 'ExpiredToken' || error.code === 'InvalidToken')
+    ) {
+      const code: SigV4ErrorCode = error.code === 'ExpiredToken' ? 'ExpiredToken' : 'InvalidToken';
+      throw new SigV4Error(code, error.message);
+    }
+    throw error;
+  }
+}
+
 function checkSessionToken(claim: Claim, secret: SigningSecret): void {
   const expected = secret.sessionToken;
   const presented = claim.sessionToken;

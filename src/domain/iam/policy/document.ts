@@ -346,7 +346,9 @@ function readConditions(
     const variables = version === '2012-10-17' && familyTakesVariables(family);
     for (const [key, raw] of block) {
       const keyPath = `${operatorPath}.${key}`;
-      if (!/^[A-Za-z0-9-]+:\S/.test(key)) {
+      // Web identity keys are prefixed with the provider's host: "idp.example.gov:aud" (AWS IAM
+      // "Available keys for AWS web identity federation").
+      if (!/^[A-Za-z0-9.-]+:\S/.test(key)) {
         throw malformedPolicy(
           keyPath,
           `${JSON.stringify(key)} is not a condition key such as "aws:SourceIp"`,

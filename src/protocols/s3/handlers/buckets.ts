@@ -34,7 +34,11 @@ export async function listBuckets(x: S3Exchange, objects: ObjectStore): Promise<
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html */
-export async function createBucket(x: S3Exchange, objects: ObjectStore): Promise<void> {
+export async function createBucket(
+  x: S3Exchange,
+  objects: ObjectStore,
+  classification: string | null,
+): Promise<void> {
   const text = await readBodyText(x.body, LIMITS.xmlBodyMaxBytes);
   let region: string | null = null;
   if (text.trim() !== '') {
@@ -51,12 +55,24 @@ export async function createBucket(x: S3Exchange, objects: ObjectStore): Promise
   // With x-amz-bucket-object-lock-enabled the bucket starts with Object Lock and versioning on.
   const objectLockEnabled =
     header(x.req.headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
-  const bucket = await objects.createBucket(x.caller, x.route.bucket!, region, { objectLockEnabled });
+  const bucket = await objects.createBucket(x.caller, x.route.bucket!, region, {
+    objectLockEnabled,
+    classification,
+  });
   sendEmpty(x.res, 200, { location: `/${bucket.name}` });
 }
 
-export function headBucket(x: S3Exchange, bucket: BucketRecord): void {
-  sendEmpty(x.res, 200, { 'x-amz-bucket-region': bucket.region, 'x-amz-access-point-alias': 'false' });
+/** HeadBucket answers with the bucket's label headers (`x-sovra-classification`, `x-sovra-compartments`). */
+export function headBucket(
+  x: S3Exchange,
+  bucket: BucketRecord,
+  labelHeaders: Readonly<Record<string, string>>,
+): void {
+  sendEmpty(x.res, 200, {
+    ...labelHeaders,
+    'x-amz-bucket-region': bucket.region,
+    'x-amz-access-point-alias': 'false',
+  });
 }
 
 export async function deleteBucket(x: S3Exchange, objects: ObjectStore): Promise<void> {

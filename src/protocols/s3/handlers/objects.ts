@@ -99,12 +99,16 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
   sendEmpty(x.res, 200, headers);
 }
 
-/** GET and HEAD Object, including ranges, partNumber, conditions and response overrides. */
+/**
+ * GET and HEAD Object, including ranges, partNumber, conditions and response overrides, with the
+ * object's label headers (its bucket's label, which it inherits).
+ */
 export async function getObject(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
   head: boolean,
+  labelHeaders: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const query = x.route.query;
   const versionId = query.get('versionId');
@@ -134,6 +138,7 @@ export async function getObject(
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
   if (version.encryption !== null) Object.assign(headers, encryptionHeaders(version.encryption, customerKey));
   if (partsCount !== null) headers['x-amz-mp-parts-count'] = String(partsCount);
+  Object.assign(headers, labelHeaders);
   if (header(x.req.headers, 'x-amz-checksum-mode') === 'ENABLED' && read.range === null) {
     Object.assign(headers, checksumHeaders(version));
   }

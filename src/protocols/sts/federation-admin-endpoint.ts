@@ -1,0 +1,130 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Caller } from '../../domain/iam/caller.ts';
+import type { CredentialResolver } from '../../domain/iam/credentials.ts';
+import type { FederationAdministration } from '../../domain/iam/federation-admin.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { ADMIN_REQUEST_BODY_MAX_BYTES, type AdminOutcome } from '../admin/admin-endpoint.ts';
+import { AdminProtocolError, adminWireError } from '../admin/errors.ts';
+import { performFederationAction } from '../admin/operations.ts';
+import { matchFederationRoute } from '../admin/routes.ts';
+import { readBoundedBody } from '../bounded-body.ts';
+import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
+import { SigningKeyCache } from '../sigv4/signing-key.ts';
+
+export interface FederationAdminEndpointOptions {
+  federation: FederationAdministration;
+  credentials: CredentialResolver;
+  clock: Clock;
+  region: string;
+  log: { error(fields: Record<string, unknown>, message: string): void };
+}
+
+/**
+ * The federation part of the admin API (FEDERATION_ROUTES: identity providers, revocation of role
+ * sessions): the same prefix, SigV4 service `sovra`, JSON bodies, audit outcome and error table
+ * as the rest of the admin API (protocols/admin), with FederationAdministration deciding.
+ */
+export class FederationAdminEndpoint {
+  readonly #o: FederationAdminEndpointOptions;
+  readonly #signingKeys = new SigningKeyCache();
+
+  constructor(options: FederationAdminEndpointOptions) {
+    this.#o = options;
+  }
+
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    outcome: AdminOutcome,
+  ): Promise<AdminOutcome> {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    try {
+      const matched = matchFederationRoute(req.method ?? 'GET', path);
+      if (matched === null)
+        throw new AdminProtocolError('NotFound', `no admin API operation at ${path.slice(0, 256)}`);
+      const { route, params } = matched;
+      outcome.action = `sovra:${route.action}`;
+      const body = await readBoundedBody(
+        req,
+        ADMIN_REQUEST_BODY_MAX_BYTES,
+        () =>
+          new AdminProtocolError(
+            'RequestTooLarge',
+            `admin request bodies are limited to ${ADMIN_REQUEST_BODY_MAX_BYTES} bytes`,
+          ),
+      );
+      const { principal } = await authenticateSignedRequest(req, body, {
+        credentials: this.#o.credentials,
+        clock: this.#o.clock,
+        region: this.#o.region,
+        service: 'sovra',
+        signingKeys: this.#signingKeys,
+        allowPresigned: false,
+      });
+      outcome.principalId = principal.id;
+      outcome.tenantId = principal.tenantId;
+      const caller: Caller = {
+        principalId: principal.id,
+        tenantId: principal.tenantId,
+        isTenantAdmin: principal.isTenantAdmin,
+        requestId,
+        sourceIp: req.socket.remoteAddress ?? '',
+        secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
+      };
+      const answer = await performFederationAction(this.#o.federation, route.action, {
+        caller,
+        params,
+        body: jsonObject(body),
+        target: outcome,
+      });
+      if (route.response === null) send(res, 204, null);
+      else send(res, route.status, JSON.stringify(answer));
+    } catch (error) {
+      const wire = adminWireError(error);
+      outcome.errorCode = wire.code;
+      if (wire.status === 500) this.#o.log.error({ err: error, requestId }, 'admin request failed');
+      if (res.headersSent) {
+        res.destroy();
+      } else {
+        const headers = error instanceof AdminProtocolError ? { ...error.headers } : {};
+        const message =
+          wire.status === 500 ? `internal error; see the server log for request ${requestId}` : wire.message;
+        send(res, wire.status, JSON.stringify({ code: wire.code, message, requestId }), headers);
+      }
+    }
+    return outcome;
+  }
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new AdminProtocolError('ValidationError', 'the request body must be JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AdminProtocolError('ValidationError', 'the request body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string | null,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...headers,
+    ...(body === null
+      ? {}
+      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+    'cache-control': 'no-store',
+  });
+  res.end(body ?? undefined);
+}
