@@ -8,7 +8,7 @@
 // BENCH_TLOG_ENTRIES (default 10,000,000) sizes the in-memory audit tree of the audit-tlog section.
 // `npm run bench -- <section>` runs one section.
 import { runAuditTlogBench } from './audit-tlog.ts';
-import { benchAudit } from './audit.ts';
+import { benchAudit, benchAuditAppends } from './audit.ts';
 import { runAuthorizationBench } from './authorization.ts';
 import { benchEncryption } from './encryption.ts';
 import { benchKms } from './kms.ts';
@@ -33,7 +33,7 @@ const sections: Record<string, () => Promise<string>> = {
   'root-of-trust': () => benchRootOfTrust(durationS * 1000),
   xks: () => benchXks(durationS * 1000),
   encryption: () => benchEncryption(Number(process.env.BENCH_SSE_LARGE_MIB ?? 256) * 1024 * 1024, 200),
-  audit: () => benchAudit(durationS),
+  audit: async () => `${await benchAuditAppends(durationS)}\n\n${await benchAudit(durationS)}`,
   authorization: async () => {
     await runAuthorizationBench();
     return '';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { ADMIN_ROUTES } from '../../src/protocols/admin/routes.ts';
+import { ADMIN_ROUTES, FEDERATION_ROUTES } from '../../src/protocols/admin/routes.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
 import {
   CLI,
@@ -140,7 +140,11 @@ describe('the admin API: tenants, principals, access keys and policies, through 
     }
     assert.equal(document.paths['/_sovra/admin/tenants']?.post?.operationId, 'CreateTenant');
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
-    assert.equal(operations.length, ADMIN_ROUTES.length + 1, 'every route, and the document itself');
+    assert.equal(
+      operations.length,
+      ADMIN_ROUTES.length + FEDERATION_ROUTES.length + 1,
+      'every route (identity and federation), and the document itself',
+    );
   });
 
   it('refuses unsigned and unknown requests with JSON errors carrying the request id', async () => {
