@@ -8,6 +8,7 @@ import type {
 } from '../../domain/audit/ports.ts';
 import type { SealedAuditRecord } from '../../domain/audit/records.ts';
 import { planAppend } from '../../domain/audit/tlog/appender.ts';
+import { SubtreeHashCache } from '../../domain/audit/tlog/subtree-hash-cache.ts';
 import type { HashTile, TileHashReader, TileRef } from '../../domain/audit/tlog/tiles.ts';
 import { renderPlaceholders, type SqlDatabase, type SqlExecutor, type SqlValue } from './driver.ts';
 import { lockNumberOf } from './locks.ts';
@@ -30,6 +31,8 @@ const RECORD_COLUMNS = [
 
 /** Rows per INSERT: 100 × 12 parameters stays below SQLite's and PostgreSQL's limits. */
 const RECORDS_PER_STATEMENT = 100;
+/** Subtree hashes kept for appends: the right edge needs a few dozen; more helps nothing. */
+const APPEND_SUBTREE_CACHE_ENTRIES = 1_024;
 /** Tiles per SELECT when reading a batch of tiles. */
 const TILES_PER_STATEMENT = 100;
 
@@ -43,6 +46,8 @@ export class SqlAuditLogStore implements AuditLogStore {
   readonly #db: SqlDatabase;
   readonly #sql: (text: string) => string;
   readonly #inserts = new Map<number, string>();
+  /** Hashes of committed perfect subtrees: immutable, so appends reuse them (tlog/appender.ts). */
+  readonly #subtreeHashes = new SubtreeHashCache(APPEND_SUBTREE_CACHE_ENTRIES);
 
   constructor(db: SqlDatabase) {
     this.#db = db;
@@ -70,6 +75,7 @@ export class SqlAuditLogStore implements AuditLogStore {
         tileReader(session, this.#sql),
         head.treeSize,
         records.map((r) => r.leaf),
+        this.#subtreeHashes,
       );
       for (let start = 0; start < records.length; start += RECORDS_PER_STATEMENT) {
         const end = Math.min(records.length, start + RECORDS_PER_STATEMENT);

@@ -12,6 +12,7 @@ import { tlogError } from './errors.ts';
 import { assertHash, foldRight, hashLeaf, perfectSubtreeHash } from './hashing.ts';
 import { TLOG_LIMITS } from './limits.ts';
 import { rangeSubtrees } from './subtrees.ts';
+import type { SubtreeHashCache } from './subtree-hash-cache.ts';
 import { treeRootFromTiles } from './tile-prover.ts';
 import { checkedTileHashes, partialTiles, tileSpanOf, type HashTile, type TileHashReader } from './tiles.ts';
 import { isUint53 } from './uint53.ts';
@@ -41,6 +42,7 @@ export async function planAppend(
   reader: TileHashReader,
   treeSize: number,
   entries: readonly Uint8Array[],
+  cache?: SubtreeHashCache,
 ): Promise<AppendPlan> {
   assertBatch(treeSize, entries.length);
   entries.forEach((entry, i) => {
@@ -55,7 +57,7 @@ export async function planAppend(
       );
     }
   });
-  return planAppendLeafHashes(reader, treeSize, entries.map(hashLeaf));
+  return planAppendLeafHashes(reader, treeSize, entries.map(hashLeaf), cache);
 }
 
 /** Like planAppend, for leaves whose hashes are already known (rebuilding tiles from stored leaf hashes). */
@@ -63,6 +65,7 @@ export async function planAppendLeafHashes(
   reader: TileHashReader,
   treeSize: number,
   leafHashes: readonly Buffer[],
+  cache?: SubtreeHashCache,
 ): Promise<AppendPlan> {
   assertBatch(treeSize, leafHashes.length);
   leafHashes.forEach((leafHash, i) => assertHash(leafHash, `leaf hash ${i}`));
@@ -83,7 +86,7 @@ export async function planAppendLeafHashes(
     treeSize: newTreeSize,
     leafHashes,
     tiles,
-    rootHash: rootFromEdge(newTreeSize, edgeAfter),
+    rootHash: rootFromEdge(newTreeSize, edgeAfter, cache, treeSize),
   };
 }
 
@@ -140,10 +143,27 @@ function growTiles(
 }
 
 /** The root of a tree from its right-edge tiles, which hold every subtree of its root. */
-function rootFromEdge(treeSize: number, edge: ReadonlyMap<number, Uint8Array>): Buffer {
+/**
+ * The root from the right-edge tiles. With `cache`, hashes of perfect subtrees that lie wholly
+ * within `committedSize` (appended by earlier, committed appends, so they can never change) are
+ * remembered: a run of single-record appends then rehashes only the newest subtrees instead of
+ * whole partial tiles. Subtrees touching this append's new leaves are never cached, since the
+ * transaction that holds them may still roll back.
+ */
+function rootFromEdge(
+  treeSize: number,
+  edge: ReadonlyMap<number, Uint8Array>,
+  cache: SubtreeHashCache | undefined,
+  committedSize: number,
+): Buffer {
   const subtreeHashes = rangeSubtrees({ start: 0, end: treeSize }).map((subtree) => {
+    const committed = (subtree.index + 1) * 2 ** subtree.height <= committedSize;
+    const cached = committed ? cache?.get(subtree) : undefined;
+    if (cached !== undefined) return cached;
     const span = tileSpanOf(subtree);
-    return perfectSubtreeHash(edge.get(span.level)!, span.offset, span.count);
+    const hash = perfectSubtreeHash(edge.get(span.level)!, span.offset, span.count);
+    if (committed) cache?.set(subtree, hash, span.count);
+    return hash;
   });
   return foldRight(subtreeHashes);
 }
