@@ -103,15 +103,27 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
       : outcome.key === null
         ? `arn:aws:s3:::${outcome.bucket}`
         : `arn:aws:s3:::${outcome.bucket}/${outcome.key}`;
-  const record = requestRecord(
-    `s3:${outcome.action ?? 'Unknown'}`,
-    resource,
-    outcome.principalId,
-    outcome.tenantId,
-    outcome.errorCode,
-    status,
-    facts,
-  );
+  // An access that happened belongs to the bucket owner's view (who touched its data), naming the
+  // caller's tenant when it is another one, with the bucket's label. A refused request on another
+  // tenant's bucket stays in the caller's view without the label: the owner learns nothing new,
+  // and the caller cannot tell an existing foreign bucket from a missing one by where its own
+  // records went.
+  const accessed = outcome.resourceTenantId !== null && outcome.errorCode === null;
+  const own = outcome.resourceTenantId !== null && outcome.resourceTenantId === outcome.tenantId;
+  const owner = accessed ? outcome.resourceTenantId : outcome.tenantId;
+  const record: AuditRecord = {
+    ...requestRecord(
+      `s3:${outcome.action ?? 'Unknown'}`,
+      resource,
+      outcome.principalId,
+      owner,
+      outcome.errorCode,
+      status,
+      facts,
+    ),
+    principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
+    classification: accessed || own ? outcome.classification : null,
+  };
   if (outcome.denial === null) return record;
   // Which layer refused and which statements or guardrails did: the "why" of a denial.
   return {

@@ -118,6 +118,7 @@ function defineAuditSuite(backend: MetadataBackend): void {
       assert.equal(putRecord.parsed.action, 's3:PutObject');
       assert.equal(putRecord.parsed.resource, 'arn:aws:s3:::audited/report.pdf');
       assert.equal(putRecord.parsed.result, 'success');
+      assert.equal(putRecord.parsed.classification, 'PUBLIC', 'the record carries the data’s label');
       assert.equal(putRecord.parsed.principalId !== null, true);
       const denied = records.find((r) => r.parsed.kind === 'authorization-denied');
       assert.ok(denied, 'the wrong signature is recorded as a denial');

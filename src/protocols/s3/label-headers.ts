@@ -55,6 +55,11 @@ export class S3LabelHeaders {
    * label is at the lowest level. A recorded label the scheme no longer knows is answered as
    * stored, so the client sees what authorization fails closed on.
    */
+  /** The label as audit records show it: the stored compact label, or the lowest level's id. */
+  labelOf(classification: string | null): string {
+    return classification ?? this.#scheme.lowestLevel.id;
+  }
+
   responseHeaders(classification: string | null): Readonly<Record<string, string>> {
     if (classification === null) return this.#lowest;
     let headers = this.#byText.get(classification);

@@ -82,6 +82,10 @@ export interface S3Outcome {
    * guardrails or the classification rule. Also set for a key DeleteObjects could not delete.
    */
   denial: AccessDenial | null;
+  /** The tenant that owns the bucket (the audit record goes to its view), once the bucket is known. */
+  resourceTenantId: string | null;
+  /** The bucket's label as stored (null: unlabelled, the lowest level), once the bucket is known. */
+  classification: string | null;
 }
 
 /**
@@ -111,6 +115,8 @@ export function newS3Outcome(): S3Outcome {
     tenantId: null,
     errorCode: null,
     denial: null,
+    resourceTenantId: null,
+    classification: null,
   };
 }
 
@@ -273,6 +279,8 @@ export class S3Endpoint {
 
   async #bucketFor(x: S3Exchange): Promise<BucketRecord> {
     const bucket = await this.#o.objects.getBucket(x.route.bucket!);
+    x.outcome.resourceTenantId = bucket.tenantId;
+    x.outcome.classification = this.#labels.labelOf(bucket.classification);
     await this.#o.authorizer.authorize(
       x.caller,
       IAM_ACTION[x.route.action],
