@@ -380,7 +380,12 @@ describe('SIEM export of the audit log as OCSF events (syslog over TCP and TLS, 
     assert.equal(putEvent.api?.response?.code, 200);
     assert.equal(putEvent.src_endpoint?.ip, '127.0.0.1');
     assert.deepEqual(putEvent.resources, [
-      { uid: 'arn:aws:s3:::siem-e2e/report.pdf', type: 'AWS::S3::Object', name: 'report.pdf' },
+      {
+        uid: 'arn:aws:s3:::siem-e2e/report.pdf',
+        type: 'AWS::S3::Object',
+        name: 'report.pdf',
+        labels: ['PUBLIC'],
+      },
     ]);
     assert.equal(putEvent.actor.user.account?.uid, putEvent.metadata.tenant_uid);
     const getEvent = all.file.find((event) => event.api?.request?.uid === get.$metadata.requestId);
