@@ -1,5 +1,6 @@
 import { ATTESTATION_HEADER, encodeAttestationHeader } from '../domain/lockbox/attestation.ts';
-import { signRequest, type SigningCredentials } from '../protocols/sigv4/sign.ts';
+import type { SigningCredentials } from '../protocols/sigv4/sign.ts';
+import { sendSovraRequest } from './sovra-request.ts';
 
 /** A refusal reported by the server (`{"code", "message", "requestId"}`) or a network failure. */
 export class AccessRequestError extends Error {
@@ -94,45 +95,19 @@ export class AccessClient {
     return (JSON.parse(answer.toString('utf8')) as { request: AccessRequestDocument }).request;
   }
 
-  async #send(
-    method: 'GET' | 'POST',
-    path: string,
-    body: string,
-    attestationNote: string | null,
-  ): Promise<Buffer> {
-    const url = new URL(path, this.#base);
-    const extra: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
-    if (attestationNote !== null) extra[ATTESTATION_HEADER] = encodeAttestationHeader(attestationNote);
-    const headers = signRequest({ method, url, body, headers: extra }, this.#credentials, {
-      region: this.#region,
-      service: 'sovra',
-      now: new Date(),
-    });
-    // fetch sets Host itself, to the same value that was signed.
-    delete headers.host;
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, ...(method === 'POST' ? { body } : {}) });
-    } catch (error) {
-      throw new AccessRequestError(
-        'Unreachable',
-        `cannot reach ${url.origin}: ${(error as Error).message}`,
-        null,
-      );
-    }
-    const answer = Buffer.from(await response.arrayBuffer());
-    if (!response.ok) {
-      let code = 'HttpError';
-      let message = `HTTP ${response.status}`;
-      try {
-        const parsed = JSON.parse(answer.toString('utf8')) as { code?: string; message?: string };
-        code = parsed.code ?? code;
-        message = parsed.message ?? message;
-      } catch {
-        // Not a JSON error body: keep the status.
-      }
-      throw new AccessRequestError(code, message, response.status);
-    }
-    return answer;
+  #send(method: 'GET' | 'POST', path: string, body: string, attestationNote: string | null): Promise<Buffer> {
+    const headers: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
+    if (attestationNote !== null) headers[ATTESTATION_HEADER] = encodeAttestationHeader(attestationNote);
+    return sendSovraRequest(
+      {
+        method,
+        url: new URL(path, this.#base),
+        body,
+        headers,
+        credentials: this.#credentials,
+        region: this.#region,
+      },
+      (code, message, status) => new AccessRequestError(code, message, status),
+    );
   }
 }

@@ -3,7 +3,8 @@ import type { LogSource, SourcedLeaf } from '../domain/audit/log-verifier.ts';
 import { parseEntryBundle } from '../domain/audit/tlog/entry-bundle.ts';
 import { TLOG_LIMITS } from '../domain/audit/tlog/limits.ts';
 import { formatEntryBundlePath, formatTilePath } from '../domain/audit/tlog/tile-paths.ts';
-import { signRequest, type SigningCredentials } from '../protocols/sigv4/sign.ts';
+import type { SigningCredentials } from '../protocols/sigv4/sign.ts';
+import { sendSovraRequest } from './sovra-request.ts';
 
 /** A refusal reported by the server (`{"code", "message", "requestId"}`) or a network failure. */
 export class AuditRequestError extends Error {
@@ -115,43 +116,19 @@ export class AuditClient {
     return this.#send('GET', path, '', signed);
   }
 
-  async #send(method: 'GET' | 'POST', path: string, body: string, signed = true): Promise<Buffer> {
-    const url = new URL(path, this.#base);
-    let headers: Record<string, string> = {};
-    if (signed) {
-      if (this.#credentials === null)
-        throw new AuditRequestError('MissingCredentials', 'credentials are required', null);
-      headers = signRequest({ method, url, body }, this.#credentials, {
+  #send(method: 'GET' | 'POST', path: string, body: string, signed = true): Promise<Buffer> {
+    if (signed && this.#credentials === null) {
+      return Promise.reject(new AuditRequestError('MissingCredentials', 'credentials are required', null));
+    }
+    return sendSovraRequest(
+      {
+        method,
+        url: new URL(path, this.#base),
+        body,
+        credentials: signed ? this.#credentials : null,
         region: this.#region,
-        service: 'sovra',
-        now: new Date(),
-      });
-      // fetch sets Host itself, to the same value that was signed.
-      delete headers.host;
-    }
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, ...(method === 'POST' ? { body } : {}) });
-    } catch (error) {
-      throw new AuditRequestError(
-        'Unreachable',
-        `cannot reach ${url.origin}: ${(error as Error).message}`,
-        null,
-      );
-    }
-    const answer = Buffer.from(await response.arrayBuffer());
-    if (!response.ok) {
-      let code = 'HttpError';
-      let message = `HTTP ${response.status}`;
-      try {
-        const parsed = JSON.parse(answer.toString('utf8')) as { code?: string; message?: string };
-        code = parsed.code ?? code;
-        message = parsed.message ?? message;
-      } catch {
-        // Not a JSON error body: keep the status.
-      }
-      throw new AuditRequestError(code, message, response.status);
-    }
-    return answer;
+      },
+      (code, message, status) => new AuditRequestError(code, message, status),
+    );
   }
 }
