@@ -2,6 +2,14 @@
 // the transparency-log core in memory. BENCH_TLOG_ENTRIES (default 10,000,000) sets the tree
 // size; every figure sits next to a ceiling measured in the same run.
 import { hash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqlAuditLogStore } from '../src/adapters/sql/audit-log-store.ts';
+import { SqlMetadataStore } from '../src/adapters/sql/metadata-store.ts';
+import { SQLITE_MIGRATIONS } from '../src/adapters/sqlite/migrations.ts';
+import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
+import { PROOF_SUBTREE_CACHE_ENTRIES } from '../src/domain/audit/audit-reader.ts';
 import { planAppend } from '../src/domain/audit/tlog/appender.ts';
 import { signCheckpoint } from '../src/domain/audit/tlog/checkpoint.ts';
 import { CompactRange } from '../src/domain/audit/tlog/compact-range.ts';
@@ -12,6 +20,7 @@ import { SubtreeHashCache } from '../src/domain/audit/tlog/subtree-hash-cache.ts
 import { proveConsistency, proveInclusion, treeRootFromTiles } from '../src/domain/audit/tlog/tile-prover.ts';
 import type { HashTile, TileHashReader, TileRef } from '../src/domain/audit/tlog/tiles.ts';
 import { systemClock } from '../src/platform/clock.ts';
+import { removeDir } from '../test/helpers/sovra-process.ts';
 import { formatTable } from './harness.ts';
 
 /** About the size of one canonical audit record. */
@@ -24,6 +33,9 @@ const SAMPLE_ENTRIES = 500_000;
 const PROOFS = 1_000;
 /** Generated proofs also verified (outside the timing), to show they are right. */
 const PROOFS_VERIFIED = 100;
+const TILE_WIDTH = 256;
+/** Tiles per transaction when filling the SQLite database. */
+const TILE_COPY_BATCH = 2_000;
 
 /**
  * Appender throughput (entries hashed into an in-memory tile store, with a checkpoint —
@@ -95,6 +107,7 @@ export async function runAuditTlogBench(): Promise<void> {
       ['consistency, warm SubtreeHashCache', PROOFS, ...cached.consistency],
     ])}\n`,
   );
+  await sqliteProofLatencies(store, total, append.rootHash);
 
   const verification = await fullVerification(store, sample);
   process.stdout.write(
@@ -162,7 +175,7 @@ function hashingCeilings(count: number): { entryHashes: number; treeHashes: numb
 }
 
 async function proofLatencies(
-  store: InMemoryTileHashStore,
+  store: TileHashReader,
   treeSize: number,
   rootHash: Buffer,
   cache?: SubtreeHashCache,
@@ -212,6 +225,67 @@ async function proofLatencies(
     inclusion: figures(inclusionMs, inclusionTiles),
     consistency: figures(consistencyMs, consistencyTiles),
   };
+}
+
+/**
+ * The same proofs as the server answers them: tiles read from an SQLite metadata database (the
+ * embedded default, filled here with the appender's tiles) through SqlAuditLogStore, first with
+ * no cache, then through a cache of the size AuditReader keeps once it is warm.
+ */
+async function sqliteProofLatencies(memory: InMemoryTileHashStore, treeSize: number, rootHash: Buffer) {
+  const directory = mkdtempSync(join(tmpdir(), 'sovra-bench-tlog-'));
+  const db = new SqliteDatabase(join(directory, 'metadata.sqlite'));
+  try {
+    await new SqlMetadataStore(db, { migrations: SQLITE_MIGRATIONS, clock: systemClock }).migrate();
+    const copyStarted = performance.now();
+    await copyTiles(memory, db, treeSize);
+    const copySeconds = (performance.now() - copyStarted) / 1000;
+    const store = new SqlAuditLogStore(db).tiles();
+    const uncached = await proofLatencies(store, treeSize, rootHash);
+    const cache = new SubtreeHashCache(PROOF_SUBTREE_CACHE_ENTRIES);
+    await proofLatencies(store, treeSize, rootHash, cache);
+    const cached = await proofLatencies(store, treeSize, rootHash, cache);
+    process.stdout.write(
+      `${formatTable([
+        [
+          `proofs at ${treeSize.toLocaleString('en-US')} entries (SQLite tiles, copied in ${copySeconds.toFixed(1)} s)`,
+          'proofs',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'tiles read max',
+        ],
+        ['inclusion, no cache', PROOFS, ...uncached.inclusion],
+        ['consistency, no cache', PROOFS, ...uncached.consistency],
+        [`inclusion, AuditReader's warm cache`, PROOFS, ...cached.inclusion],
+        [`consistency, AuditReader's warm cache`, PROOFS, ...cached.consistency],
+      ])}\n`,
+    );
+  } finally {
+    await db.close();
+    removeDir(directory);
+  }
+}
+
+/** Every tile of the tree of `treeSize` leaves, full and partial, level by level. */
+async function copyTiles(memory: InMemoryTileHashStore, db: SqliteDatabase, treeSize: number) {
+  const refs: TileRef[] = [];
+  for (let level = 0; TILE_WIDTH ** level <= treeSize; level++) {
+    const hashesAtLevel = Math.floor(treeSize / TILE_WIDTH ** level);
+    for (let index = 0; index * TILE_WIDTH < hashesAtLevel; index++) refs.push({ level, index });
+  }
+  for (let start = 0; start < refs.length; start += TILE_COPY_BATCH) {
+    const tiles = await memory.readTiles(refs.slice(start, start + TILE_COPY_BATCH));
+    await db.transaction(async (session) => {
+      for (const tile of tiles) {
+        await session.execute('INSERT INTO audit_tiles (level, tile_index, hashes) VALUES (?, ?, ?)', [
+          tile!.level,
+          tile!.index,
+          tile!.hashes,
+        ]);
+      }
+    });
+  }
 }
 
 /** Recomputes the root of the first `count` entries as a verifier would, and checks it against the tiles. */

@@ -2,10 +2,19 @@ import { auditError } from './errors.ts';
 import type { AuditLogStore, AuditRecordFilter, StoredCheckpoint } from './ports.ts';
 import { encodeEntryBundle } from './tlog/entry-bundle.ts';
 import { TLOG_LIMITS } from './tlog/limits.ts';
+import { SubtreeHashCache } from './tlog/subtree-hash-cache.ts';
 import { proveConsistency, proveInclusion } from './tlog/tile-prover.ts';
 
 /** Records per page of a tenant's audit query. */
 export const AUDIT_QUERY_PAGE_MAX = 1_000;
+
+/**
+ * Perfect-subtree hashes the reader keeps for its proofs. Every proof shares the upper tile
+ * levels and the right border, so with these cached a proof at 10^7 leaves rebuilds only its
+ * level-0 tile's nodes (~250 hashes instead of ~900: docs/performance.md "audit proofs"). A few
+ * hundred bytes an entry (key, Buffer, map slot) bound it to a few MiB.
+ */
+export const PROOF_SUBTREE_CACHE_ENTRIES = 16_384;
 
 /** One record as its tenant (or an auditor) receives it: enough to recompute its leaf and check inclusion. */
 export interface DisclosedRecord {
@@ -26,9 +35,12 @@ export interface DisclosedRecord {
  */
 export class AuditReader {
   readonly #store: AuditLogStore;
+  /** Perfect subtrees never change once complete, so cached hashes are never stale. */
+  readonly #prover: { readonly cache: SubtreeHashCache };
 
   constructor(store: AuditLogStore) {
     this.#store = store;
+    this.#prover = { cache: new SubtreeHashCache(PROOF_SUBTREE_CACHE_ENTRIES) };
   }
 
   latestCheckpoint(): Promise<StoredCheckpoint | null> {
@@ -84,7 +96,12 @@ export class AuditReader {
         leaf: entry.leaf.toString('base64'),
       };
       if (checkpoint !== null && entry.index < checkpoint.treeSize) {
-        const proof = await proveInclusion(this.#store.tiles(), checkpoint.treeSize, entry.index);
+        const proof = await proveInclusion(
+          this.#store.tiles(),
+          checkpoint.treeSize,
+          entry.index,
+          this.#prover,
+        );
         disclosed.inclusionProof = proof.map((hash) => hash.toString('base64'));
       }
       records.push(disclosed);
@@ -99,7 +116,7 @@ export class AuditReader {
       throw auditError('InvalidQuery', 'the new size is beyond the latest checkpoint');
     }
     try {
-      return await proveConsistency(this.#store.tiles(), oldSize, newSize);
+      return await proveConsistency(this.#store.tiles(), oldSize, newSize, this.#prover);
     } catch (error) {
       throw auditError('InvalidQuery', error instanceof Error ? error.message : 'invalid sizes');
     }
@@ -111,7 +128,7 @@ export class AuditReader {
       throw auditError('InvalidQuery', 'the tree size is beyond the latest checkpoint');
     }
     try {
-      return await proveInclusion(this.#store.tiles(), treeSize, leafIndex);
+      return await proveInclusion(this.#store.tiles(), treeSize, leafIndex, this.#prover);
     } catch (error) {
       throw auditError('InvalidQuery', error instanceof Error ? error.message : 'invalid index or size');
     }

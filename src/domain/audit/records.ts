@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { auditError } from './errors.ts';
 
 /**
@@ -130,12 +130,31 @@ export function parseCanonicalRecord(bytes: Uint8Array): AuditRecord {
  */
 export function recordLeaf(canonical: Uint8Array, salt: Uint8Array): Buffer {
   if (salt.length !== AUDIT_SALT_BYTES) throw auditError('MalformedRecord', 'a salt is 32 bytes');
-  const digest = createHash('sha256').update(salt).update(canonical).digest();
-  return Buffer.concat([Buffer.from([AUDIT_LEAF_FORMAT_V1]), digest]);
+  const digest = hash('sha256', Buffer.concat([salt, canonical]), 'buffer');
+  const leaf = Buffer.allocUnsafe(1 + digest.length);
+  leaf[0] = AUDIT_LEAF_FORMAT_V1;
+  digest.copy(leaf, 1);
+  return leaf;
 }
 
+/**
+ * Salts are cut from one CSPRNG draw of this many bytes (2,048 salts): a call into OpenSSL's
+ * generator per record cost more than the rest of sealing together (docs/performance.md).
+ * Every salt is still fresh random bytes, used once; the pool is replaced, never rewritten, so
+ * a salt already handed out never changes.
+ */
+const SALT_POOL_BYTES = 64 * 1024;
+let saltPool = Buffer.alloc(0);
+let saltPoolOffset = 0;
+
 export function newSalt(): Buffer {
-  return randomBytes(AUDIT_SALT_BYTES);
+  if (saltPoolOffset + AUDIT_SALT_BYTES > saltPool.length) {
+    saltPool = randomBytes(SALT_POOL_BYTES);
+    saltPoolOffset = 0;
+  }
+  const salt = saltPool.subarray(saltPoolOffset, saltPoolOffset + AUDIT_SALT_BYTES);
+  saltPoolOffset += AUDIT_SALT_BYTES;
+  return salt;
 }
 
 /** A record ready to append: canonical bytes, its salt and its leaf. */
