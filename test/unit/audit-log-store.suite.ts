@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { appendFileSync, mkdtempSync, readdirSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileAuditJournal } from '../../src/adapters/audit-journal/file-audit-journal.ts';
 import { SqlAuditLogStore } from '../../src/adapters/sql/audit-log-store.ts';
 import type { SqlDatabase } from '../../src/adapters/sql/driver.ts';
 import { AuditLog } from '../../src/domain/audit/audit-log.ts';
+import type { AuditLogStore } from '../../src/domain/audit/ports.ts';
+import { removeDir } from '../helpers/sovra-process.ts';
 import { sealRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
 import { DEFAULT_RETENTION_DAYS } from '../../src/domain/audit/retention.ts';
 import { hashLeaf } from '../../src/domain/audit/tlog/hashing.ts';
@@ -309,5 +315,97 @@ export function auditLogStoreSuite(name: string, open: () => Promise<AuditDataba
         await dispose();
       }
     });
+    test('a journaled record is acknowledged before its transaction and reaches the log in order', async () => {
+      const { db, dispose } = await open();
+      const directory = mkdtempSync(join(tmpdir(), 'sovra-journal-'));
+      try {
+        const store = new SqlAuditLogStore(db);
+        const log = journaledLog(store, directory, 50);
+        assert.equal(await log.open(), 0);
+        await Promise.all(
+          Array.from({ length: 230 }, (_, i) => log.record(auditRecord({ requestId: `j${i}` }))),
+        );
+        await log.flush();
+        const head = await store.head();
+        assert.equal(head.treeSize, 230);
+        const stored = await store.readEntries(0, 230);
+        assert.deepEqual(
+          stored.map((entry) => requestIdOf(entry)),
+          Array.from({ length: 230 }, (_, i) => `j${i}`),
+        );
+        await log.close();
+        // Every segment is in the log, so none is left on disk.
+        assert.deepEqual(segmentFiles(directory), []);
+      } finally {
+        removeDir(directory);
+        await dispose();
+      }
+    });
+
+    test('after a crash the journal appends exactly what the log lacks: nothing twice, a torn tail dropped', async () => {
+      const { db, dispose } = await open();
+      const directory = mkdtempSync(join(tmpdir(), 'sovra-journal-'));
+      try {
+        const store = new SqlAuditLogStore(db);
+        // A store that is down: the journaled records stay, acknowledged, as after kill -9.
+        const down = new Proxy<AuditLogStore>(store, {
+          get: (target, property) => {
+            if (property === 'append') return () => Promise.reject(new Error('database down'));
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+          },
+        });
+        const crashed = journaledLog(down, directory, 10);
+        await crashed.open();
+        for (let i = 0; i < 25; i += 1) await crashed.record(auditRecord({ requestId: `c${i}` }));
+        await crashed.close();
+        assert.equal((await store.head()).treeSize, 0);
+        // Segment 0 reached the log but its file stayed (a crash between commit and unlink).
+        const journal = new FileAuditJournal({ directory, maxRecordsPerSegment: 10 });
+        const [first] = journal.resume(-1);
+        await store.append(
+          first!.records.map((r) => r.sealed),
+          first!.records.map((r) => r.retainUntilMs),
+          { journalId: journal.id, segment: first!.segment },
+        );
+        journal.close();
+        // The last entry was torn by a power loss mid-write.
+        const last = segmentFiles(directory).at(-1)!;
+        truncateSync(join(directory, last), statSync(join(directory, last)).size - 3);
+        appendFileSync(join(directory, 'segment-9999999999999999.log.tmp'), 'not a segment');
+
+        const restarted = journaledLog(store, directory, 10);
+        assert.equal(await restarted.open(), 14);
+        await restarted.record(auditRecord({ requestId: 'after' }));
+        await restarted.close();
+        const ids = (await store.readEntries(0, 100)).map((entry) => requestIdOf(entry));
+        assert.deepEqual(ids, [...Array.from({ length: 24 }, (_, i) => `c${i}`), 'after']);
+        assert.deepEqual(segmentFiles(directory), []);
+        assert.equal((await store.appliedJournalSegment(journal.id)) > first!.segment, true);
+      } finally {
+        removeDir(directory);
+        await dispose();
+      }
+    });
   });
+}
+
+function journaledLog(store: AuditLogStore, directory: string, maxRecordsPerSegment: number): AuditLog {
+  return new AuditLog({
+    store,
+    clock: systemClock,
+    retention: DEFAULT_RETENTION_DAYS,
+    onError: () => {},
+    journal: new FileAuditJournal({ directory, maxRecordsPerSegment }),
+  });
+}
+
+function segmentFiles(directory: string): string[] {
+  return readdirSync(directory)
+    .filter((name) => /^segment-\d{16}\.log$/.test(name))
+    .sort();
+}
+
+function requestIdOf(entry: StoredAuditRecord): string {
+  return (JSON.parse(entry.canonical!.toString('utf8')) as AuditRecord).requestId ?? '';
 }

@@ -1,5 +1,6 @@
 import type {
   AuditLogStore,
+  JournalMark,
   AuditRecordFilter,
   StoredAuditRecord,
   StoredCheckpoint,
@@ -62,7 +63,11 @@ export class SqlAuditLogStore implements AuditLogStore {
     };
   }
 
-  async append(records: readonly SealedAuditRecord[], retainUntilMs: readonly number[]): Promise<TreeHead> {
+  async append(
+    records: readonly SealedAuditRecord[],
+    retainUntilMs: readonly number[],
+    journalMark?: JournalMark,
+  ): Promise<TreeHead> {
     // Records are held durable against a crash of the process (the response waits for them); on
     // SQLite they reach the disk with the next fsynced commit rather than costing each one its own.
     return this.#db.transaction(async (session) => {
@@ -90,12 +95,28 @@ export class SqlAuditLogStore implements AuditLogStore {
         this.#sql('UPDATE audit_log_head SET tree_size = ?, root_hash = ? WHERE id = 1'),
         [plan.treeSize, plan.rootHash],
       );
+      if (journalMark !== undefined) {
+        await session.execute(
+          this.#sql(
+            'INSERT INTO audit_journal_marks (journal_id, applied_segment, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT (journal_id) DO UPDATE SET applied_segment = excluded.applied_segment, updated_at_ms = excluded.updated_at_ms',
+          ),
+          [journalMark.journalId, journalMark.segment, Date.now()],
+        );
+      }
       return { treeSize: plan.treeSize, rootHash: plan.rootHash };
     }, 'process-crash');
   }
 
   head(): Promise<TreeHead> {
     return readHead(this.#db, this.#sql);
+  }
+
+  async appliedJournalSegment(journalId: string): Promise<number> {
+    const rows = await this.#db.query(
+      this.#sql('SELECT applied_segment FROM audit_journal_marks WHERE journal_id = ?'),
+      [journalId],
+    );
+    return rows[0] === undefined ? -1 : integer(rows[0], 'applied_segment');
   }
 
   async readLeaves(start: number, end: number): Promise<Buffer[]> {

@@ -37,9 +37,15 @@ export class AuditReader {
   readonly #store: AuditLogStore;
   /** Perfect subtrees never change once complete, so cached hashes are never stale. */
   readonly #prover: { readonly cache: SubtreeHashCache };
+  readonly #caughtUp: () => Promise<void>;
 
-  constructor(store: AuditLogStore) {
+  /**
+   * `caughtUp` resolves once this gateway's own queued records are in the store (AuditLog.flush),
+   * so a tenant reading right after a request sees that request's record.
+   */
+  constructor(store: AuditLogStore, caughtUp: () => Promise<void> = () => Promise.resolve()) {
     this.#store = store;
+    this.#caughtUp = caughtUp;
     this.#prover = { cache: new SubtreeHashCache(PROOF_SUBTREE_CACHE_ENTRIES) };
   }
 
@@ -83,6 +89,7 @@ export class AuditReader {
     if (!Number.isSafeInteger(filter.limit) || filter.limit < 1 || filter.limit > AUDIT_QUERY_PAGE_MAX) {
       throw auditError('InvalidQuery', `limit must be 1 to ${AUDIT_QUERY_PAGE_MAX}`);
     }
+    await this.#caughtUp();
     const [stored, checkpoint] = await Promise.all([
       this.#store.readRecords(filter),
       withProofs ? this.#store.latestCheckpoint() : Promise.resolve(null),

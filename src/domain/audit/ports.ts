@@ -1,6 +1,45 @@
 import type { SealedAuditRecord } from './records.ts';
 import type { TileHashReader } from './tlog/tiles.ts';
 
+/** The journal segment an append stores; the store records it as applied in the same transaction. */
+export interface JournalMark {
+  journalId: string;
+  segment: number;
+}
+
+/** A record as the intake journal keeps it until the log holds it. */
+export interface JournaledRecord {
+  sealed: SealedAuditRecord;
+  retainUntilMs: number;
+}
+
+/**
+ * A gateway's intake journal (adapters/audit-journal): a record written here is durable against
+ * a crash of the process before the log's transaction runs, so a request waits for this write
+ * and not for the database. Records go into numbered segments; the log appends one closed
+ * segment per transaction and marks it applied in that transaction (JournalMark), then discards
+ * it. Segment numbers only grow, across restarts too.
+ */
+export interface AuditJournal {
+  /** Identifies this journal in the log's marks (one per gateway data directory). */
+  readonly id: string;
+  /**
+   * Starts the journal after an earlier process: returns the segments it left, oldest first,
+   * with their records (a torn last record is dropped), and numbers new segments above both
+   * those and `appliedSegment`.
+   */
+  resume(appliedSegment: number): { segment: number; records: JournaledRecord[] }[];
+  /** Writes one record to the open segment and returns that segment's number; durable against a process crash on return. */
+  write(record: JournaledRecord): number;
+  /** The segment new records go to. */
+  readonly openSegment: number;
+  /** Closes the open segment: the next record starts a new one. */
+  rotate(): void;
+  /** The segment's records are in the log: its file goes. */
+  discard(segment: number): void;
+  close(): void;
+}
+
 /** The tree as the store holds it: its size and RFC 9162 root hash. */
 export interface TreeHead {
   treeSize: number;
@@ -57,7 +96,13 @@ export interface AuditLogStore {
    * storing each record, its leaf and the updated hash tiles; returns the new tree head. Durable
    * when the promise resolves.
    */
-  append(records: readonly SealedAuditRecord[], retainUntilMs: readonly number[]): Promise<TreeHead>;
+  append(
+    records: readonly SealedAuditRecord[],
+    retainUntilMs: readonly number[],
+    journalMark?: JournalMark,
+  ): Promise<TreeHead>;
+  /** The last segment of journal `journalId` whose records are in the log; -1 when none. */
+  appliedJournalSegment(journalId: string): Promise<number>;
   head(): Promise<TreeHead>;
   /** Leaves [start, end) in order (for entry bundles and verification). */
   readLeaves(start: number, end: number): Promise<Buffer[]>;
