@@ -126,7 +126,7 @@ async function decisionsPerSecond(decide: () => Promise<void>): Promise<number> 
  * resources, and a statement naming the bare bucket ARN next to `bucket/prefix/*` is filed
  * under the bucket and visited by every request on it.
  */
-function requestAuthorizer(statements: number, guardrails: Guardrails): RequestAuthorizer {
+export function requestAuthorizer(statements: number, guardrails: Guardrails): RequestAuthorizer {
   const inBucketPolicy = Math.min(statements, BUCKET_POLICY_STATEMENTS);
   const bucketStatements = Array.from({ length: inBucketPolicy }, (_, index) => statement(index, true));
   const identityStatements = Array.from({ length: statements - inBucketPolicy }, (_, index) =>
@@ -201,7 +201,7 @@ function statement(index: number, inBucketPolicy: boolean): object {
  * Principal i reads a new key under team-i/ each time (so no remembered decision serves it),
  * every tenth request a restricted key (denied) or a listing of its prefix.
  */
-function mixedWorkload(authorizer: RequestAuthorizer): () => Promise<void> {
+export function mixedWorkload(authorizer: RequestAuthorizer): () => Promise<void> {
   const callers = Array.from({ length: PRINCIPALS }, (_, index) => caller(`user-${index}`, false));
   const bucket = { name: BUCKET, tenantId: TENANT };
   const listFacts = callers.map((_, index): RequestFacts => ({

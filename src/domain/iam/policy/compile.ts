@@ -45,6 +45,11 @@ export interface CompiledStatement {
   readonly resources: readonly ArnPattern[];
   readonly principal: CompiledPrincipal | null;
   readonly conditions: readonly CompiledCondition[];
+  /**
+   * The statement names one resource, `<fixed head>:<literal>*`: the StatementIndex files it
+   * under that head and literal, so any request the index leads to it matches its Resource.
+   */
+  readonly resourceImpliedByIndex: boolean;
 }
 
 /**
@@ -94,13 +99,19 @@ export function compilePolicy(document: PolicyDocument): CompiledPolicy {
 }
 
 function compileStatement(statement: PolicyStatement, variables: boolean): CompiledStatement {
+  const resources = statement.resource.values.map((resource) => compileArnPattern(resource, variables));
   return {
     source: statement,
     // Actions compare without regard to case (reference_policies_elements_action).
     actions: statement.action.values.map((action) =>
       compilePattern(action, { wildcards: true, variables: false, lowerCase: true }),
     ),
-    resources: statement.resource.values.map((resource) => compileArnPattern(resource, variables)),
+    resources,
+    resourceImpliedByIndex:
+      !statement.resource.negated &&
+      resources.length === 1 &&
+      resources[0]!.headKey !== null &&
+      (resources[0]!.tail?.shape === 'prefix' || resources[0]!.tail?.shape === 'any'),
     principal: statement.principal === null ? null : compilePrincipal(statement.principal),
     conditions: statement.conditions.map((condition) => compileCondition(condition, variables)),
   };

@@ -371,6 +371,16 @@ const W3C_DATE =
  * A time without a zone designator is taken as UTC.
  */
 export function parseDateMs(text: string): number | null {
+  // A request compares one value (aws:CurrentTime) with many statements' dates: remember the last.
+  if (text === lastDate.text) return lastDate.ms;
+  const ms = parseDateText(text);
+  lastDate = { text, ms };
+  return ms;
+}
+
+let lastDate: { text: string; ms: number | null } = { text: '', ms: null };
+
+function parseDateText(text: string): number | null {
   if (/^[0-9]{1,15}$/.test(text)) return Number(text) * 1000;
   const match = W3C_DATE.exec(text);
   if (match === null) return null;

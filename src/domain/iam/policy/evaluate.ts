@@ -25,7 +25,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: RequestContext):
   const matches: StatementMatch[] = [];
   for (const statement of policy.statements) {
     if (!actionMatches(statement, request.actionKey)) continue;
-    const match = statementMatch(statement, request);
+    const match = resourceMatches(statement, request) ? statementMatch(statement, request, true) : null;
     if (match === null) continue;
     matches.push({
       statementIndex: statement.source.index,
@@ -168,12 +168,24 @@ function scanStatements(
   state: DecisionState,
 ): boolean {
   for (const statement of statements) {
-    const match = statementMatch(statement, request);
+    const match = statementMatch(statement, request, statement.resourceImpliedByIndex);
     if (match === null) continue;
+    if (statement.source.effect === 'Deny') {
+      record(state, labeled, statement, match, null);
+      return true;
+    }
+    // On the request path only the first Allow of each kind decides (and names the reason); a
+    // later one changes nothing, so it is not recorded. Explaining records every statement.
+    if (allowSlotTaken(state, match)) continue;
     record(state, labeled, statement, match, null);
-    if (statement.source.effect === 'Deny') return true;
   }
   return false;
+}
+
+function allowSlotTaken(state: DecisionState, match: PrincipalMatch): boolean {
+  if (match === 'identity') return state.identityAllow !== null;
+  if (match === 'direct') return state.resourceDirectAllow !== null;
+  return state.resourceAccountAllow !== null;
 }
 
 function record(
@@ -295,9 +307,17 @@ function requireKind(labeled: LabeledPolicy, kind: PolicyKind): void {
   }
 }
 
-/** The statement's principal match when Resource, Principal and Condition all match (Action was matched by the index). */
-function statementMatch(statement: CompiledStatement, request: RequestContext): PrincipalMatch | null {
-  if (!resourceMatches(statement, request)) return null;
+/**
+ * The statement's principal match when Resource, Principal and Condition all match; Action was
+ * matched before. `resourceKnown`: Resource was too — by the caller, or by the StatementIndex
+ * that led to a statement whose one resource is a literal start (`resourceImpliedByIndex`).
+ */
+function statementMatch(
+  statement: CompiledStatement,
+  request: RequestContext,
+  resourceKnown: boolean,
+): PrincipalMatch | null {
+  if (!resourceKnown && !resourceMatches(statement, request)) return null;
   const match = principalMatch(statement.principal, request.facts);
   if (match === null) return null;
   for (const condition of statement.conditions) if (!conditionHolds(condition, request)) return null;
