@@ -25,6 +25,15 @@ export interface AccessRequestsPage {
 
 export type AccessDecision = 'approve' | 'deny' | 'revoke' | 'confirm' | 'acknowledge';
 
+/** The caller's tenant's security notification setting as the server renders it. */
+export interface SecurityNotificationDocument {
+  tenantId: string;
+  /** The operator-registered notification target's ARN, or null: none. */
+  destination: string | null;
+  updatedBy: string | null;
+  updatedAt: string | null;
+}
+
 /** Calls to a server's /_sovra/access/ endpoints, signed with SigV4 (service `sovra`). */
 export class AccessClient {
   readonly #base: URL;
@@ -85,6 +94,17 @@ export class AccessClient {
     );
   }
 
+  /** The caller's tenant's security notification destination (its administrators). */
+  async notifications(
+    method: 'GET' | 'PUT' | 'DELETE',
+    destination: string | null = null,
+  ): Promise<SecurityNotificationDocument> {
+    const body = method === 'PUT' ? JSON.stringify({ destination }) : '';
+    const answer = await this.#send(method, '_sovra/access/notifications', body, null);
+    return (JSON.parse(answer.toString('utf8')) as { notifications: SecurityNotificationDocument })
+      .notifications;
+  }
+
   async #request(
     method: 'GET' | 'POST',
     path: string,
@@ -95,8 +115,14 @@ export class AccessClient {
     return (JSON.parse(answer.toString('utf8')) as { request: AccessRequestDocument }).request;
   }
 
-  #send(method: 'GET' | 'POST', path: string, body: string, attestationNote: string | null): Promise<Buffer> {
-    const headers: Record<string, string> = method === 'POST' ? { 'content-type': 'application/json' } : {};
+  #send(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body: string,
+    attestationNote: string | null,
+  ): Promise<Buffer> {
+    const headers: Record<string, string> =
+      method === 'POST' || method === 'PUT' ? { 'content-type': 'application/json' } : {};
     if (attestationNote !== null) headers[ATTESTATION_HEADER] = encodeAttestationHeader(attestationNote);
     return sendSovraRequest(
       {

@@ -24,10 +24,10 @@ type Options = Record<string, string | string[] | boolean | undefined>;
  */
 export function accessCommand(env: Record<string, string | undefined>): Command {
   const access = new Command('access').description(
-    'operator access approval: request, list, approve, deny, revoke, confirm (break-glass) and acknowledge access to tenant data',
+    'operator access approval: request, list, approve, deny, revoke, confirm (break-glass) and acknowledge access to tenant data; where the tenant’s security notifications go',
   );
-  const apiCommand = (name: string, description: string) =>
-    access
+  const apiCommand = (name: string, description: string, parent: Command = access) =>
+    parent
       .command(name)
       .description(description)
       .addOption(
@@ -145,6 +145,32 @@ export function accessCommand(env: Record<string, string | undefined>): Command 
     'acknowledge',
     'acknowledge a break-glass access after review (the tenant’s administrators)',
     'comment',
+  );
+
+  const notifications = access
+    .command('notifications')
+    .description(
+      'where the tenant’s security notifications (new requests, break-glass access) go: an operator-registered notification target (the tenant’s administrators)',
+    );
+  apiCommand('set', 'send security notifications to a notification target', notifications)
+    .requiredOption(
+      '--destination <arn>',
+      'the target’s ARN from the operator, arn:sovra:sqs:<region>:<id>:webhook or …:nats',
+    )
+    .action(async (options: Options) => {
+      await run(async () =>
+        printJson(await clientOf(options).notifications('PUT', String(options.destination))),
+      );
+    });
+  apiCommand('get', 'print the tenant’s security notification destination', notifications).action(
+    async (options: Options) => {
+      await run(async () => printJson(await clientOf(options).notifications('GET')));
+    },
+  );
+  apiCommand('clear', 'stop sending security notifications', notifications).action(
+    async (options: Options) => {
+      await run(async () => printJson(await clientOf(options).notifications('DELETE')));
+    },
   );
 
   access

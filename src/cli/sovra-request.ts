@@ -1,7 +1,7 @@
 import { signRequest, type SigningCredentials } from '../protocols/sigv4/sign.ts';
 
 export interface SovraRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: URL;
   body: string;
   /** Extra headers, signed with the rest. */
@@ -33,7 +33,11 @@ export async function sendSovraRequest(
   }
   let response: Response;
   try {
-    response = await fetch(url, { method, headers, ...(method === 'POST' ? { body } : {}) });
+    response = await fetch(url, {
+      method,
+      headers,
+      ...(method === 'POST' || method === 'PUT' ? { body } : {}),
+    });
   } catch (error) {
     throw fail('Unreachable', `cannot reach ${url.origin}: ${(error as Error).message}`, null);
   }

@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
+import type { SecurityEvent } from '../../src/domain/lockbox/security-notifications.ts';
+import { OffsetClock } from '../../src/platform/clock.ts';
+import { loadServerConfig } from '../../src/platform/config.ts';
+import { createLogger } from '../../src/platform/logger.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { startServer, type RunningServer } from '../../src/server/sovra-server.ts';
 import {
   CLI,
   NODE,
@@ -61,6 +69,89 @@ function credentialsIn(path: string): { accessKeyId: string; secretAccessKey: st
   return JSON.parse(readFileSync(path, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
 }
 
+/** The operator's notification target for tenants' security teams, and the secret it signs with. */
+const SOC_ARN = `arn:sovra:sqs:${TEST_REGION}:soc:webhook`;
+const SOC_SECRET = 'security-operations-centre-hmac-key';
+const DELIVERY_TIMEOUT_MS = 20_000;
+
+interface ReceivedNotification {
+  headers: IncomingHttpHeaders;
+  body: string;
+  event: SecurityEvent;
+}
+
+/** A security team's webhook: every POST is kept, and acknowledged with 204. */
+async function startWebhookReceiver(): Promise<{
+  server: Server;
+  url: string;
+  received: ReceivedNotification[];
+}> {
+  const received: ReceivedNotification[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      received.push({ headers: req.headers, body, event: JSON.parse(body) as SecurityEvent });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('the receiver has no port');
+  return { server, url: `http://127.0.0.1:${address.port}/security-events`, received };
+}
+
+/** A security office key and platform rules as the tests configure them; returns their files. */
+async function writeOperatorAccessConfig(file: (name: string) => string): Promise<void> {
+  const vkey = (
+    await sovraText([
+      'access',
+      'attestation-key',
+      '--name',
+      'security-office.test',
+      '--out',
+      file('office.key'),
+    ])
+  ).trim();
+  writeFileSync(file('office.vkeys'), `# the security office of the hosting country\n${vkey}\n`);
+  writeFileSync(
+    file('rules.json'),
+    JSON.stringify({
+      minClearance: 'SECRET',
+      profile: 'generic',
+      nationalities: ['VN'],
+      residencies: ['VN'],
+      networkJurisdictions: ['VN'],
+      maxDurationSeconds: 28_800,
+      breakGlass: { enabled: true, maxDurationSeconds: 3600 },
+    }),
+  );
+}
+
+/** `sovra access attest` by the office of writeOperatorAccessConfig, valid a day; the note's file. */
+async function attestWith(file: (name: string) => string, subject: string, name: string): Promise<string> {
+  await sovraText([
+    'access',
+    'attest',
+    '--key',
+    file('office.key'),
+    '--subject',
+    subject,
+    '--clearance',
+    'SECRET',
+    '--nationality',
+    'VN',
+    '--residency',
+    'VN',
+    '--expires',
+    new Date(Date.now() + 86_400_000).toISOString(),
+    '--out',
+    file(name),
+  ]);
+  return file(name);
+}
+
 /**
  * Operator access approval end to end: a real server configured with a security office's key and
  * platform rules, driven by the `sovra` CLI. The target tenant is a second tenant made through the
@@ -71,32 +162,18 @@ describe('operator access approval (lockbox) through the CLI', () => {
   let server: SovraProcess;
   let dir: string;
   let endpoint: string[];
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const file = (name: string) => join(dir, name);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sovra-lockbox-'));
-    const vkey = (
-      await sovraText([
-        'access',
-        'attestation-key',
-        '--name',
-        'security-office.test',
-        '--out',
-        file('office.key'),
-      ])
-    ).trim();
-    writeFileSync(file('office.vkeys'), `# the security office of the hosting country\n${vkey}\n`);
+    await writeOperatorAccessConfig(file);
+    // The operator registers a webhook target that tenants may send their security notifications to.
+    webhook = await startWebhookReceiver();
+    writeFileSync(file('soc.secret'), SOC_SECRET, { mode: 0o600 });
     writeFileSync(
-      file('rules.json'),
-      JSON.stringify({
-        minClearance: 'SECRET',
-        profile: 'generic',
-        nationalities: ['VN'],
-        residencies: ['VN'],
-        networkJurisdictions: ['VN'],
-        maxDurationSeconds: 28_800,
-        breakGlass: { enabled: true, maxDurationSeconds: 3600 },
-      }),
+      file('targets.json'),
+      JSON.stringify([{ id: 'soc', type: 'webhook', url: webhook.url, secretFile: file('soc.secret') }]),
     );
     server = await startSovra({
       extraArgs: [
@@ -107,6 +184,8 @@ describe('operator access approval (lockbox) through the CLI', () => {
         // Loopback connections are the platform's own network, here in Vietnam.
         '--home-jurisdiction',
         'VN',
+        '--notification-targets',
+        file('targets.json'),
       ],
     });
     endpoint = ['--endpoint', server.endpoint, '--region', TEST_REGION];
@@ -115,30 +194,16 @@ describe('operator access approval (lockbox) through the CLI', () => {
 
   after(async () => {
     await server?.stop();
+    if (webhook !== undefined) {
+      webhook.server.closeAllConnections();
+      await new Promise<void>((resolve) => webhook.server.close(() => resolve()));
+    }
     if (server !== undefined) removeDir(server.dataDir);
     if (dir !== undefined) removeDir(dir);
   });
 
-  async function attest(subject: string, name: string): Promise<string> {
-    await sovraText([
-      'access',
-      'attest',
-      '--key',
-      file('office.key'),
-      '--subject',
-      subject,
-      '--clearance',
-      'SECRET',
-      '--nationality',
-      'VN',
-      '--residency',
-      'VN',
-      '--expires',
-      new Date(Date.now() + 86_400_000).toISOString(),
-      '--out',
-      file(name),
-    ]);
-    return file(name);
+  function attest(subject: string, name: string): Promise<string> {
+    return attestWith(file, subject, name);
   }
 
   async function tenantRecords(credentials: {
@@ -418,6 +483,123 @@ describe('operator access approval (lockbox) through the CLI', () => {
     assert.ok(steps.some((r) => r.details.step === 'break-glass-acknowledged'));
   });
 
+  it('break-glass access reaches the tenant’s security notification webhook, signed, with operators, scope and review state', async () => {
+    const asRoot = ['--credentials', file('root.json'), ...endpoint];
+    const asTenant = ['--credentials', file('agency.json'), ...endpoint];
+    assert.equal((await sovraJson(['access', 'notifications', 'get', ...asTenant])).destination, null);
+    const invented = await sovra([
+      'access',
+      'notifications',
+      'set',
+      '--destination',
+      'https://soc.agency-a.example/hook',
+      ...asTenant,
+    ]);
+    assert.equal(invented.code, 2, 'tenants choose among the operator’s targets, never invent addresses');
+    assert.match(invented.stderr, /UnknownNotificationDestination/);
+    const set = await sovraJson(['access', 'notifications', 'set', '--destination', SOC_ARN, ...asTenant]);
+    assert.equal(set.tenantId, 'agency-a');
+    assert.equal(set.destination, SOC_ARN);
+    assert.equal((await sovraJson(['access', 'notifications', 'get', ...asTenant])).destination, SOC_ARN);
+    const root = await sovraJson(['access', 'notifications', 'get', ...asRoot]);
+    assert.deepEqual([root.tenantId, root.destination], ['root', null], 'each tenant has its own');
+
+    const first = ((await sovraJson(['user', 'get', 'admin', ...asRoot])).user as { id: string }).id;
+    const second = ((await sovraJson(['user', 'get', 'on-call', ...asRoot])).user as { id: string }).id;
+    const filed = await sovraJson([
+      'access',
+      'request',
+      '--tenant',
+      'agency-a',
+      '--bucket',
+      'case-files',
+      '--prefix',
+      'incident-43/',
+      '--action',
+      's3:GetObject',
+      '--duration',
+      '900',
+      '--justification',
+      'Ransomware on the case-file index; restore from the last good version',
+      '--ticket',
+      'SEV1-8',
+      '--break-glass',
+      '--attestation',
+      await attest(first, 'first-again.note'),
+      ...asRoot,
+    ]);
+    const id = String(filed.id);
+    await sovraJson([
+      'access',
+      'confirm',
+      id,
+      '--attestation',
+      await attest(second, 'second-again.note'),
+      '--credentials',
+      file('on-call.json'),
+      ...endpoint,
+    ]);
+
+    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+    let events = webhook.received.filter((each) => each.event.approvalId === id);
+    while (events.length < 2) {
+      if (Date.now() > deadline) assert.fail('the security notifications did not arrive in time');
+      await sleep(50);
+      events = webhook.received.filter((each) => each.event.approvalId === id);
+    }
+    assert.deepEqual(
+      events.map((each) => each.event.type),
+      ['AccessRequestFiled', 'BreakGlassAccessActivated'],
+    );
+    const activation = events[1]!;
+    assert.equal(
+      activation.headers['x-sovra-signature'],
+      `sha256=${createHmac('sha256', SOC_SECRET).update(activation.body).digest('hex')}`,
+      'signed with the target’s secret',
+    );
+    assert.equal(activation.headers['x-sovra-delivery-id'], activation.event.id);
+    const event = activation.event;
+    assert.equal(event.version, 1);
+    assert.equal(event.severity, 'high');
+    assert.equal(event.tenantId, 'agency-a');
+    assert.deepEqual(event.operators, { requester: first, confirmer: second });
+    assert.deepEqual(event.scope, {
+      bucket: 'case-files',
+      keyPrefix: 'incident-43/',
+      kmsKeyId: null,
+      resource: 'arn:aws:s3:::case-files/incident-43/*',
+    });
+    assert.deepEqual(event.actions, ['s3:GetObject']);
+    assert.equal(
+      event.justification,
+      'Ransomware on the case-file index; restore from the last good version',
+    );
+    assert.equal(event.ticket, 'SEV1-8');
+    assert.equal(event.status, 'active');
+    assert.equal(event.review, 'pending');
+    assert.equal(Date.parse(event.expiresAt!) - Date.parse(event.activatedAt!), 900_000);
+    assert.ok(Math.abs(Date.parse(event.time) - Date.now()) < 60_000);
+
+    const cleared = await sovraJson(['access', 'notifications', 'clear', ...asTenant]);
+    assert.equal(cleared.destination, null);
+    assert.equal((await sovraJson(['access', 'notifications', 'get', ...asTenant])).destination, null);
+    // Who pointed the tenant's notifications where is in its own audit view.
+    const changes = (await tenantRecords(credentialsIn(file('agency.json')))).filter((r) =>
+      r.action.endsWith('SecurityNotificationConfiguration'),
+    );
+    assert.deepEqual(
+      changes.map((r) => [r.action, r.resource, r.result]),
+      [
+        ['sovra:GetSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'success'],
+        ['sovra:PutSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'failure'],
+        ['sovra:PutSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'success'],
+        ['sovra:GetSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'success'],
+        ['sovra:DeleteSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'success'],
+        ['sovra:GetSecurityNotificationConfiguration', 'sovra:security-notifications/agency-a', 'success'],
+      ],
+    );
+  });
+
   it('errors are JSON {code, message, requestId}: unsigned, unknown routes, wrong methods, malformed bodies, oversized bodies', async () => {
     const signed = (method: string, path: string, body = '', headers: Record<string, string> = {}) => {
       const url = new URL(path, server.endpoint);
@@ -438,6 +620,12 @@ describe('operator access approval (lockbox) through the CLI', () => {
     await expectError(await fetch(`${server.endpoint}/_sovra/access/requests`), 403, 'AccessDeniedAnonymous');
     await expectError(await signed('GET', '/_sovra/access/nothing-here'), 404, 'NotFound');
     await expectError(await signed('DELETE', '/_sovra/access/requests'), 405, 'MethodNotAllowed');
+    await expectError(await signed('POST', '/_sovra/access/notifications'), 405, 'MethodNotAllowed');
+    await expectError(
+      await signed('PUT', '/_sovra/access/notifications'),
+      400,
+      'UnknownNotificationDestination',
+    );
     await expectError(
       await signed('GET', `/_sovra/access/requests/ar-${'0'.repeat(32)}`),
       404,
@@ -493,5 +681,119 @@ describe('operator access approval (lockbox) through the CLI', () => {
     } finally {
       removeDir(dataDir);
     }
+  });
+});
+
+/**
+ * The expiry pass on a real server whose clock the test moves: an approval's end is recorded in the
+ * tenant's view, acted by the platform, without anyone using the approval again.
+ */
+describe('operator access expires on its own (in-process server on a movable clock)', () => {
+  const clock = new OffsetClock();
+  let running: RunningServer;
+  let dir: string;
+  let dataDir: string;
+  let endpoint: string[];
+  const file = (name: string) => join(dir, name);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sovra-lockbox-expiry-'));
+    dataDir = mkdtempSync(join(tmpdir(), 'sovra-lockbox-expiry-data-'));
+    await writeOperatorAccessConfig(file);
+    const config = loadServerConfig(
+      {
+        dataDir,
+        listen: '127.0.0.1:0',
+        region: TEST_REGION,
+        rootOfTrust: 'none',
+        logLevel: 'error',
+        operatorAttestationKeys: file('office.vkeys'),
+        operatorAccessRules: file('rules.json'),
+        homeJurisdiction: 'VN',
+      },
+      {},
+    );
+    running = await startServer(config, createLogger('error'), clock, () => {});
+    endpoint = ['--endpoint', `http://127.0.0.1:${running.address.port}`, '--region', TEST_REGION];
+    writeFileSync(file('root.json'), readFileSync(join(dataDir, 'admin-credentials.json')), { mode: 0o600 });
+  });
+
+  after(async () => {
+    await running?.stop();
+    removeDir(dataDir);
+    removeDir(dir);
+  });
+
+  it('an approval past its end is marked expired and recorded once by the platform; the listing shows it expired', async () => {
+    const asRoot = ['--credentials', file('root.json'), ...endpoint];
+    await sovraJson([
+      'tenant',
+      'create',
+      '--id',
+      'agency-x',
+      '--name',
+      'Agency X',
+      '--save-credentials',
+      file('agency.json'),
+      ...asRoot,
+    ]);
+    const asTenant = ['--credentials', file('agency.json'), ...endpoint];
+    const operatorId = ((await sovraJson(['user', 'get', 'admin', ...asRoot])).user as { id: string }).id;
+    const filed = await sovraJson([
+      'access',
+      'request',
+      '--tenant',
+      'agency-x',
+      '--bucket',
+      'archive',
+      '--action',
+      's3:GetObject',
+      '--duration',
+      '60',
+      '--justification',
+      'Verify a restored archive',
+      '--ticket',
+      'CHG-19',
+      '--attestation',
+      await attestWith(file, operatorId, 'operator.note'),
+      ...asRoot,
+    ]);
+    const id = String(filed.id);
+    const approved = await sovraJson(['access', 'approve', id, ...asTenant]);
+    assert.equal(approved.status, 'active');
+
+    // A minute later by the server's clock (well inside SigV4's clock skew allowance for the CLI).
+    clock.advance(61_000);
+    const audit = new AuditClient(
+      `http://127.0.0.1:${running.address.port}`,
+      credentialsIn(file('agency.json')),
+      TEST_REGION,
+    );
+    const expiryOf = async () =>
+      (await audit.records({ limit: '1000' })).records
+        .map((r) => parseCanonicalRecord(Buffer.from(r.record!, 'utf8')))
+        .filter((r) => r.approvalId === id && r.details.step === 'expired');
+    const deadline = Date.now() + 20_000;
+    let expiries = await expiryOf();
+    while (expiries.length === 0) {
+      if (Date.now() > deadline) assert.fail('the expiry pass did not record the end in time');
+      await sleep(200);
+      expiries = await expiryOf();
+    }
+    const [expiry] = expiries;
+    assert.equal(expiries.length, 1);
+    assert.equal(expiry!.action, 'sovra:ExpireAccessRequest');
+    assert.equal(expiry!.details.actor, 'sovra:system');
+    assert.equal(expiry!.principalId, operatorId, 'the operator whose access ended');
+    assert.equal(expiry!.tenantId, 'agency-x');
+    assert.equal(expiry!.details.expiresAtMs, Date.parse(String(approved.expiresAt)));
+
+    const listed = jsonLines(await sovraText(['access', 'list', '--status', 'expired', ...asTenant]));
+    assert.deepEqual(
+      listed.map((r) => [r.id, r.status]),
+      [[id, 'expired']],
+    );
+    assert.equal((await sovraJson(['access', 'get', id, ...asRoot])).status, 'expired');
+    assert.deepEqual(jsonLines(await sovraText(['access', 'list', '--status', 'active', ...asTenant])), []);
   });
 });

@@ -23,6 +23,10 @@ import {
   type OperatorAccessDecision,
 } from '../../src/domain/lockbox/operator-access-gate.ts';
 import { parseOperatorAccessRules } from '../../src/domain/lockbox/rules.ts';
+import {
+  SecurityNotifications,
+  type SecurityEvent,
+} from '../../src/domain/lockbox/security-notifications.ts';
 import { JurisdictionMap } from '../../src/domain/residency/jurisdiction.ts';
 import type { MetadataStore } from '../../src/domain/storage/ports.ts';
 import type { Clock } from '../../src/platform/clock.ts';
@@ -43,6 +47,13 @@ const KMS_KEY = '0b6f1c3e-8f5d-4a3b-9c2e-7d1a5b4c3e2f';
 /** Addresses: loopback is the home jurisdiction (VN); this range is mapped abroad. */
 const HOME_IP = '127.0.0.1';
 const FOREIGN_IP = '203.0.113.7';
+/** The operator's notification targets: ARN → destination id. */
+const HOOKS_ARN = 'arn:sovra:sqs:us-east-1:hooks:webhook';
+const BUS_ARN = 'arn:sovra:sqs:us-east-1:bus:nats';
+const DESTINATIONS = new Map([
+  [HOOKS_ARN, 'hooks'],
+  [BUS_ARN, 'bus'],
+]);
 
 const RULES = {
   profile: 'generic',
@@ -70,6 +81,11 @@ class TestClock implements Clock {
 interface Fixture {
   db: SqlDatabase;
   approvals: AccessApprovals;
+  /** The same service as a second gateway on the same database would build it. */
+  secondGateway: AccessApprovals;
+  notifications: SecurityNotifications;
+  /** The event outbox's rows, in order. */
+  outbox(): Promise<{ destinationId: string; format: number; deliveryId: string; payload: string }[]>;
   gate: OperatorAccessGate;
   store: SqlAccessApprovalStore;
   clock: TestClock;
@@ -159,9 +175,33 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
     });
     const store = new SqlAccessApprovalStore(db);
     const tenants = { getTenant: (id: string) => metadata.transaction((tx) => tx.getTenant(id)) };
+    const notifications = new SecurityNotifications({ store, destinations: DESTINATIONS, clock });
+    const gateway = () =>
+      new AccessApprovals({
+        store: new SqlAccessApprovalStore(db),
+        tenants,
+        eligibility,
+        audit,
+        notifications: new SecurityNotifications({ store, destinations: DESTINATIONS, clock }),
+        clock,
+      });
     return {
       db,
-      approvals: new AccessApprovals({ store, tenants, eligibility, audit, clock }),
+      approvals: new AccessApprovals({ store, tenants, eligibility, audit, notifications, clock }),
+      secondGateway: gateway(),
+      notifications,
+      outbox: async () =>
+        (
+          await db.query(
+            'SELECT destination_id, format, delivery_id, payload FROM event_outbox ORDER BY seq',
+            [],
+          )
+        ).map((row) => ({
+          destinationId: String(row.destination_id),
+          format: Number(row.format),
+          deliveryId: String(row.delivery_id),
+          payload: String(row.payload),
+        })),
       gate: new OperatorAccessGate({ store, eligibility, audit, clock }),
       store,
       clock,
@@ -837,6 +877,230 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
         assert.equal(settled?.status, writes[0] ? 'revoked' : 'expired');
         await assert.rejects(f.db.execute('DELETE FROM access_requests', []), /never deleted/);
         assert.deepEqual(await f.store.get(approved.id), settled);
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('the expiry pass expires undecided and ended requests without a use, once across gateways, acted by the platform', async () => {
+      const f = await fixture();
+      try {
+        const alice = operator('op-alice', await f.attest('op-alice'));
+        const approved = await approvedRequest(f, { durationSeconds: 600 });
+        const breakGlass = await f.approvals.file(alice, filing({ breakGlass: true }));
+        const pending = await f.approvals.file(alice, filing());
+        const confirmedBreakGlass = await f.approvals.confirm(
+          operator('op-bob', await f.attest('op-bob')),
+          (await f.approvals.file(alice, filing({ breakGlass: true, durationSeconds: 1800 }))).id,
+        );
+        assert.equal(await f.approvals.expireDue(), 0, 'nothing is due yet');
+        f.clock.advance(600 * 1000);
+        assert.equal(await f.approvals.expireDue(), 1, 'the 10-minute approval ended');
+        assert.equal((await f.store.get(approved.id))?.status, 'expired');
+        f.clock.advance(HOUR_MS);
+        // Two gateways run their passes at the same moment: each request is expired by one of them.
+        const counts = await Promise.all([f.approvals.expireDue(), f.secondGateway.expireDue()]);
+        assert.equal(
+          counts[0] + counts[1],
+          2,
+          'the unconfirmed break-glass request and the break-glass access',
+        );
+        assert.equal(await f.approvals.expireDue(), 0);
+        for (const id of [approved.id, breakGlass.id, confirmedBreakGlass.id]) {
+          assert.equal((await f.store.get(id))?.status, 'expired');
+        }
+        assert.equal((await f.store.get(pending.id))?.status, 'pending', 'undecided for less than 7 days');
+        f.clock.advance(7 * 24 * HOUR_MS);
+        assert.equal(await f.approvals.expireDue(), 1);
+        assert.equal((await f.store.get(pending.id))?.status, 'expired');
+
+        const expiries = (await f.tenantRecords(TENANT)).filter((r) => r.details.step === 'expired');
+        assert.deepEqual(
+          expiries.map((r) => r.approvalId).sort(),
+          [approved.id, breakGlass.id, confirmedBreakGlass.id, pending.id].sort(),
+          'one record per expiry',
+        );
+        for (const record of expiries) {
+          assert.equal(record.action, 'sovra:ExpireAccessRequest');
+          assert.equal(record.details.actor, 'sovra:system');
+          assert.equal(record.details.actorTenantId, ROOT_TENANT_ID);
+          assert.equal(record.principalId, 'op-alice', 'the operator whose access ended');
+          assert.equal(record.requestId, null);
+        }
+        const ended = expiries.find((r) => r.approvalId === approved.id)!;
+        assert.equal(ended.details.expiresAtMs, approved.expiresAtMs);
+        assert.equal(ended.timeMs, approved.expiresAtMs, 'recorded by the first pass after the end');
+        // The stored state is what listings and uses see; the break-glass review flag outlives the access.
+        const listed = await f.approvals.list(ADMIN_A, {
+          tenantId: null,
+          status: 'expired',
+          afterId: null,
+          limit: 10,
+        });
+        assert.equal(listed.requests.length, 4);
+        refused(await use(f, approved), 'ApprovalExpired');
+        assert.equal((await f.store.get(confirmedBreakGlass.id))?.review, 'pending');
+        const acknowledged = await f.approvals.acknowledge(ADMIN_A, confirmedBreakGlass.id, 'reviewed');
+        assert.deepEqual([acknowledged.status, acknowledged.review], ['expired', 'acknowledged']);
+        assert.equal(
+          (await f.tenantRecords(TENANT)).filter((r) => r.details.step === 'expired').length,
+          4,
+          'uses and steps after the pass record no second expiry',
+        );
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('the store expires a request only once and only when its time has passed (conditional UPDATE)', async () => {
+      const f = await fixture();
+      try {
+        const approved = await approvedRequest(f);
+        const endMs = approved.expiresAtMs!;
+        assert.equal(await f.store.expire(approved.id, endMs - 1), false, 'not yet');
+        assert.deepEqual(await f.store.listDue(endMs - 1, 10), []);
+        assert.deepEqual(
+          (await f.store.listDue(endMs, 10)).map((r) => r.id),
+          [approved.id],
+        );
+        const attempts = await Promise.all([
+          f.store.expire(approved.id, endMs),
+          f.store.expire(approved.id, endMs),
+          f.store.expire(approved.id, endMs + 1),
+        ]);
+        assert.deepEqual(
+          attempts.filter((won) => won),
+          [true],
+        );
+        const stored = await f.store.get(approved.id);
+        assert.equal(stored?.status, 'expired');
+        assert.equal(stored?.expiresAtMs, endMs, 'the end stays as approved');
+        assert.deepEqual(await f.store.listDue(endMs + HOUR_MS, 10), []);
+        // A revoked request is closed: its time passing changes nothing.
+        const revoked = await approvedRequest(f);
+        await f.approvals.revoke(ADMIN_A, revoked.id, null);
+        assert.equal(await f.store.expire(revoked.id, revoked.expiresAtMs! + 1), false);
+        assert.equal((await f.store.get(revoked.id))?.status, 'revoked');
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('a tenant’s administrators point its security notifications at an operator-registered target', async () => {
+      const f = await fixture();
+      try {
+        assert.equal(await f.notifications.get(ADMIN_A), null);
+        await rejectsWith(f.notifications.put(USER_A, HOOKS_ARN), 'NotAnApprover');
+        await rejectsWith(f.notifications.get(USER_A), 'NotAnApprover');
+        for (const destination of [
+          'https://soc.agency-a.example/hook',
+          'arn:sovra:sqs:us-east-1:elsewhere:webhook',
+          undefined,
+          42,
+        ]) {
+          await rejectsWith(f.notifications.put(ADMIN_A, destination), 'UnknownNotificationDestination');
+        }
+        const set = await f.notifications.put(ADMIN_A, HOOKS_ARN);
+        assert.deepEqual(set, {
+          format: 1,
+          tenantId: TENANT,
+          destinationArn: HOOKS_ARN,
+          updatedBy: 'admin-a',
+          updatedAtMs: START_MS,
+        });
+        assert.deepEqual(await f.notifications.get(ADMIN_A), set);
+        assert.equal(await f.notifications.get(ADMIN_B), null, 'each tenant has its own');
+        f.clock.advance(1000);
+        await f.notifications.put({ ...ADMIN_A, principalId: 'admin-a2' }, BUS_ARN);
+        assert.deepEqual(await f.notifications.get(ADMIN_A), {
+          ...set,
+          destinationArn: BUS_ARN,
+          updatedBy: 'admin-a2',
+          updatedAtMs: START_MS + 1000,
+        });
+        await rejectsWith(f.notifications.clear(USER_A), 'NotAnApprover');
+        await f.notifications.clear(ADMIN_A);
+        assert.equal(await f.notifications.get(ADMIN_A), null);
+        await f.notifications.clear(ADMIN_A);
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('break-glass access and new requests are queued for the tenant’s destination with the step that makes them', async () => {
+      const f = await fixture();
+      try {
+        const alice = operator('op-alice', await f.attest('op-alice'));
+        // Without a destination, the audit record is the only notice.
+        await f.approvals.file(alice, filing());
+        assert.deepEqual(await f.outbox(), []);
+        await f.notifications.put(ADMIN_A, HOOKS_ARN);
+        const request = await f.approvals.file(alice, filing({ breakGlass: true, durationSeconds: 1800 }));
+        await rejectsWith(f.approvals.confirm(alice, request.id), 'SameOperator');
+        // Two operators confirm at once: one step commits, and with it one notice.
+        const bob = operator('op-bob', await f.attest('op-bob'));
+        const carol = operator('op-carol', await f.attest('op-carol'));
+        const outcomes = await Promise.allSettled([
+          f.approvals.confirm(bob, request.id),
+          f.secondGateway.confirm(carol, request.id),
+        ]);
+        const confirmed = outcomes.find((o) => o.status === 'fulfilled')?.value;
+        assert.ok(confirmed);
+        assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+        await f.approvals.file(alice, filing({ tenantId: OTHER_TENANT }));
+
+        const rows = await f.outbox();
+        assert.deepEqual(
+          rows.map((row) => [row.destinationId, row.format]),
+          [
+            ['hooks', 2],
+            ['hooks', 2],
+          ],
+          'the filing and the activation, nothing for the tenant without a destination',
+        );
+        const [filed, activated] = rows.map((row) => JSON.parse(row.payload) as SecurityEvent);
+        assert.equal(filed!.type, 'AccessRequestFiled');
+        assert.equal(filed!.status, 'awaiting-confirmation');
+        assert.equal(filed!.severity, 'high');
+        assert.deepEqual(activated, {
+          version: 1,
+          id: rows[1]!.deliveryId,
+          type: 'BreakGlassAccessActivated',
+          severity: 'high',
+          time: new Date(START_MS).toISOString(),
+          tenantId: TENANT,
+          approvalId: request.id,
+          requestKind: 'break-glass',
+          status: 'active',
+          operators: { requester: 'op-alice', confirmer: confirmed.decidedBy },
+          scope: {
+            bucket: BUCKET,
+            keyPrefix: 'incident-42/',
+            kmsKeyId: KMS_KEY,
+            resource: `arn:aws:s3:::${BUCKET}/incident-42/*`,
+          },
+          actions: ['kms:Decrypt', 's3:GetObject', 's3:ListBucket'],
+          durationSeconds: 1800,
+          justification: 'Restore corrupted case file after disk failure',
+          ticket: 'INC-2030-0042',
+          decisionDeadline: new Date(START_MS + HOUR_MS).toISOString(),
+          activatedAt: new Date(START_MS).toISOString(),
+          expiresAt: new Date(START_MS + 1800 * 1000).toISOString(),
+          review: 'pending',
+          requesterClaims: {
+            issuer: 'security-office.gov.vn',
+            clearance: 'SECRET',
+            nationality: 'VN',
+            residency: 'VN',
+          },
+        });
+        // A destination the operator no longer registers receives nothing; the audit record remains.
+        await f.db.execute(
+          "UPDATE security_notification_settings SET destination_arn = 'arn:sovra:sqs:us-east-1:gone:webhook'",
+          [],
+        );
+        await f.approvals.file(alice, filing());
+        assert.equal((await f.outbox()).length, 2);
       } finally {
         await f.dispose();
       }

@@ -8,7 +8,13 @@ import {
   type AttestedClaims,
 } from '../../domain/lockbox/access-request.ts';
 import type { AccessApprovalStore, AccessRequestListFilter } from '../../domain/lockbox/ports.ts';
+import {
+  SECURITY_NOTIFICATION_SETTING_FORMAT,
+  type SecurityNotificationSetting,
+} from '../../domain/lockbox/security-notifications.ts';
+import type { NewOutboxEvent } from '../../domain/storage/ports.ts';
 import { renderPlaceholders, type SqlDatabase, type SqlRow, type SqlValue } from './driver.ts';
+import { insertOutboxEvents } from './outbox.ts';
 import { integer, nullableBytes, nullableText, text } from './rows.ts';
 
 const COLUMNS = [
@@ -67,10 +73,20 @@ const CHANGING_COLUMNS: readonly Column[] = [
 
 const SELECT = `SELECT ${COLUMNS.join(', ')} FROM access_requests`;
 
+/** Undecided requests past their deadline; migration 13's partial index serves it. */
+const OPEN_PAST_DEADLINE = "status IN ('pending', 'awaiting-confirmation') AND decision_deadline_ms <= ?";
+/** Active requests past their end; migration 13's partial index serves it. */
+const ACTIVE_PAST_END = "status = 'active' AND expires_at_ms <= ?";
+
+const SETTING_COLUMNS = 'tenant_id, format, destination_arn, updated_by, updated_at_ms';
+
 /**
  * Access requests on the metadata database (migration 9), for SQLite and PostgreSQL with the same
  * statements. Steps are compare-and-set updates on (status, review_state), so two concurrent
- * decisions (approve and revoke, two confirmations) cannot both win, on one gateway or several.
+ * decisions (approve and revoke, two confirmations) cannot both win, on one gateway or several;
+ * expiry is a conditional UPDATE on the request's time, so one gateway records each. A step's
+ * notice goes into the event outbox (migration 3) in the step's transaction. The tenants'
+ * security notification settings are in security_notification_settings (migration 13).
  */
 export class SqlAccessApprovalStore implements AccessApprovalStore {
   readonly #db: SqlDatabase;
@@ -89,14 +105,17 @@ export class SqlAccessApprovalStore implements AccessApprovalStore {
     };
   }
 
-  async insert(request: AccessRequest): Promise<void> {
+  async insert(request: AccessRequest, notice: NewOutboxEvent | null = null): Promise<void> {
     const values = columnValues(request);
-    await this.#db.execute(
-      this.#sql(
-        `INSERT INTO access_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
-      ),
-      COLUMNS.map((column) => values[column]),
-    );
+    await this.#db.transaction(async (session) => {
+      await session.execute(
+        this.#sql(
+          `INSERT INTO access_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+        ),
+        COLUMNS.map((column) => values[column]),
+      );
+      if (notice !== null) await insertOutboxEvents(session, this.#db.placeholderStyle, [notice]);
+    });
   }
 
   async get(id: string): Promise<AccessRequest | null> {
@@ -107,14 +126,76 @@ export class SqlAccessApprovalStore implements AccessApprovalStore {
   async update(
     next: AccessRequest,
     expected: { status: AccessRequestStatus; review: AccessReviewState },
+    notice: NewOutboxEvent | null = null,
   ): Promise<boolean> {
     const values = columnValues(next);
+    return this.#db.transaction(async (session) => {
+      const changed = await session.execute(
+        this.#sql(
+          `UPDATE access_requests SET ${CHANGING_COLUMNS.map((column) => `${column} = ?`).join(', ')} ` +
+            'WHERE id = ? AND status = ? AND review_state = ?',
+        ),
+        [...CHANGING_COLUMNS.map((column) => values[column]), next.id, expected.status, expected.review],
+      );
+      if (changed !== 1) return false;
+      if (notice !== null) await insertOutboxEvents(session, this.#db.placeholderStyle, [notice]);
+      return true;
+    });
+  }
+
+  async expire(id: string, nowMs: number): Promise<boolean> {
     const changed = await this.#db.execute(
       this.#sql(
-        `UPDATE access_requests SET ${CHANGING_COLUMNS.map((column) => `${column} = ?`).join(', ')} ` +
-          'WHERE id = ? AND status = ? AND review_state = ?',
+        "UPDATE access_requests SET status = 'expired', updated_at_ms = ? " +
+          `WHERE id = ? AND ((${OPEN_PAST_DEADLINE}) OR (${ACTIVE_PAST_END}))`,
       ),
-      [...CHANGING_COLUMNS.map((column) => values[column]), next.id, expected.status, expected.review],
+      [nowMs, id, nowMs, nowMs],
+    );
+    return changed === 1;
+  }
+
+  async listDue(nowMs: number, limit: number): Promise<AccessRequest[]> {
+    // One query per partial index (a disjunction would make either planner scan the table).
+    const undecided = await this.#db.query(
+      this.#sql(`${SELECT} WHERE ${OPEN_PAST_DEADLINE} ORDER BY decision_deadline_ms, id LIMIT ?`),
+      [nowMs, limit],
+    );
+    const active = await this.#db.query(
+      this.#sql(`${SELECT} WHERE ${ACTIVE_PAST_END} ORDER BY expires_at_ms, id LIMIT ?`),
+      [nowMs, limit],
+    );
+    const dueAtMs = (request: AccessRequest) =>
+      request.status === 'active' ? (request.expiresAtMs ?? 0) : request.decisionDeadlineMs;
+    return [...undecided, ...active]
+      .map(decodeRequest)
+      .sort((a, b) => dueAtMs(a) - dueAtMs(b))
+      .slice(0, limit);
+  }
+
+  async getNotificationSetting(tenantId: string): Promise<SecurityNotificationSetting | null> {
+    const [row] = await this.#db.query(
+      this.#sql(`SELECT ${SETTING_COLUMNS} FROM security_notification_settings WHERE tenant_id = ?`),
+      [tenantId],
+    );
+    return row === undefined ? null : decodeSetting(row);
+  }
+
+  async putNotificationSetting(setting: SecurityNotificationSetting): Promise<void> {
+    await this.#db.execute(
+      this.#sql(
+        `INSERT INTO security_notification_settings (${SETTING_COLUMNS}) VALUES (?, ?, ?, ?, ?) ` +
+          'ON CONFLICT (tenant_id) DO UPDATE SET format = excluded.format, ' +
+          'destination_arn = excluded.destination_arn, updated_by = excluded.updated_by, ' +
+          'updated_at_ms = excluded.updated_at_ms',
+      ),
+      [setting.tenantId, setting.format, setting.destinationArn, setting.updatedBy, setting.updatedAtMs],
+    );
+  }
+
+  async deleteNotificationSetting(tenantId: string): Promise<boolean> {
+    const changed = await this.#db.execute(
+      this.#sql('DELETE FROM security_notification_settings WHERE tenant_id = ?'),
+      [tenantId],
     );
     return changed === 1;
   }
@@ -223,6 +304,20 @@ function decodeRequest(row: SqlRow): AccessRequest {
     reviewedBy: nullableText(row, 'reviewed_by'),
     reviewedAtMs: nullableInteger(row, 'reviewed_at_ms'),
     reviewComment: nullableText(row, 'review_comment'),
+    updatedAtMs: integer(row, 'updated_at_ms'),
+  };
+}
+
+function decodeSetting(row: SqlRow): SecurityNotificationSetting {
+  const format = integer(row, 'format');
+  if (format !== SECURITY_NOTIFICATION_SETTING_FORMAT) {
+    throw new Error(`security notification setting format ${format} is not known`);
+  }
+  return {
+    format,
+    tenantId: text(row, 'tenant_id'),
+    destinationArn: text(row, 'destination_arn'),
+    updatedBy: text(row, 'updated_by'),
     updatedAtMs: integer(row, 'updated_at_ms'),
   };
 }

@@ -15,6 +15,7 @@ import {
 } from './access-request.ts';
 import {
   lockboxStepRecord,
+  PLATFORM_ACTOR_ID,
   refusedStepRecord,
   type LockboxAttempt,
   type LockboxStep,
@@ -24,11 +25,14 @@ import type { OperatorEligibility, OperatorStanding } from './eligibility.ts';
 import { LockboxError, lockboxError } from './errors.ts';
 import {
   BREAK_GLASS_CONFIRMATION_TTL_MS,
+  EXPIRY_PASS_BATCH_MAX,
+  EXPIRY_PASS_BATCHES_MAX,
   LIST_PAGE_DEFAULT,
   LIST_PAGE_MAX,
   PENDING_REQUEST_TTL_MS,
 } from './limits.ts';
 import type { AccessApprovalStore, AuditSink, TenantDirectory } from './ports.ts';
+import type { SecurityEventType, SecurityNotifications } from './security-notifications.ts';
 
 /** Who calls the lockbox API: an authenticated principal, from where, with what attestation. */
 export interface LockboxCaller {
@@ -63,6 +67,8 @@ export interface AccessApprovalsOptions {
   tenants: TenantDirectory;
   eligibility: OperatorEligibility;
   audit: AuditSink;
+  /** The tenants' security notifications: new requests and break-glass access are sent there. */
+  notifications: SecurityNotifications;
   clock: Clock;
 }
 
@@ -74,8 +80,11 @@ export interface AccessApprovalsOptions {
  * path skips the tenant's approval but needs a second, distinct eligible operator to confirm, is a
  * high-severity event in the tenant's records, and stays flagged until a tenant administrator
  * acknowledges it. Every step, and every refused step, is an 'access-approval' audit record in
- * the tenant's view, durable before the step's result is returned. OperatorAccessGate enforces
- * approvals on the data path.
+ * the tenant's view, durable before the step's result is returned; new requests and break-glass
+ * access are also sent to the tenant's security notification destination, if it has one, from
+ * the outbox row written with the step. Access ends on its own: the gate refuses a use after
+ * the end, and the expiry pass (expireDue) records the end without waiting for one.
+ * OperatorAccessGate enforces approvals on the data path.
  */
 export class AccessApprovals {
   readonly #o: AccessApprovalsOptions;
@@ -96,7 +105,10 @@ export class AccessApprovals {
       }
       checkDuration(input, standing);
       const request = newRequest(input, caller, standing, nowMs);
-      await this.#o.store.insert(request);
+      await this.#o.store.insert(
+        request,
+        await this.#o.notifications.noticeFor('AccessRequestFiled', request, nowMs),
+      );
       await this.#o.audit.record(
         lockboxStepRecord('filed', request, this.#actor(caller, standing.sourceJurisdiction), nowMs),
       );
@@ -210,6 +222,7 @@ export class AccessApprovals {
         step: 'break-glass-activated',
         comment: null,
         sourceJurisdiction: standing.sourceJurisdiction,
+        notify: 'BreakGlassAccessActivated',
         next: {
           ...request,
           status: 'active',
@@ -306,8 +319,9 @@ export class AccessApprovals {
     try {
       if (!canSee(caller, request)) throw noSuchRequest(id);
       request = await expireIfDue(this.#o, request, nowMs, this.#actor(caller, null));
-      const { next, step, comment, sourceJurisdiction } = plan(request, nowMs);
-      if (!(await this.#o.store.update(next, { status: request.status, review: request.review }))) {
+      const { next, step, comment, sourceJurisdiction, notify } = plan(request, nowMs);
+      const notice = notify === undefined ? null : await this.#o.notifications.noticeFor(notify, next, nowMs);
+      if (!(await this.#o.store.update(next, { status: request.status, review: request.review }, notice))) {
         throw invalidState('the request was changed by someone else at the same time; read it again');
       }
       await this.#o.audit.record(
@@ -329,6 +343,33 @@ export class AccessApprovals {
       }
       throw error;
     }
+  }
+
+  /**
+   * The expiry pass: marks expired every request whose time has passed (undecided past its
+   * deadline, active past its end) and records that step in the tenant's view, acted by the
+   * platform, without waiting for a use. Gateways sharing the database may run it at once: each
+   * expiry is written and recorded by exactly one of them (AccessApprovalStore.expire). Returns
+   * how many requests this pass expired.
+   */
+  async expireDue(): Promise<number> {
+    const actor: StepActor = {
+      principalId: PLATFORM_ACTOR_ID,
+      tenantId: ROOT_TENANT_ID,
+      sourceIp: null,
+      sourceJurisdiction: this.#o.eligibility.jurisdictionOf(null),
+      requestId: null,
+    };
+    let expired = 0;
+    for (let batch = 0; batch < EXPIRY_PASS_BATCHES_MAX; batch += 1) {
+      const nowMs = this.#o.clock.nowMs();
+      const due = await this.#o.store.listDue(nowMs, EXPIRY_PASS_BATCH_MAX);
+      for (const request of due) {
+        if ((await recordExpiry(this.#o, request, nowMs, actor)) !== null) expired += 1;
+      }
+      if (due.length < EXPIRY_PASS_BATCH_MAX) break;
+    }
+    return expired;
   }
 
   async #recordRefusedFiling(
@@ -370,12 +411,14 @@ interface StepPlan {
   comment: string | null;
   /** The actor's jurisdiction when the step judged it (break-glass confirmation). */
   sourceJurisdiction?: string;
+  /** The security notification the tenant receives for this step, if any. */
+  notify?: SecurityEventType;
 }
 
 /**
- * Marks a request whose time has passed as expired (compare-and-set, so it happens once) and
- * records that step; the gate calls it on a use after expiry ("expired on use"). Returns the
- * request as it now is.
+ * Marks a request whose time has passed as expired (once, whoever else tries at the same time)
+ * and records that step; steps and the gate call it first, so a use or a decision after the end
+ * finds the request expired even before the expiry pass came by. Returns the request as it now is.
  */
 export async function expireIfDue(
   deps: { store: AccessApprovalStore; audit: AuditSink },
@@ -384,13 +427,25 @@ export async function expireIfDue(
   actor: StepActor,
 ): Promise<AccessRequest> {
   if (request.status === 'expired' || effectiveStatus(request, nowMs) !== 'expired') return request;
-  const expired: AccessRequest = { ...request, status: 'expired', updatedAtMs: nowMs };
-  if (await deps.store.update(expired, { status: request.status, review: request.review })) {
-    await deps.audit.record(lockboxStepRecord('expired', expired, actor, nowMs));
-    return expired;
-  }
-  // Another writer changed it first (revoked it, or expired it): use what is stored now.
-  return (await deps.store.get(request.id)) ?? expired;
+  // Null: another writer changed it first (revoked it, or expired it); use what is stored now.
+  return (await recordExpiry(deps, request, nowMs, actor)) ?? (await deps.store.get(request.id)) ?? request;
+}
+
+/**
+ * The conditional UPDATE that expires a due request, then its audit record, written only by the
+ * writer whose UPDATE changed the row. The stored request after the expiry, or null when this
+ * writer did not expire it.
+ */
+async function recordExpiry(
+  deps: { store: AccessApprovalStore; audit: AuditSink },
+  request: AccessRequest,
+  nowMs: number,
+  actor: StepActor,
+): Promise<AccessRequest | null> {
+  if (!(await deps.store.expire(request.id, nowMs))) return null;
+  const expired = (await deps.store.get(request.id)) ?? { ...request, status: 'expired', updatedAtMs: nowMs };
+  await deps.audit.record(lockboxStepRecord('expired', expired, actor, nowMs));
+  return expired;
 }
 
 export function withEffectiveStatus(request: AccessRequest, nowMs: number): AccessRequest {

@@ -41,6 +41,12 @@ const ATTEMPT_ACTIONS: Readonly<Record<LockboxAttempt, string>> = {
   acknowledge: 'sovra:AcknowledgeBreakGlassAccess',
 };
 
+/**
+ * The actor of steps the platform takes itself (the expiry pass), named as the SIEM export names
+ * the platform (domain/audit/ocsf.ts).
+ */
+export const PLATFORM_ACTOR_ID = 'sovra:system';
+
 /** Who took a step, from where. */
 export interface StepActor {
   principalId: string;

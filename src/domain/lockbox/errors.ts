@@ -34,6 +34,8 @@ export type LockboxErrorCode =
   | 'NoSuchTenant'
   /** The request is not in a state that allows this step (already decided, expired, revoked, …). */
   | 'InvalidRequestState'
+  /** A security notification setting names no notification target the operator registered. */
+  | 'UnknownNotificationDestination'
   /** An approval exists but does not cover this action, bucket, key or KMS key. */
   | 'OutsideApprovedScope'
   /** The operator access rules document is invalid (a configuration error, found at start). */

@@ -40,3 +40,13 @@ export const RULE_COUNTRIES_MAX = 64;
 export const RULES_DOCUMENT_MAX_BYTES = 16 * 1024;
 /** Security-office verifier keys the platform may trust. */
 export const ATTESTATION_KEYS_MAX = 64;
+
+/**
+ * How often each gateway's expiry pass looks for requests and approvals whose time has passed.
+ * Uses are refused from the first millisecond after the end regardless (effectiveStatus); the
+ * pass makes the stored state and the tenant's records say so without waiting for a use.
+ */
+export const EXPIRY_PASS_INTERVAL_MS = 5_000;
+/** Requests one query of the expiry pass reads, and how many such batches one pass may take. */
+export const EXPIRY_PASS_BATCH_MAX = 100;
+export const EXPIRY_PASS_BATCHES_MAX = 10;

@@ -15,6 +15,11 @@ import type { ObjectEvent } from './events.ts';
 
 /** Version of the outbox payload document: the record below without its sequencer. */
 export const EVENT_RECORD_FORMAT = 1;
+/**
+ * Outbox payload format 2: a message complete as stored, sent unchanged. The lockbox's security
+ * notifications (domain/lockbox/security-notifications.ts) are these; they carry their own version.
+ */
+export const OUTBOX_MESSAGE_FORMAT = 2;
 
 export interface S3EventRecord {
   eventVersion: string;
@@ -91,10 +96,11 @@ export const PLATFORM_PRINCIPAL = 'sovra';
 
 /**
  * The message a destination receives for one stored payload: `{"Records":[record]}` with the
- * sequencer taken from the outbox position. A payload of an unknown format means the outbox
+ * sequencer taken from the outbox position (format 2: the payload itself). A payload of an unknown format means the outbox
  * holds something this code never wrote; that fails loudly rather than sending garbage.
  */
 export function eventMessage(payload: { format: number; payload: string; seq: number }): string {
+  if (payload.format === OUTBOX_MESSAGE_FORMAT) return payload.payload;
   if (payload.format !== EVENT_RECORD_FORMAT) {
     throw new Error(`outbox event ${payload.seq} has unknown payload format ${payload.format}`);
   }

@@ -4,6 +4,10 @@ import type { AccessApprovals, LockboxCaller } from '../../domain/lockbox/access
 import type { AccessRequest } from '../../domain/lockbox/access-request.ts';
 import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
 import { LockboxError } from '../../domain/lockbox/errors.ts';
+import type {
+  SecurityNotificationSetting,
+  SecurityNotifications,
+} from '../../domain/lockbox/security-notifications.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { readBoundedBody } from '../bounded-body.ts';
@@ -28,7 +32,21 @@ export type AccessApiAction =
   | 'DenyAccessRequest'
   | 'RevokeAccessRequest'
   | 'ConfirmBreakGlassAccess'
-  | 'AcknowledgeBreakGlassAccess';
+  | 'AcknowledgeBreakGlassAccess'
+  | SettingAction;
+
+/** The operations on the caller's tenant's security notification setting. */
+type SettingAction =
+  | 'GetSecurityNotificationConfiguration'
+  | 'PutSecurityNotificationConfiguration'
+  | 'DeleteSecurityNotificationConfiguration';
+
+const SETTING_ACTIONS: Readonly<Record<string, SettingAction>> = {
+  GET: 'GetSecurityNotificationConfiguration',
+  PUT: 'PutSecurityNotificationConfiguration',
+  DELETE: 'DeleteSecurityNotificationConfiguration',
+};
+const SETTING_ACTION_NAMES: ReadonlySet<AccessApiAction> = new Set(Object.values(SETTING_ACTIONS));
 
 /** What a request to the access API did, for the request-level audit record and the access log. */
 export interface AccessOutcome {
@@ -47,6 +65,7 @@ export function newAccessOutcome(): AccessOutcome {
 
 export interface AccessEndpointOptions {
   approvals: AccessApprovals;
+  notifications: SecurityNotifications;
   credentials: CredentialResolver;
   clock: Clock;
   region: string;
@@ -55,11 +74,11 @@ export interface AccessEndpointOptions {
 }
 
 type Route =
-  | { action: 'FileAccessRequest' | 'ListAccessRequests' }
+  | { action: 'FileAccessRequest' | 'ListAccessRequests' | SettingAction }
   | { action: DecisionAction | 'GetAccessRequest'; id: string };
 type DecisionAction = Exclude<
   AccessApiAction,
-  'FileAccessRequest' | 'ListAccessRequests' | 'GetAccessRequest'
+  'FileAccessRequest' | 'ListAccessRequests' | 'GetAccessRequest' | SettingAction
 >;
 
 const DECISIONS: Readonly<Record<string, DecisionAction>> = {
@@ -91,6 +110,8 @@ const DECISION_FIELDS: Readonly<Record<DecisionAction, readonly string[]>> = {
  *   POST /_sovra/access/requests/<id>/revoke         {"reason"}    the tenant's administrators or the requester
  *   POST /_sovra/access/requests/<id>/confirm                      a second operator (break-glass; attested)
  *   POST /_sovra/access/requests/<id>/acknowledge    {"comment"}   the tenant's administrators (break-glass review)
+ *   GET|PUT|DELETE /_sovra/access/notifications       {"destination"} (PUT)  the caller's tenant's
+ *                                                    security notification destination (its administrators)
  *
  * Errors are `{"code", "message", "requestId"}` from the one table in errors.ts. Parsing and
  * rendering only: every rule lives in domain/lockbox.
@@ -115,7 +136,7 @@ export class AccessEndpoint {
       outcome.action = route.action;
       if ('id' in route) outcome.accessRequestId = route.id;
       const body =
-        req.method === 'POST'
+        req.method === 'POST' || req.method === 'PUT'
           ? await readBoundedBody(
               req,
               ACCESS_BODY_MAX_BYTES,
@@ -192,6 +213,13 @@ export class AccessEndpoint {
         return one(await approvals.confirm(caller, route.id));
       case 'AcknowledgeBreakGlassAccess':
         return one(await approvals.acknowledge(caller, route.id, decisionOf(route.action, body).comment));
+      case 'GetSecurityNotificationConfiguration':
+        return setting(caller, await this.#o.notifications.get(caller));
+      case 'PutSecurityNotificationConfiguration':
+        return setting(caller, await this.#o.notifications.put(caller, destinationOf(body)));
+      case 'DeleteSecurityNotificationConfiguration':
+        await this.#o.notifications.clear(caller);
+        return setting(caller, null);
       default:
         return assertNever(route, 'access route');
     }
@@ -201,6 +229,16 @@ export class AccessEndpoint {
 /** The request line → one operation of the closed union, or NotFound / MethodNotAllowed. */
 function routeOf(method: string, path: string): Route {
   const segments = path.split('/');
+  if (segments.length === 1 && segments[0] === 'notifications') {
+    const action = Object.hasOwn(SETTING_ACTIONS, method) ? SETTING_ACTIONS[method] : undefined;
+    if (action === undefined) {
+      throw new AccessProtocolError(
+        'MethodNotAllowed',
+        'the setting is read (GET), set (PUT) or cleared (DELETE)',
+      );
+    }
+    return { action };
+  }
   if (segments[0] !== 'requests' || segments.length > 3)
     throw new AccessProtocolError('NotFound', `no access resource ${path.slice(0, 128)}`);
   if (segments.length === 1) {
@@ -263,6 +301,51 @@ function decisionOf(action: DecisionAction, body: Buffer): { comment?: unknown; 
     }
   }
   return { comment: fields.comment, reason: fields.reason };
+}
+
+/** The body of PutSecurityNotificationConfiguration: `{"destination": "<target ARN>"}`. */
+function destinationOf(body: Buffer): unknown {
+  const parsed = jsonOf(body);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AccessProtocolError('MalformedRequest', 'the request body is a JSON object');
+  }
+  const fields: Record<string, unknown> = { ...parsed };
+  for (const key of Object.keys(fields)) {
+    if (key !== 'destination') {
+      throw new AccessProtocolError(
+        'MalformedRequest',
+        `unknown field "${key.slice(0, 64)}" (known: destination)`,
+      );
+    }
+  }
+  return fields.destination;
+}
+
+/** The wire form of a tenant's setting; a tenant without one has destination null. */
+function setting(
+  caller: LockboxCaller,
+  stored: SecurityNotificationSetting | null,
+): { status: number; json: unknown } {
+  return {
+    status: 200,
+    json: {
+      notifications: {
+        tenantId: caller.principalTenantId,
+        destination: stored?.destinationArn ?? null,
+        updatedBy: stored?.updatedBy ?? null,
+        updatedAt: stored === null ? null : new Date(stored.updatedAtMs).toISOString(),
+      },
+    },
+  };
+}
+
+/** The resource the request-level audit record names. */
+export function accessResourceOf(outcome: AccessOutcome): string {
+  if (outcome.accessRequestId !== null) return `sovra:access-request/${outcome.accessRequestId}`;
+  if (outcome.action !== null && SETTING_ACTION_NAMES.has(outcome.action)) {
+    return `sovra:security-notifications/${outcome.tenantId ?? ''}`;
+  }
+  return 'sovra:access-request';
 }
 
 function listQueryOf(url: URL) {

@@ -41,6 +41,7 @@ function lockboxStatus(code: LockboxErrorCode): number {
   switch (code) {
     case 'MalformedAccessRequest':
     case 'DurationNotAllowed':
+    case 'UnknownNotificationDestination':
       return 400;
     case 'AttestationRequired':
     case 'InvalidAttestation':
