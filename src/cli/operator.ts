@@ -2,11 +2,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
+import { createPkcs11RootKey } from '../adapters/root-of-trust/pkcs11-root.ts';
 import { SealRecordFile, sealRecordPath } from '../adapters/root-of-trust/seal-record-file.ts';
 import { initializeSealedRoot, type SealStatus } from '../domain/kms/seal.ts';
 import { decodeShare } from '../domain/kms/shamir.ts';
 import { systemClock } from '../platform/clock.ts';
-import { ConfigError, loadServerConfig, SERVER_SETTINGS, type RawSettings } from '../platform/config.ts';
+import {
+  ConfigError,
+  loadServerConfig,
+  SERVER_SETTINGS,
+  type Pkcs11Settings,
+  type RawSettings,
+} from '../platform/config.ts';
 import { isSovraError } from '../platform/errors.ts';
 import { LIMITS } from '../platform/limits.ts';
 import { OperatorClient, OperatorRequestError } from './operator-client.ts';
@@ -17,6 +24,9 @@ const DEFAULT_REGION = 'us-east-1';
 const DEFAULT_SHARES = 5;
 const DEFAULT_THRESHOLD = 3;
 
+/** The server settings naming the HSM root key, so that init-hsm and the server agree on it. */
+const HSM_SETTINGS = ['pkcs11Module', 'pkcs11TokenLabel', 'pkcs11PinFile', 'pkcs11KeyLabel', 'config'];
+
 /** Exit codes of `status`, as `vault status` has them: 0 unsealed, 1 error, 2 sealed. */
 const EXIT_ERROR = 1;
 const EXIT_SEALED = 2;
@@ -24,7 +34,8 @@ const EXIT_SEALED = 2;
 /**
  * `sovra operator …`: the key custodians' commands for the sealed software root of trust
  * (`--root-of-trust sealed-shamir`). `init` runs offline on the data directory; the others talk
- * to a running server's /_sovra/operator/ endpoints.
+ * to a running server's /_sovra/operator/ endpoints. `init-hsm` is the HSM root's counterpart of
+ * `init`: it creates the root key inside the PKCS#11 token, which the server never does.
  */
 export function operatorCommand(env: Record<string, string | undefined>): Command {
   const operator = new Command('operator').description(
@@ -72,6 +83,40 @@ export function operatorCommand(env: Record<string, string | undefined>): Comman
     try {
       const { shares } = await initializeSealedRoot({ records, shareCount, threshold, clock: systemClock });
       process.stdout.write(initReport(shares, threshold, records.location));
+    } catch (error) {
+      if (!isSovraError(error)) throw error;
+      fail(`${error.code}: ${error.message}`);
+    }
+  });
+
+  const initHsm = operator
+    .command('init-hsm')
+    .description(
+      'generate the root key inside the PKCS#11 token (AES-256, sensitive, never extractable) under ' +
+        '--pkcs11-key-label and print its label and key check value; refused when the token already has a key ' +
+        "with that label. Takes the server's PKCS#11 settings (flags, environment or --config)",
+    );
+  for (const spec of SERVER_SETTINGS.filter((s) => HSM_SETTINGS.includes(s.key))) {
+    initHsm.addOption(new Option(spec.flag, `${spec.description} [env ${spec.env}]`));
+  }
+  initHsm.action(async (options: Record<string, string | undefined>) => {
+    const flags: RawSettings = { rootOfTrust: 'pkcs11' };
+    for (const key of HSM_SETTINGS) {
+      const value = options[key];
+      if (value !== undefined) flags[key] = value;
+    }
+    let settings: Pkcs11Settings;
+    try {
+      const rootOfTrust = loadServerConfig(flags, env).rootOfTrust;
+      if (rootOfTrust.kind !== 'pkcs11') return fail('the root of trust must be pkcs11', 2);
+      settings = rootOfTrust;
+    } catch (error) {
+      if (error instanceof ConfigError) return fail(error.message, 2);
+      throw error;
+    }
+    try {
+      const { keyCheckValue } = await createPkcs11RootKey(settings);
+      process.stdout.write(initHsmReport(settings, keyCheckValue));
     } catch (error) {
       if (!isSovraError(error)) throw error;
       fail(`${error.code}: ${error.message}`);
@@ -146,6 +191,20 @@ function initReport(shares: readonly string[], threshold: number, recordPath: st
     `\`sovra operator seal\`. To unseal it, ${threshold} custodians each run \`sovra operator unseal\`\n` +
     `and enter their share. If fewer than ${threshold} shares survive, the root key and every key it\n` +
     `protects are lost for good.\n`
+  );
+}
+
+function initHsmReport(settings: Pkcs11Settings, keyCheckValue: Buffer | null): string {
+  return (
+    `Token:            ${settings.tokenLabel}\n` +
+    `Module:           ${settings.modulePath}\n` +
+    `Root key label:   ${settings.keyLabel}\n` +
+    `Key check value:  ${keyCheckValue === null ? 'not reported by this token' : keyCheckValue.toString('hex')}\n\n` +
+    `The root key was generated inside the token as a sensitive, non-extractable AES-256 key; its\n` +
+    `value never leaves the token. The key check value (CKA_CHECK_VALUE: the first bytes of the key's\n` +
+    `encryption of a zero block) identifies it: record it, and compare it with the token's when an\n` +
+    `installation or a backup of the token is set up. Start Sovra with --root-of-trust pkcs11 and these\n` +
+    `settings. Lose every copy of the token and every key it protects is lost for good.\n`
   );
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey, randomBytes, verify as verifyWithNode } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify as verifyWithNode } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -442,6 +442,144 @@ function kmsSuite(metadata: MetadataBackend): void {
           assert.equal(usage.name, 'InvalidKeyUsageException');
         });
       }
+
+      it('ECC_NIST_P256: a DIGEST is signed as it is, RAW and DIGEST verify each other, node:crypto agrees', async () => {
+        const SigningAlgorithm = 'ECDSA_SHA_256';
+        const KeyId = (
+          await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))
+        ).KeyMetadata!.KeyId;
+        const Message = Buffer.from('a release manifest, hashed by its author before signing');
+        const digest = createHash('sha256').update(Message).digest();
+        const publicKey = createPublicKey({
+          key: Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId }))).PublicKey!),
+          format: 'der',
+          type: 'spki',
+        });
+        const valid = async (input: {
+          Message: Uint8Array;
+          MessageType: 'RAW' | 'DIGEST';
+          Signature: Uint8Array;
+        }) => (await kms.send(new VerifyCommand({ KeyId, SigningAlgorithm, ...input }))).SignatureValid;
+
+        const ofDigest = await kms.send(
+          new SignCommand({ KeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm }),
+        );
+        assert.equal(ofDigest.SigningAlgorithm, SigningAlgorithm);
+        const ofDigestSignature = Buffer.from(ofDigest.Signature!);
+        assert.equal(await valid({ Message, MessageType: 'RAW', Signature: ofDigestSignature }), true);
+        assert.equal(
+          await valid({ Message: digest, MessageType: 'DIGEST', Signature: ofDigestSignature }),
+          true,
+        );
+        assert.ok(verifyWithNode('sha256', Message, publicKey, ofDigestSignature));
+
+        const ofMessage = await kms.send(
+          new SignCommand({ KeyId, Message, MessageType: 'RAW', SigningAlgorithm }),
+        );
+        const ofMessageSignature = Buffer.from(ofMessage.Signature!);
+        assert.equal(
+          await valid({ Message: digest, MessageType: 'DIGEST', Signature: ofMessageSignature }),
+          true,
+        );
+        assert.ok(verifyWithNode('sha256', Message, publicKey, ofMessageSignature));
+
+        // A digest sent as RAW is hashed once more (as AWS warns), so it is not the message's signature.
+        const hashedTwice = await kms.send(
+          new SignCommand({ KeyId, Message: digest, MessageType: 'RAW', SigningAlgorithm }),
+        );
+        assert.equal(
+          verifyWithNode('sha256', Message, publicKey, Buffer.from(hashedTwice.Signature!)),
+          false,
+        );
+        const mismatch = await kmsError(
+          valid({ Message: digest, MessageType: 'DIGEST', Signature: Buffer.from(hashedTwice.Signature!) }),
+        );
+        assert.equal(mismatch.name, 'KMSInvalidSignatureException');
+
+        // The digest must be as long as SHA-256's output.
+        for (const length of [20, 31, 33, 48, 64]) {
+          const wrongLength = await kmsError(
+            kms.send(
+              new SignCommand({
+                KeyId,
+                Message: randomBytes(length),
+                MessageType: 'DIGEST',
+                SigningAlgorithm,
+              }),
+            ),
+          );
+          assert.deepEqual(
+            [wrongLength.name, wrongLength.status],
+            ['ValidationException', 400],
+            `${length} bytes`,
+          );
+        }
+        const wrongVerify = await kmsError(
+          valid({ Message: digest.subarray(0, 20), MessageType: 'DIGEST', Signature: ofDigestSignature }),
+        );
+        assert.equal(wrongVerify.name, 'ValidationException');
+        const externalMu = await kmsError(
+          kms.send(
+            new SignCommand({
+              KeyId,
+              Message: randomBytes(64),
+              MessageType: 'EXTERNAL_MU',
+              SigningAlgorithm,
+            }),
+          ),
+        );
+        assert.equal(externalMu.name, 'ValidationException');
+      });
+
+      it('ML_DSA_65: DIGEST is ValidationException; EXTERNAL_MU is UnsupportedOperationException', async () => {
+        const SigningAlgorithm = 'ML_DSA_SHAKE_256';
+        const KeyId = (
+          await kms.send(new CreateKeyCommand({ KeySpec: 'ML_DSA_65', KeyUsage: 'SIGN_VERIFY' }))
+        ).KeyMetadata!.KeyId;
+        for (const Message of [randomBytes(32), randomBytes(64)]) {
+          const digest = await kmsError(
+            kms.send(new SignCommand({ KeyId, Message, MessageType: 'DIGEST', SigningAlgorithm })),
+          );
+          assert.deepEqual([digest.name, digest.status], ['ValidationException', 400]);
+        }
+        const mu = await kmsError(
+          kms.send(
+            new SignCommand({
+              KeyId,
+              Message: randomBytes(64),
+              MessageType: 'EXTERNAL_MU',
+              SigningAlgorithm,
+            }),
+          ),
+        );
+        assert.equal(mu.name, 'UnsupportedOperationException');
+        const shortMu = await kmsError(
+          kms.send(
+            new SignCommand({
+              KeyId,
+              Message: randomBytes(32),
+              MessageType: 'EXTERNAL_MU',
+              SigningAlgorithm,
+            }),
+          ),
+        );
+        assert.equal(shortMu.name, 'ValidationException');
+        const signed = await kms.send(
+          new SignCommand({ KeyId, Message: Buffer.from('m'), SigningAlgorithm }),
+        );
+        const verifyMu = await kmsError(
+          kms.send(
+            new VerifyCommand({
+              KeyId,
+              Message: randomBytes(64),
+              MessageType: 'EXTERNAL_MU',
+              Signature: signed.Signature,
+              SigningAlgorithm,
+            }),
+          ),
+        );
+        assert.equal(verifyMu.name, 'UnsupportedOperationException');
+      });
 
       it('a wrong secret is refused before anything runs', async () => {
         const forged = new KMSClient({

@@ -8,6 +8,7 @@ import { KeyRing, type CreateKeyInput } from '../../src/domain/kms/key-ring.ts';
 import { SoftwareRoot } from '../../src/domain/kms/root-of-trust.ts';
 import type { KeySpec } from '../../src/domain/kms/types.ts';
 import { OffsetClock } from '../../src/platform/clock.ts';
+import { LIMITS } from '../../src/platform/limits.ts';
 
 /**
  * The key ring on a real metadata database: every test runs on SQLite and on PostgreSQL
@@ -242,7 +243,7 @@ export function keyRingSuite(adapter: string, openDatabase: () => Promise<KeyRin
           assert.equal(ok.plaintext.toString(), 'x');
         }));
 
-      test('Plaintext must be 1 to 4,096 bytes; an oversized encryption context is refused', () =>
+      test("Plaintext must be 1 to 4,300 bytes (XKS's bound; the KMS API refuses over 4,096 first); an oversized encryption context is refused", () =>
         withRing(async ({ ring }) => {
           const key = await ring.createKey(A, symmetric());
           await fails(
@@ -257,7 +258,7 @@ export function keyRingSuite(adapter: string, openDatabase: () => Promise<KeyRin
           await fails(
             ring.encrypt(A, {
               keyReference: key.keyId,
-              plaintext: Buffer.alloc(4097),
+              plaintext: Buffer.alloc(LIMITS.kmsKeyRingPlaintextMaxBytes + 1),
               context: {},
               dryRun: false,
             }),
@@ -265,7 +266,7 @@ export function keyRingSuite(adapter: string, openDatabase: () => Promise<KeyRin
           );
           await ring.encrypt(A, {
             keyReference: key.keyId,
-            plaintext: Buffer.alloc(4096),
+            plaintext: Buffer.alloc(LIMITS.kmsKeyRingPlaintextMaxBytes),
             context: {},
             dryRun: false,
           });

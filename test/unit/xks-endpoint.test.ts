@@ -239,8 +239,9 @@ describe('XKS proxy endpoint (AWS KMS External Key Store proxy API)', () => {
     assert.deepEqual(decrypted.body, { plaintext: EXAMPLE_PLAINTEXT });
   });
 
-  test('plaintext and AAD at their largest Sovra sizes round-trip', async () => {
-    const plaintext = randomBytes(LIMITS.kmsPlaintextMaxBytes).toString('base64');
+  test("plaintext of 4,300 bytes and AAD of 8,192 bytes (the spec's maxima) round-trip", async () => {
+    assert.equal(LIMITS.xksPlaintextMaxBytes, 4300);
+    const plaintext = randomBytes(LIMITS.xksPlaintextMaxBytes).toString('base64');
     const aad = randomBytes(LIMITS.xksAadMaxBytes).toString('base64');
     const body = await encrypt(keyId, { plaintext, additionalAuthenticatedData: aad });
     const decrypted = await client.post(
@@ -248,6 +249,22 @@ describe('XKS proxy endpoint (AWS KMS External Key Store proxy API)', () => {
       decryptBody(body, { additionalAuthenticatedData: aad }),
     );
     assert.deepEqual(decrypted.body, { plaintext });
+  });
+
+  test("plaintexts beyond the KMS API's 4,096 bytes are accepted up to 4,300 and refused past it", async () => {
+    for (const length of [4097, 4200, 4299]) {
+      const plaintext = randomBytes(length).toString('base64');
+      const body = await encrypt(keyId, { plaintext });
+      assert.equal(Buffer.from(body.ciphertext!, 'base64').length, length);
+      const decrypted = await client.post(`/keys/${keyId}/decrypt`, decryptBody(body));
+      assert.deepEqual(decrypted.body, { plaintext }, `${length} bytes`);
+    }
+    const tooLong = randomBytes(LIMITS.xksPlaintextMaxBytes + 1).toString('base64');
+    assertError(
+      await client.post(`/keys/${keyId}/encrypt`, encryptBody({ plaintext: tooLong })),
+      400,
+      'ValidationException',
+    );
   });
 
   test('a changed AAD, metadata, IV, tag or ciphertext fails with one InvalidCiphertextException', async () => {

@@ -77,6 +77,9 @@ export class PostgresDatabase implements SqlDatabase {
     return sqlState(error) === '23505';
   }
 
+  /** Dead row versions stay until VACUUM, WAL segments until recycled (docs/architecture.md, KMS). */
+  async discardSupersededPages(): Promise<void> {}
+
   async close(): Promise<void> {
     await this.#pool.end();
   }

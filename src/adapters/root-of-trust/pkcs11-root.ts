@@ -28,6 +28,8 @@ export const WRAP_FORMAT_PKCS11_AES_GCM = 2;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const ROOT_KEY_BYTES = 32;
+/** CKA_CHECK_VALUE is 3 bytes for AES; a token reporting more than a block is not believed. */
+const KEY_CHECK_VALUE_MAX_BYTES = 16;
 
 /**
  * What a failing C_Decrypt returns for a wrong tag: CKR_ENCRYPTED_DATA_INVALID per the spec
@@ -57,6 +59,11 @@ export interface Pkcs11RootOptions {
   keyLabel: string;
   /** Generate the root key inside the token when none carries `keyLabel` (first set-up only). */
   createIfMissing?: boolean;
+  /**
+   * Generate the root key and refuse (AlreadyInitialized) when the token already has a key
+   * labelled `keyLabel`: `sovra operator init-hsm`, which must never adopt an unknown key.
+   */
+  createNew?: boolean;
   /** Sessions kept open for concurrent operations. */
   sessionPoolSize?: number;
 }
@@ -74,6 +81,7 @@ export class Pkcs11Root implements RootOfTrust {
   readonly #tokenLabel: string;
   readonly #keyLabel: string;
   readonly #createIfMissing: boolean;
+  readonly #createNew: boolean;
   readonly #sessionPoolSize: number;
   #pin: Buffer;
   #phase: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
@@ -92,6 +100,7 @@ export class Pkcs11Root implements RootOfTrust {
     this.#tokenLabel = checkedLabel('tokenLabel', options.tokenLabel, LIMITS.pkcs11TokenLabelMaxBytes);
     this.#keyLabel = checkedLabel('keyLabel', options.keyLabel, LIMITS.pkcs11KeyLabelMaxBytes);
     this.#createIfMissing = options.createIfMissing ?? false;
+    this.#createNew = options.createNew ?? false;
     this.#sessionPoolSize = options.sessionPoolSize ?? LIMITS.pkcs11SessionPoolSize;
     if (!Number.isInteger(this.#sessionPoolSize) || this.#sessionPoolSize < 1) {
       throw kmsError('Validation', 'sessionPoolSize must be a positive integer');
@@ -184,6 +193,23 @@ export class Pkcs11Root implements RootOfTrust {
         throw kmsError('InvalidCiphertext', 'wrapped key material failed authentication');
       }
       throw asKmsError(error, 'the HSM refused to unwrap');
+    }
+  }
+
+  /**
+   * The root key's check value as the token reports it (CKA_CHECK_VALUE, PKCS#11 v2.40: for AES
+   * the first three bytes of the ECB encryption of a zero block), so that custodians can tell
+   * which key a token holds without its value; null when the token does not report one.
+   */
+  async keyCheckValue(): Promise<Buffer | null> {
+    this.#requireOpen();
+    try {
+      return await this.#withSession((module, session) =>
+        module.getAttributeValue(session, this.#rootKey, CKA.CHECK_VALUE, KEY_CHECK_VALUE_MAX_BYTES),
+      );
+    } catch (error) {
+      if (error instanceof Pkcs11Error && error.ckr === 'CKR_ATTRIBUTE_TYPE_INVALID') return null;
+      throw asKmsError(error, 'cannot read the root key check value');
     }
   }
 
@@ -304,11 +330,19 @@ export class Pkcs11Root implements RootOfTrust {
         `more than one AES key on token "${this.#tokenLabel}" is labelled "${this.#keyLabel}"; the root key must be unique`,
       );
     }
-    if (keys[0] !== undefined) return keys[0];
-    if (!this.#createIfMissing) {
+    if (keys[0] !== undefined) {
+      if (this.#createNew) {
+        throw kmsError(
+          'AlreadyInitialized',
+          `token "${this.#tokenLabel}" already has a root key labelled "${this.#keyLabel}"; it was not replaced`,
+        );
+      }
+      return keys[0];
+    }
+    if (!this.#createIfMissing && !this.#createNew) {
       throw kmsError(
         'NotInitialized',
-        `token "${this.#tokenLabel}" has no root key labelled "${this.#keyLabel}"; create it once with createIfMissing`,
+        `token "${this.#tokenLabel}" has no root key labelled "${this.#keyLabel}"; create it once with sovra operator init-hsm`,
       );
     }
     return module.generateKey(session, CKM_AES_KEY_GEN, rootKeyTemplate(label));
@@ -444,6 +478,40 @@ export async function openPkcs11Root(
     return root;
   } finally {
     pin.fill(0);
+  }
+}
+
+/**
+ * Generates the root key inside the configured token (`sovra operator init-hsm`): logs in with the
+ * PIN file, refuses when a key with the configured label exists, generates the AES-256 key as
+ * sensitive and non-extractable (rootKeyTemplate), checks it like every start does, and returns
+ * its check value. The key's value never leaves the token.
+ */
+export async function createPkcs11RootKey(settings: {
+  modulePath: string;
+  tokenLabel: string;
+  pinFile: string;
+  keyLabel: string;
+}): Promise<{ keyCheckValue: Buffer | null }> {
+  const pin = readPinFile(settings.pinFile);
+  let root: Pkcs11Root;
+  try {
+    root = new Pkcs11Root({
+      modulePath: settings.modulePath,
+      tokenLabel: settings.tokenLabel,
+      keyLabel: settings.keyLabel,
+      pin,
+      createNew: true,
+      sessionPoolSize: 1,
+    });
+    await root.open();
+  } finally {
+    pin.fill(0);
+  }
+  try {
+    return { keyCheckValue: await root.keyCheckValue() };
+  } finally {
+    await root.close();
   }
 }
 

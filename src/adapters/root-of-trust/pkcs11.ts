@@ -169,6 +169,8 @@ export const CKA = {
   PRIVATE: 0x2,
   LABEL: 0x3,
   VALUE: 0x11,
+  /** A key's check value: for AES, the first 3 bytes of the ECB encryption of a zero block. */
+  CHECK_VALUE: 0x90,
   KEY_TYPE: 0x100,
   ID: 0x102,
   SENSITIVE: 0x103,

@@ -57,6 +57,12 @@ export interface SqlDatabase extends SqlExecutor {
   transaction<T>(work: (session: SqlSession) => Promise<T>, durability?: TransactionDurability): Promise<T>;
   /** True when `error` is a violated primary key or unique constraint. */
   isUniqueViolation(error: unknown): boolean;
+  /**
+   * Leaves no superseded page image of committed changes in the database's own files where the
+   * dialect allows it: SQLite copies the write-ahead log into the database and truncates it.
+   * PostgreSQL keeps dead row versions until VACUUM and its WAL until recycled; it does nothing.
+   */
+  discardSupersededPages(): Promise<void>;
   close(): Promise<void>;
 }
 

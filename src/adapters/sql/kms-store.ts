@@ -38,6 +38,10 @@ export class SqlKeyStore implements KeyStore {
     return this.#db.transaction((session) => work(new SqlKeyStoreTx(this.#db, session, this.#sql)));
   }
 
+  discardDeletedCopies(): Promise<void> {
+    return this.#db.discardSupersededPages();
+  }
+
   getKey(keyId: string): Promise<KmsKeyRecord | null> {
     return one(this.#db, this.#sql.selectKey, [keyId], decodeKey);
   }
@@ -120,8 +124,9 @@ class SqlKeyStoreTx implements KeyStoreTx {
   }
 
   async deleteKey(keyId: string): Promise<{ versionsDeleted: number; aliasesDeleted: number }> {
-    // SQLite leaves a deleted row's bytes in the page's free space; overwriting the material
-    // first means the page no longer holds it once written back (docs/architecture.md).
+    // SQLite leaves a deleted row's bytes in the page's free space unless secure_delete is on
+    // (it is, on the writing connection); overwriting the material first also covers a database
+    // opened without it (docs/architecture.md).
     if (this.#sql.zeroKeyVersions !== null) await this.#session.execute(this.#sql.zeroKeyVersions, [keyId]);
     const aliasesDeleted = await this.#session.execute(this.#sql.deleteKeyAliases, [keyId]);
     const versionsDeleted = await this.#session.execute(this.#sql.deleteKeyVersions, [keyId]);

@@ -40,7 +40,11 @@ export class SqliteDatabase implements SqlDatabase {
 
   constructor(path: string) {
     const writer = new DatabaseSync(path, { timeout: 0, enableForeignKeyConstraints: true });
-    writer.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
+    // secure_delete overwrites deleted content with zeros, freed overflow and freelist pages
+    // included, so that a deleted row — a crypto-shredded key's wrapped material, an object's
+    // inline data — leaves no copy in free space (https://sqlite.org/pragma.html#pragma_secure_delete).
+    // It is a setting of the connection that writes; the read connection never deletes.
+    writer.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;');
     // Opened after the writer has switched the file to WAL, which a read-only connection cannot do.
     const reader = new DatabaseSync(path, {
       readOnly: true,
@@ -109,6 +113,35 @@ export class SqliteDatabase implements SqlDatabase {
   isUniqueViolation(error: unknown): boolean {
     // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE (https://sqlite.org/rescode.html).
     return error instanceof Error && 'errcode' in error && (error.errcode === 1555 || error.errcode === 2067);
+  }
+
+  /**
+   * A TRUNCATE checkpoint: every committed page is copied into the database file and the WAL is
+   * emptied, so the page images that still held deleted rows are gone from disk now rather than
+   * at some later checkpoint (https://sqlite.org/pragma.html#pragma_wal_checkpoint). Readers on
+   * an older snapshot, in this process or another one, make SQLite answer busy; the checkpoint is
+   * retried, like BEGIN, until LIMITS.sqliteBusyTimeoutMs.
+   */
+  async discardSupersededPages(): Promise<void> {
+    this.#checkOpen();
+    await this.#exclusively(async () => {
+      const deadlineMs = Date.now() + LIMITS.sqliteBusyTimeoutMs;
+      for (let pauseMs = 1; ; pauseMs = Math.min(2 * pauseMs, 50)) {
+        let busy: boolean;
+        try {
+          const [result] = this.#writer.all('PRAGMA wal_checkpoint(TRUNCATE)', []);
+          busy = result?.busy !== 0;
+        } catch (error) {
+          if (!isBusy(error)) throw error;
+          busy = true;
+        }
+        if (!busy) return;
+        if (Date.now() >= deadlineMs) {
+          throw new Error('the SQLite write-ahead log could not be checkpointed: readers kept it busy');
+        }
+        await sleep(pauseMs);
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { assertNever } from '../../platform/errors.ts';
+import type { DigestSigner } from './ports.ts';
 import type { KeySpec } from './types.ts';
 
 /**
@@ -54,6 +55,19 @@ export function importKeyMaterial(spec: KeySpec, material: Buffer): KeyObject {
 
 export function signMessage(spec: KeySpec, privateKey: KeyObject, message: Uint8Array): Buffer {
   return sign(digestOf(spec), message, privateKey);
+}
+
+/**
+ * Signs a SHA-256 digest as it is (ECDSA_SHA_256 with MessageType DIGEST). The signer needs the
+ * PKCS#8 bytes, which exist only for this call and are zeroed after it.
+ */
+export function signDigest(signer: DigestSigner, privateKey: KeyObject, digest: Uint8Array): Buffer {
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  try {
+    return signer.signSha256Digest(der, digest);
+  } finally {
+    der.fill(0);
+  }
 }
 
 /** False for any signature that does not verify, malformed ones included. */

@@ -13,7 +13,13 @@ import {
 } from './ciphertext-blob.ts';
 import { kmsError, type KmsError } from './errors.ts';
 import { KeyMaterialCache } from './key-material-cache.ts';
-import { generateKeyMaterial, importKeyMaterial, signMessage, verifySignature } from './key-material.ts';
+import {
+  generateKeyMaterial,
+  importKeyMaterial,
+  signDigest,
+  signMessage,
+  verifySignature,
+} from './key-material.ts';
 import type { KeyUseDecisionRecorder } from './decision-records.ts';
 import type { KeyUseJustification } from './justification.ts';
 import { checkKeyPolicy, checkPolicyName, defaultKeyPolicy, evaluateKeyUse } from './key-policy.ts';
@@ -25,7 +31,7 @@ import {
   type KeyReference,
   type KeyScope,
 } from './key-references.ts';
-import type { KeyStore, KeyStoreTx } from './ports.ts';
+import type { DigestSigner, KeyStore, KeyStoreTx } from './ports.ts';
 import type { RootOfTrust } from './root-of-trust.ts';
 import {
   KMS_KEY_RECORD_FORMAT,
@@ -36,6 +42,7 @@ import {
   type KeyUsage,
   type KmsKeyRecord,
   type KmsTag,
+  type MessageType,
   type RotationType,
   type SigningAlgorithm,
 } from './types.ts';
@@ -51,6 +58,8 @@ export interface KeyRingOptions {
   materialCache?: { maxEntries: number; ttlMs: number };
   /** Where every key-use decision (granted or denied) is recorded; none in tools and some tests. */
   decisions?: KeyUseDecisionRecorder | null;
+  /** Signs and verifies caller-computed digests (MessageType DIGEST); without it DIGEST is unsupported. */
+  digestSigner?: DigestSigner | null;
 }
 
 /** A key as DescribeKey shows it. */
@@ -122,9 +131,12 @@ export class KeyRing {
   readonly #region: string;
   readonly #materials: KeyMaterialCache;
   readonly #decisions: KeyUseDecisionRecorder | null;
+  readonly #digestSigner: DigestSigner | null;
   /** Key records for the cryptographic hot path; re-read after LIMITS.kmsKeyRecordCacheTtlMs. */
   readonly #keyRecords = new Map<string, { key: KmsKeyRecord | null; expiresAtMs: number }>();
   readonly #aliasTargets = new Map<string, { keyId: string | null; expiresAtMs: number }>();
+  /** Keys were deleted but the store has not yet discarded older copies of their rows. */
+  #copiesToDiscard = false;
 
   constructor(options: KeyRingOptions) {
     this.#store = options.store;
@@ -132,6 +144,7 @@ export class KeyRing {
     this.#clock = options.clock;
     this.#region = options.region;
     this.#decisions = options.decisions ?? null;
+    this.#digestSigner = options.digestSigner ?? null;
     this.#materials = new KeyMaterialCache({
       maxEntries: options.materialCache?.maxEntries ?? LIMITS.kmsKeyMaterialCacheEntries,
       ttlMs: options.materialCache?.ttlMs ?? LIMITS.kmsKeyMaterialCacheTtlMs,
@@ -256,8 +269,9 @@ export class KeyRing {
   /**
    * Destroys keys whose deletion date has passed: their versions' wrapped material (the only
    * copy of the key material: crypto-shredding), their aliases and their row, each key in its own
-   * transaction, after re-checking that it is still due. Ciphertexts under them can never be
-   * decrypted again.
+   * transaction, after re-checking that it is still due. Then the store discards older copies of
+   * the deleted rows from its files (SQLite's write-ahead log); should that fail, the next pass
+   * tries again. Ciphertexts under the keys can never be decrypted again.
    */
   async completeDueDeletions(now: Date): Promise<{ keysDeleted: number; versionsDeleted: number }> {
     let keysDeleted = 0;
@@ -281,6 +295,11 @@ export class KeyRing {
       if (due.length < LIMITS.kmsMaintenanceBatch || !progressed) break;
     }
     this.#aliasTargets.clear();
+    if (keysDeleted > 0) this.#copiesToDiscard = true;
+    if (this.#copiesToDiscard) {
+      await this.#store.discardDeletedCopies();
+      this.#copiesToDiscard = false;
+    }
     return { keysDeleted, versionsDeleted };
   }
 
@@ -504,7 +523,7 @@ export class KeyRing {
       justification?: KeyUseJustification;
     },
   ): Promise<{ ciphertextBlob: Buffer; keyArn: string }> {
-    checkByteLength(input.plaintext, 1, LIMITS.kmsPlaintextMaxBytes, 'Plaintext');
+    checkByteLength(input.plaintext, 1, LIMITS.kmsKeyRingPlaintextMaxBytes, 'Plaintext');
     checkEncryptionContext(input.context, 'EncryptionContext');
     const key = await this.#usableKey(tenantId, input.keyReference, 'ENCRYPT_DECRYPT');
     this.#authorizeUse(key, key.currentVersion, tenantId, 'Encrypt', input.justification);
@@ -616,11 +635,17 @@ export class KeyRing {
     return randomBytes(numberOfBytes);
   }
 
+  /**
+   * Signs a message, or with MessageType DIGEST the SHA-256 digest the caller computed, signed as
+   * it is: the signature is the one of the message the digest came from, so either verifies it.
+   */
   async sign(
     tenantId: string,
     input: {
       keyReference: string;
       message: Uint8Array;
+      /** RAW when absent, as in AWS KMS. */
+      messageType?: MessageType;
       algorithm: string;
       dryRun: boolean;
       justification?: KeyUseJustification;
@@ -629,10 +654,13 @@ export class KeyRing {
     checkByteLength(input.message, 1, LIMITS.kmsSignMessageMaxBytes, 'Message');
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
+    const digestSigner = this.#checkMessageType(algorithm, input.messageType ?? 'RAW', input.message);
     this.#authorizeUse(key, key.currentVersion, tenantId, 'Sign', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     const signature = await this.#withMaterial(key, key.currentVersion, (material) =>
-      signMessage(key.keySpec, material, input.message),
+      digestSigner === null
+        ? signMessage(key.keySpec, material, input.message)
+        : signDigest(digestSigner, material, input.message),
     );
     return { signature, keyArn: this.#arn(key), algorithm };
   }
@@ -643,6 +671,8 @@ export class KeyRing {
     input: {
       keyReference: string;
       message: Uint8Array;
+      /** RAW when absent, as in AWS KMS. */
+      messageType?: MessageType;
       signature: Uint8Array;
       algorithm: string;
       dryRun: boolean;
@@ -653,13 +683,18 @@ export class KeyRing {
     checkByteLength(input.signature, 1, LIMITS.kmsSignatureMaxBytes, 'Signature');
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
+    const digestSigner = this.#checkMessageType(algorithm, input.messageType ?? 'RAW', input.message);
     this.#authorizeUse(key, key.currentVersion, tenantId, 'Verify', input.justification);
     if (input.dryRun) throw dryRunSucceeded();
     // Asymmetric keys never rotate, so the first version's public key is the key's.
     const version = await this.#store.getKeyVersion(key.keyId, key.currentVersion);
     if (version?.publicKey === null || version === null)
       throw new Error(`key ${key.keyId} has no public key`);
-    if (!verifySignature(key.keySpec, version.publicKey, input.message, input.signature)) {
+    const valid =
+      digestSigner === null
+        ? verifySignature(key.keySpec, version.publicKey, input.message, input.signature)
+        : digestSigner.verifySha256Digest(version.publicKey, input.message, input.signature);
+    if (!valid) {
       throw kmsError('InvalidSignature', 'The signature is not valid for this key, message and algorithm.');
     }
     return { keyArn: this.#arn(key), algorithm };
@@ -1002,6 +1037,61 @@ export class KeyRing {
     return algorithm;
   }
 
+  /**
+   * Whether the Message can be what MessageType says for this algorithm
+   * (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html#KMS-Sign-request-MessageType):
+   * a DIGEST must be as long as the algorithm's hash output (32 bytes for SHA-256) and is refused
+   * with ML-DSA, which AWS offers only RAW and EXTERNAL_MU
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/mldsa.html); an EXTERNAL_MU is ML-DSA's
+   * 64-byte μ. Returns the signer a DIGEST needs, null for a RAW message.
+   */
+  #checkMessageType(
+    algorithm: SigningAlgorithm,
+    messageType: MessageType,
+    message: Uint8Array,
+  ): DigestSigner | null {
+    switch (messageType) {
+      case 'RAW':
+        return null;
+      case 'DIGEST':
+        if (algorithm === 'ML_DSA_SHAKE_256') {
+          throw kmsError(
+            'Validation',
+            'MessageType DIGEST is not valid with ML_DSA_SHAKE_256: ML-DSA signs a RAW message, or with ' +
+              'EXTERNAL_MU the 64-byte message representative mu of FIPS 204 section 6.2.',
+          );
+        }
+        if (message.length !== SHA256_DIGEST_BYTES) {
+          throw kmsError(
+            'Validation',
+            `Digest is invalid length for algorithm ${algorithm}: a DIGEST message is its ${SHA256_DIGEST_BYTES}-byte SHA-256 digest.`,
+          );
+        }
+        if (this.#digestSigner === null) {
+          throw kmsError('UnsupportedOperation', 'MessageType DIGEST is not available on this Sovra.');
+        }
+        return this.#digestSigner;
+      case 'EXTERNAL_MU':
+        if (algorithm !== 'ML_DSA_SHAKE_256') {
+          throw kmsError(
+            'Validation',
+            `MessageType EXTERNAL_MU is only valid with ML-DSA, not ${algorithm}.`,
+          );
+        }
+        if (message.length !== ML_DSA_MU_BYTES) {
+          throw kmsError('Validation', `An EXTERNAL_MU message must be ${ML_DSA_MU_BYTES} bytes long.`);
+        }
+        // node:crypto signs and verifies ML-DSA only over whole messages; it cannot take a
+        // precomputed mu, so Sovra does not offer it rather than reimplement ML-DSA.
+        throw kmsError(
+          'UnsupportedOperation',
+          `MessageType EXTERNAL_MU is not supported by Sovra; sign the message itself (RAW, up to ${LIMITS.kmsSignMessageMaxBytes} bytes).`,
+        );
+      default:
+        return assertNever(messageType, 'message type');
+    }
+  }
+
   #pendingDeletion(key: KmsKeyRecord): KmsError {
     return kmsError('KeyInvalidState', `${this.#arn(key)} is pending deletion.`);
   }
@@ -1037,6 +1127,10 @@ export class KeyRing {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** A DIGEST message of ECDSA_SHA_256 is a SHA-256 output. */
+const SHA256_DIGEST_BYTES = 32;
+/** ML-DSA's message representative mu is 64 bytes (FIPS 204 §6.2, Algorithm 7). */
+const ML_DSA_MU_BYTES = 64;
 
 const UNEXPLAINED_USE: Omit<KeyUseJustification, 'tenantId' | 'operation'> = {
   principalId: 'unknown',

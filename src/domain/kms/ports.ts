@@ -29,6 +29,12 @@ export interface KeyStore {
   listKeysDueForDeletion(nowMs: number, limit: number): Promise<KmsKeyRecord[]>;
   /** Enabled keys with automatic rotation whose next rotation is at or before `nowMs`. */
   listKeysDueForRotation(nowMs: number, limit: number): Promise<KmsKeyRecord[]>;
+  /**
+   * After keys were deleted: leaves no older copy of their rows in the store's files where the
+   * store can (SQLite: a TRUNCATE checkpoint of the write-ahead log), so that crypto-shredding
+   * does not wait for the next checkpoint. Fails when it could not; deleting again is not needed.
+   */
+  discardDeletedCopies(): Promise<void>;
 }
 
 export interface KeyStoreTx {
@@ -53,4 +59,16 @@ export interface KeyStoreTx {
   updateAlias(alias: AliasRecord): Promise<boolean>;
   /** False when the alias did not exist. */
   deleteAlias(tenantId: string, aliasName: string): Promise<boolean>;
+}
+
+/**
+ * ECDSA over a digest the caller computed (AWS KMS `MessageType: DIGEST`): the digest is signed
+ * as it is, never hashed again. node:crypto cannot do this — `sign()` always hashes its input —
+ * so an adapter provides it (adapters/openssl/digest-signer.ts, OpenSSL's EVP_PKEY_sign).
+ */
+export interface DigestSigner {
+  /** The DER ECDSA signature of a 32-byte SHA-256 digest under a PKCS#8 DER private key. */
+  signSha256Digest(privateKeyPkcs8: Uint8Array, digest: Uint8Array): Buffer;
+  /** False for any signature that does not verify, malformed ones included. */
+  verifySha256Digest(publicKeySpki: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean;
 }

@@ -18,6 +18,14 @@ export const ROTATION_TYPES = ['AUTOMATIC', 'ON_DEMAND'] as const;
 export type RotationType = (typeof ROTATION_TYPES)[number];
 
 export type SigningAlgorithm = 'ECDSA_SHA_256' | 'ML_DSA_SHAKE_256';
+
+/**
+ * What Sign and Verify's Message is: the message itself (RAW), its digest under the signing
+ * algorithm's hash (DIGEST), or ML-DSA's 64-byte message representative μ of FIPS 204 §6.2
+ * (EXTERNAL_MU). https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html#KMS-Sign-request-MessageType
+ */
+export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 export type EncryptionAlgorithm = 'SYMMETRIC_DEFAULT';
 
 /** The key usage each key spec supports (Sovra offers one per spec). */

@@ -3,7 +3,14 @@ import { kmsError } from '../../domain/kms/errors.ts';
 import type { KeyUseJustification } from '../../domain/kms/justification.ts';
 import { DEFAULT_POLICY_NAME } from '../../domain/kms/key-policy.ts';
 import type { KeyDescription, KeyRing, Page, PageRequest } from '../../domain/kms/key-ring.ts';
-import { KEY_SPECS, KEY_USAGES, SIGNING_ALGORITHM_OF_SPEC, type KmsTag } from '../../domain/kms/types.ts';
+import {
+  KEY_SPECS,
+  KEY_USAGES,
+  MESSAGE_TYPES,
+  SIGNING_ALGORITHM_OF_SPEC,
+  type KmsTag,
+  type MessageType,
+} from '../../domain/kms/types.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import type { RequestFields } from './request-fields.ts';
@@ -86,7 +93,6 @@ const AWS_KEY_USAGES = ['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC',
 const AWS_ORIGINS = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'];
 const AWS_ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'];
 const AWS_DATA_KEY_SPECS = ['AES_256', 'AES_128'];
-const AWS_MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'];
 const AWS_SIGNING_ALGORITHMS = [
   'RSASSA_PSS_SHA_256',
   'RSASSA_PSS_SHA_384',
@@ -356,10 +362,10 @@ export async function runOperation(
       await ring.describeKey(tenantId, keyIdOnly(fields));
       return { PolicyNames: [DEFAULT_POLICY_NAME], Truncated: false };
     case 'Sign': {
-      checkMessageType(fields);
       const result = await ring.sign(tenantId, {
         keyReference: keyId(fields),
         message: fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes),
+        messageType: messageType(fields),
         algorithm: signingAlgorithm(fields),
         dryRun: fields.boolean('DryRun'),
         justification,
@@ -371,10 +377,10 @@ export async function runOperation(
       };
     }
     case 'Verify': {
-      checkMessageType(fields);
       const result = await ring.verify(tenantId, {
         keyReference: keyId(fields),
         message: fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes),
+        messageType: messageType(fields),
         signature: fields.requiredBlob('Signature', LIMITS.kmsSignatureMaxBytes),
         algorithm: signingAlgorithm(fields),
         dryRun: fields.boolean('DryRun'),
@@ -493,9 +499,9 @@ function signingAlgorithm(fields: RequestFields): string {
   return value;
 }
 
-/** Sovra signs whole messages; pre-hashed (DIGEST) and external-mu messages are not supported yet. */
-function checkMessageType(fields: RequestFields): void {
-  fields.enumValue('MessageType', ['RAW'] as const, AWS_MESSAGE_TYPES);
+/** RAW when absent; the key ring decides which types suit the key's signing algorithm. */
+function messageType(fields: RequestFields): MessageType {
+  return fields.enumValue('MessageType', MESSAGE_TYPES, MESSAGE_TYPES) ?? 'RAW';
 }
 
 function refuseUnsupported(fields: RequestFields, names: readonly string[]): void {

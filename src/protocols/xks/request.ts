@@ -101,7 +101,7 @@ export class XksRequestBody {
       throw malformed('ciphertextDataIntegrityValueAlgorithm must be SHA_256.');
     }
     return {
-      plaintext: fields.requiredBase64('plaintext', 1, LIMITS.xksCiphertextMaxBytes),
+      plaintext: fields.requiredBase64('plaintext', 1, LIMITS.xksPlaintextMaxBytes),
       additionalAuthenticatedData: fields.optionalBase64(
         'additionalAuthenticatedData',
         0,
