@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { MAX_GUARDRAIL_TEXT_BYTES } from '../domain/guardrails/limits.ts';
 import { IDENTITY_POLICY_SIZE_LIMIT } from '../domain/iam/policy/index.ts';
 import {
   pageQuery,
@@ -157,7 +158,56 @@ export function policyCommand(env: Record<string, string | undefined>): Command 
         }),
       ),
   );
+  policy.addCommand(guardrailsCommand(env));
   return policy;
+}
+
+/**
+ * `sovra policy guardrails get|put`: the platform guardrails (Cedar), read and replaced by
+ * root-tenant administrators through `GET`/`PUT /_sovra/admin/guardrails`.
+ */
+function guardrailsCommand(env: Record<string, string | undefined>): Command {
+  const guardrails = new Command('guardrails').description(
+    'read or replace the platform guardrails (Cedar) that bound every tenant (root administrators)',
+  );
+  withConnectionOptions(
+    guardrails
+      .command('get')
+      .description('print the active guardrails: Cedar text, version, SHA-256, source, who replaced them'),
+    env,
+  ).action((options: ConnectionOptions) =>
+    runAdminCall(options, (client) => client.call('GET', 'guardrails')),
+  );
+  withConnectionOptions(
+    guardrails
+      .command('put')
+      .description(
+        'replace the guardrails on every gateway; a set that does not validate against the schema is refused with InvalidGuardrails and the validator’s messages, and the previous set stays active',
+      )
+      .requiredOption(
+        '--file <file|->',
+        'the Cedar policies (every policy with a unique @id), or - for standard input',
+      ),
+    env,
+  ).action((options: ConnectionOptions & { file: string }) =>
+    runAdminCall(options, (client) =>
+      client.call('PUT', 'guardrails', { body: { policies: readGuardrailsFile(options.file) } }),
+    ),
+  );
+  return guardrails;
+}
+
+function readGuardrailsFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read the guardrails ${path}: ${(error as Error).message}`);
+  }
+  if (Buffer.byteLength(text) > MAX_GUARDRAIL_TEXT_BYTES) {
+    throw new UsageError(`the guardrails ${path} are larger than ${MAX_GUARDRAIL_TEXT_BYTES} bytes`);
+  }
+  return text;
 }
 
 /** `bucket`, `bucket/key` or `arn:aws:s3:::bucket/key` as the explain request's bucket and key. */

@@ -47,6 +47,17 @@ export interface ServerConfig {
    * rules file (JSON), null when not configured. Without both, no operator can file a request.
    */
   operatorAccess: { attestationKeys: string[]; rules: string | null };
+  /**
+   * The classification scheme every label, clearance and guardrail rank is read in
+   * (domain/classification): a shipped profile by name, or the text of the operator's scheme file
+   * (JSON, docs/reference/classification.md). The name and the document are checked at start.
+   */
+  classification: { profile: string } | { file: string; text: string };
+  /**
+   * The operator's guardrails file (Cedar, docs/reference/cedar-guardrails.md) replacing the shipped
+   * default set; null for the default set. Validated against the schema at start.
+   */
+  guardrails: { file: string; text: string } | null;
 }
 
 /**
@@ -242,6 +253,21 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
     env: 'SOVRA_OPERATOR_ACCESS_RULES',
     description:
       'JSON file of who may request access to tenant data (minClearance, profile, nationalities, residencies, networkJurisdictions, maxDurationSeconds, breakGlass)',
+  },
+  {
+    key: 'classificationProfile',
+    flag: '--classification-profile <name|file>',
+    env: 'SOVRA_CLASSIFICATION_PROFILE',
+    description:
+      'classification scheme of labels and clearances: a shipped profile (generic, malaysia, vietnam, japan) or a scheme JSON file (a path with / or ending in .json)',
+    default: 'generic',
+  },
+  {
+    key: 'guardrails',
+    flag: '--guardrails <file>',
+    env: 'SOVRA_GUARDRAILS',
+    description:
+      'Cedar file of platform guardrails replacing the shipped defaults (a set replaced through the admin API takes precedence)',
   },
   {
     key: 'lifecycleIntervalMs',
@@ -473,7 +499,42 @@ function validate(raw: RawSettings): ServerConfig {
     audit: auditOf(text(raw, 'auditLog'), text(raw, 'auditOrigin'), text(raw, 'auditWitnessKeys')),
     auditExport: auditExportOf(text(raw, 'auditExport')),
     operatorAccess: operatorAccessOf(text(raw, 'operatorAttestationKeys'), text(raw, 'operatorAccessRules')),
+    classification: classificationOf(text(raw, 'classificationProfile')),
+    guardrails: guardrailsOf(text(raw, 'guardrails')),
   };
+}
+
+/**
+ * A profile name, or a path to the operator's scheme file, which is read here; a value with a
+ * `/` or ending in `.json` is a path (`./scheme.json` for one in the working directory). Whether
+ * the name is shipped and the document valid is checked when the server starts.
+ */
+function classificationOf(value: string | undefined): ServerConfig['classification'] {
+  const given = value ?? 'generic';
+  if (!given.includes('/') && !given.endsWith('.json')) {
+    if (!/^[a-z][a-z0-9_-]{0,63}$/.test(given)) {
+      throw bad(
+        'classificationProfile',
+        `expected a shipped profile name or a scheme file (a path with / or ending in .json), got "${given.slice(0, 128)}"`,
+      );
+    }
+    return { profile: given };
+  }
+  try {
+    return { file: given, text: readFileSync(given, 'utf8') };
+  } catch (error) {
+    throw bad('classificationProfile', `cannot read ${given}: ${(error as Error).message}`);
+  }
+}
+
+/** Reads the guardrails file; the policies are validated against the schema when the server starts. */
+function guardrailsOf(file: string | undefined): ServerConfig['guardrails'] {
+  if (file === undefined || file === '') return null;
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch (error) {
+    throw bad('guardrails', `cannot read ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** c2sp.org/tlog-checkpoint: the origin SHOULD be a schema-less URL; no spaces, no '+', printable. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { ADMIN_ROUTES, FEDERATION_ROUTES } from '../../src/protocols/admin/routes.ts';
+import { ADMIN_ROUTES, FEDERATION_ROUTES, GUARDRAIL_ROUTES } from '../../src/protocols/admin/routes.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
 import {
   CLI,
@@ -142,8 +142,8 @@ describe('the admin API: tenants, principals, access keys and policies, through 
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
     assert.equal(
       operations.length,
-      ADMIN_ROUTES.length + FEDERATION_ROUTES.length + 1,
-      'every route (identity and federation), and the document itself',
+      ADMIN_ROUTES.length + FEDERATION_ROUTES.length + GUARDRAIL_ROUTES.length + 1,
+      'every route (identity, federation and guardrails), and the document itself',
     );
   });
 

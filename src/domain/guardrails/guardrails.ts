@@ -23,9 +23,22 @@ export class Guardrails {
 
   /** Validates `text` and makes it the active set; on InvalidGuardrails the previous set stays active. */
   replace(text: string): CompiledGuardrails {
-    const next = this.#compiler.compile(text);
-    this.#active = next;
+    const next = this.compile(text);
+    this.activate(next);
     return next;
+  }
+
+  /**
+   * Compiles and validates `text` without activating it (InvalidGuardrails when refused), so that
+   * a caller can persist a set before it applies: `replace` is `activate(compile(text))`.
+   */
+  compile(text: string): CompiledGuardrails {
+    return this.#compiler.compile(text);
+  }
+
+  /** Makes a set returned by `compile` the active one. */
+  activate(set: CompiledGuardrails): void {
+    this.#active = set;
   }
 
   evaluate(request: GuardrailRequest): GuardrailDecision {

@@ -14,3 +14,8 @@ export const MAX_PRINCIPAL_TAGS = 50;
 export const MAX_GUARDRAIL_STRING_CHARS = 2048;
 /** Decisions remembered per active set (the cache is emptied when full). */
 export const GUARDRAIL_DECISION_CACHE_ENTRIES = 10_000;
+/**
+ * How often a gateway reads the newest stored guardrail set's version (a one-row query): a set
+ * replaced through the admin API on another gateway applies here within this time.
+ */
+export const GUARDRAIL_REFRESH_INTERVAL_MS = 5_000;

@@ -27,3 +27,43 @@ export interface GuardrailCompiler {
   /** Every action name the schema declares (s3:*, kms:*, sovra:*), groups excluded. */
   readonly actions: readonly string[];
 }
+
+/**
+ * Format of a stored guardrail set: 1 is Cedar policy text validated against the sovra.cedarschema
+ * of the release that reads it (docs/reference/cedar-guardrails.md).
+ */
+export const GUARDRAIL_SET_FORMAT = 1;
+
+/** Who replaced the guardrails: a root-tenant administrator. */
+export interface GuardrailEditor {
+  principalId: string;
+  tenantId: string;
+}
+
+/** A guardrail set written through the admin API, as the metadata database keeps it. */
+export interface StoredGuardrailSet {
+  /** 1, 2, 3, …: each replacement gets the next version, on whichever gateway it happens. */
+  version: number;
+  /** GUARDRAIL_SET_FORMAT when written by this release; a newer format is refused when read. */
+  format: number;
+  text: string;
+  /** Lower-case hex SHA-256 of the UTF-8 text. */
+  sha256: string;
+  replacedAtMs: number;
+  replacedBy: GuardrailEditor;
+}
+
+export type NewGuardrailSet = Omit<StoredGuardrailSet, 'version'>;
+
+/**
+ * The replaced guardrail sets, shared by every gateway on the metadata database (implemented in
+ * src/adapters/sql/guardrail-set-store.ts). Versions only grow; the highest is the platform's set.
+ */
+export interface GuardrailSetStore {
+  /** The highest stored version, 0 when the guardrails were never replaced. One cheap read. */
+  latestVersion(): Promise<number>;
+  /** The set of the highest version, or null when there is none. */
+  latest(): Promise<StoredGuardrailSet | null>;
+  /** Stores `set` as the next version (serialised across gateways) and answers it. */
+  append(set: NewGuardrailSet): Promise<StoredGuardrailSet>;
+}

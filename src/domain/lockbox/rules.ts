@@ -17,7 +17,7 @@ import {
  * platform operator configures them as a JSON file (`operatorAccessRules`):
  *
  *     { "formatVersion": 1,                       (optional)
- *       "profile": "generic",                     classification profile of minClearance (default generic)
+ *       "profile": "generic",                     classification profile of minClearance (default: the platform's)
  *       "minClearance": "SECRET",
  *       "nationalities": ["VN"], "residencies": ["VN"], "networkJurisdictions": ["VN"],
  *       "maxDurationSeconds": 28800,
@@ -48,8 +48,16 @@ const RULE_KEYS = [
 ];
 const COUNTRY = /^[A-Z]{2}$/;
 
-/** Parses and validates the rules document; InvalidOperatorAccessRules names what is wrong. */
-export function parseOperatorAccessRules(text: string): OperatorAccessRules {
+/**
+ * Parses and validates the rules document; InvalidOperatorAccessRules names what is wrong. With
+ * the platform's scheme (the server's classificationProfile), `profile` defaults to it and any
+ * other profile is refused: operators' clearances are compared in the scheme the platform labels
+ * its data in. Without one, `profile` names a shipped profile (default generic).
+ */
+export function parseOperatorAccessRules(
+  text: string,
+  platformScheme: ClassificationScheme | null = null,
+): OperatorAccessRules {
   if (Buffer.byteLength(text, 'utf8') > RULES_DOCUMENT_MAX_BYTES) {
     throw invalid(`the document is larger than ${RULES_DOCUMENT_MAX_BYTES} bytes`);
   }
@@ -67,12 +75,17 @@ export function parseOperatorAccessRules(text: string): OperatorAccessRules {
   if (document.formatVersion !== undefined && document.formatVersion !== 1) {
     throw invalid('formatVersion must be 1');
   }
-  const profile = document.profile ?? 'generic';
+  const profile = document.profile ?? platformScheme?.profile ?? 'generic';
   if (typeof profile !== 'string') throw invalid('profile must be a classification profile name');
+  if (platformScheme !== null && profile !== platformScheme.profile) {
+    throw invalid(
+      `profile "${profile.slice(0, 64)}" is not the platform's classification profile "${platformScheme.profile}" (classificationProfile); leave profile out to use the platform's`,
+    );
+  }
   let scheme: ClassificationScheme;
   let minClearance: ClassificationLevel;
   try {
-    scheme = classificationProfile(profile);
+    scheme = platformScheme ?? classificationProfile(profile);
     if (typeof document.minClearance !== 'string') throw invalid('minClearance must be a level id');
     minClearance = scheme.level(document.minClearance);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { GuardrailError } from '../../domain/guardrails/errors.ts';
 import { IdentityError, type IdentityErrorCode } from '../../domain/iam/identity-errors.ts';
 import { PolicyError } from '../../domain/iam/policy/index.ts';
 import { assertNever, isSovraError, SovraError } from '../../platform/errors.ts';
@@ -43,6 +44,17 @@ export function adminWireError(error: unknown): AdminWireError {
         return internal();
       default:
         return assertNever(error.code, 'policy error code');
+    }
+  }
+  if (error instanceof GuardrailError) {
+    switch (error.code) {
+      case 'InvalidGuardrails':
+        // The operator's set did not parse or validate: the message carries the validator's.
+        return { status: 400, code: 'InvalidGuardrails', message: error.message };
+      case 'InvalidGuardrailRequest':
+        return internal();
+      default:
+        return assertNever(error.code, 'guardrail error code');
     }
   }
   if (error instanceof AdminProtocolError) {
@@ -100,6 +112,7 @@ function protocolStatus(code: AdminProtocolErrorCode): number {
 export const ADMIN_ERROR_CODES: readonly { code: string; status: number }[] = [
   { code: 'ValidationError', status: 400 },
   { code: 'MalformedPolicy', status: 400 },
+  { code: 'InvalidGuardrails', status: 400 },
   { code: 'SecureTransportRequired', status: 400 },
   { code: 'AccessDenied', status: 403 },
   { code: 'MissingAuthenticationToken', status: 403 },

@@ -14,11 +14,13 @@ import {
   TENANT_NAME_MAX_CHARS,
   USER_NAME_MAX_CHARS,
 } from '../../domain/iam/limits.ts';
+import { MAX_GUARDRAIL_TEXT_BYTES } from '../../domain/guardrails/limits.ts';
 import { ADMIN_ERROR_CODES } from './errors.ts';
 import {
   ADMIN_PATH_PREFIX,
   ADMIN_ROUTES,
   FEDERATION_ROUTES,
+  GUARDRAIL_ROUTES,
   OPENAPI_PATH,
   type AdminRoute,
 } from './routes.ts';
@@ -30,7 +32,7 @@ import {
  */
 export function adminOpenApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of [...ADMIN_ROUTES, ...FEDERATION_ROUTES]) {
+  for (const route of [...ADMIN_ROUTES, ...FEDERATION_ROUTES, ...GUARDRAIL_ROUTES]) {
     const path = `${ADMIN_PATH_PREFIX.slice(0, -1)}${route.path}`;
     paths[path] ??= {};
     paths[path][route.method.toLowerCase()] = operationOf(route);
@@ -67,6 +69,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
       'policies',
       'identity-providers',
       'explain',
+      'guardrails',
       'meta',
     ].map((name) => ({
       name,
@@ -74,7 +77,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
     paths,
     components: {
       securitySchemes: SECURITY_SCHEMES,
-      schemas: { ...SCHEMAS, ...FEDERATION_SCHEMAS },
+      schemas: { ...SCHEMAS, ...FEDERATION_SCHEMAS, ...GUARDRAIL_SCHEMAS },
       responses: RESPONSES,
     },
   };
@@ -120,7 +123,25 @@ function operationOf(route: AdminRoute<string>): Record<string, unknown> {
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body === null
       ? {}
-      : { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body) } } } }),
+      : {
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref(route.body) },
+              ...(route.textBody === true
+                ? {
+                    'text/plain': {
+                      schema: {
+                        type: 'string',
+                        description:
+                          'The Cedar text itself: a body whose first non-blank character is not `{` (any Content-Type)',
+                      },
+                    },
+                  }
+                : {}),
+            },
+          },
+        }),
     responses: { [String(route.status)]: success, default: { $ref: '#/components/responses/Error' } },
   };
 }
@@ -482,4 +503,49 @@ const FEDERATION_SCHEMAS = {
     type: 'object',
     properties: { revokedSessions: { type: 'integer' }, revokedAt: time },
   },
+};
+
+/** The platform guardrails' schemas (docs/reference/cedar-guardrails.md). */
+const GUARDRAIL_SCHEMAS = {
+  PutGuardrailsRequest: object(
+    {
+      policies: {
+        type: 'string',
+        description: `Cedar policies, each with a unique @id, validated against the Sovra schema (at most ${MAX_GUARDRAIL_TEXT_BYTES} bytes)`,
+      },
+    },
+    ['policies'],
+  ),
+  Guardrails: object(
+    {
+      policies: { type: 'string', description: 'The active Cedar text' },
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the UTF-8 text' },
+      version: {
+        type: ['integer', 'null'],
+        description: 'The stored version (source api); null for the default and file sets',
+      },
+      source: { type: 'string', enum: ['default', 'file', 'api'] },
+      replacedAt: { type: ['string', 'null'], format: 'date-time' },
+      replacedBy: {
+        oneOf: [
+          { type: 'null' },
+          object({ principalId: { type: 'string' }, tenantId: { type: 'string' } }, [
+            'principalId',
+            'tenantId',
+          ]),
+        ],
+      },
+      policyIds: { type: 'array', items: { type: 'string' } },
+      refusedStoredSet: {
+        description:
+          'A newer stored set this gateway did not activate because it does not compile; the active set stayed',
+        oneOf: [
+          { type: 'null' },
+          object({ version: { type: 'integer' }, message: { type: 'string' } }, ['version', 'message']),
+        ],
+      },
+    },
+    ['policies', 'sha256', 'version', 'source', 'replacedAt', 'replacedBy', 'policyIds', 'refusedStoredSet'],
+  ),
+  GuardrailsResponse: wrap('guardrails', 'Guardrails'),
 };

@@ -1,4 +1,5 @@
 import type { FederationAdminAction } from '../../domain/iam/federation-admin.ts';
+import type { GuardrailAdminAction } from '../../domain/guardrails/guardrail-administration.ts';
 import type { AdminAction } from '../../domain/iam/identity-admin.ts';
 import { AdminProtocolError } from './errors.ts';
 
@@ -28,6 +29,8 @@ export interface AdminRoute<Action extends string = AdminAction> {
   readonly paged?: boolean;
   /** Answers with a secret access key: over TLS (or to a loopback peer) only. */
   readonly returnsSecret?: boolean;
+  /** Also takes its body as plain text instead of the JSON schema (a body not starting with `{`). */
+  readonly textBody?: boolean;
 }
 
 const route = <Action extends string = AdminAction>(
@@ -38,7 +41,7 @@ const route = <Action extends string = AdminAction>(
   body: string | null,
   status: 200 | 201 | 204,
   response: string | null,
-  extra: { paged?: boolean; returnsSecret?: boolean } = {},
+  extra: { paged?: boolean; returnsSecret?: boolean; textBody?: boolean } = {},
 ): AdminRoute<Action> => ({ method, path, action, summary, body, status, response, ...extra });
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
@@ -450,6 +453,57 @@ export const FEDERATION_ROUTES: readonly AdminRoute<FederationAdminAction>[] = [
     'RevokedSessions',
   ),
 ];
+
+/**
+ * The platform guardrails (docs/reference/cedar-guardrails.md): root-tenant administrators read and
+ * replace the Cedar set that bounds every tenant. Served by the guardrails endpoint
+ * (protocols/admin/guardrails-endpoint.ts) under the same prefix, authentication and error table.
+ */
+export const GUARDRAIL_ROUTES: readonly AdminRoute<GuardrailAdminAction>[] = [
+  route<GuardrailAdminAction>(
+    'GET',
+    '/guardrails',
+    'GetGuardrails',
+    'Read the active platform guardrails: Cedar text, version, SHA-256, source (root administrators)',
+    null,
+    200,
+    'GuardrailsResponse',
+  ),
+  route<GuardrailAdminAction>(
+    'PUT',
+    '/guardrails',
+    'PutGuardrails',
+    'Replace the platform guardrails on every gateway (root administrators); a set that does not validate is refused with InvalidGuardrails and the previous set stays active',
+    'PutGuardrailsRequest',
+    200,
+    'GuardrailsResponse',
+    { textBody: true },
+  ),
+];
+
+/** Whether a path under ADMIN_PATH_PREFIX belongs to the guardrails endpoint (before any parsing). */
+export function isGuardrailsAdminPath(path: string): boolean {
+  const end = path.indexOf('?');
+  return (end === -1 ? path : path.slice(0, end)) === `${ADMIN_PATH_PREFIX}guardrails`;
+}
+
+/** The guardrails route of a request path: MethodNotAllowed (with the allowed methods) for other methods. */
+export function matchGuardrailRoute(method: string, path: string): MatchedRoute<GuardrailAdminAction> {
+  const segments = splitPath(path);
+  const allowed: HttpMethod[] = [];
+  for (const candidate of GUARDRAIL_ROUTES) {
+    const params = matchPath(candidate.path, segments);
+    if (params === null) continue;
+    if (candidate.method === method) return { route: candidate, params };
+    allowed.push(candidate.method);
+  }
+  if (allowed.length > 0) {
+    throw new AdminProtocolError('MethodNotAllowed', `${path} accepts ${allowed.join(', ')}`, {
+      allow: allowed.join(', '),
+    });
+  }
+  throw new AdminProtocolError('NotFound', `no admin API operation at ${path.slice(0, 256)}`);
+}
 
 /** The federation route of a request path, or null when the path is not a federation path. */
 export function matchFederationRoute(
