@@ -140,6 +140,7 @@ function version(key: string, lastModifiedMs: number): NewObjectVersion {
     tags: {},
     retention: null,
     legalHold: false,
+    classification: null,
     ownerTenantId: 'root',
   };
 }

@@ -70,6 +70,7 @@ function version(bucket: string, key: string, versionId: string): NewObjectVersi
     tags: {},
     retention: null,
     legalHold: false,
+    classification: null,
     ownerTenantId: 'root',
   };
 }

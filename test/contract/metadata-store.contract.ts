@@ -231,6 +231,37 @@ export function metadataStoreContract(
           assert.equal(await store.getLatestVersion('b', 'docs/other.pdf'), null);
         }));
 
+      test("a version keeps its own label, in reads and listings; null means it carries its bucket's", () =>
+        withStore(async (store) => {
+          await store.transaction((tx) =>
+            tx.insertBucket(bucketRecord('b', { classification: 'CONFIDENTIAL' })),
+          );
+          const labelled = objectVersion('b', 'plans', { classification: 'SECRET//CRYPTO/NUCLEAR' });
+          const inheriting = objectVersion('b', 'menu');
+          await store.transaction(async (tx) => {
+            await tx.insertVersion(labelled);
+            await tx.insertVersion(inheriting);
+          });
+          assert.equal(
+            (await store.getLatestVersion('b', 'plans'))?.classification,
+            'SECRET//CRYPTO/NUCLEAR',
+          );
+          assert.equal(
+            (await store.transaction((tx) => tx.getVersion('b', 'plans', labelled.versionId)))
+              ?.classification,
+            'SECRET//CRYPTO/NUCLEAR',
+          );
+          assert.equal((await store.getVersion('b', 'menu', inheriting.versionId))?.classification, null);
+          const labelsOf = (entries: readonly ObjectVersion[]) =>
+            entries.map((entry) => [entry.key, entry.classification]);
+          const expected = [
+            ['menu', null],
+            ['plans', 'SECRET//CRYPTO/NUCLEAR'],
+          ];
+          assert.deepEqual(labelsOf((await store.listObjects('b', objectsQuery())).objects), expected);
+          assert.deepEqual(labelsOf((await store.listVersions('b', versionsQuery())).versions), expected);
+        }));
+
       test('insertVersion makes the new version the only latest one and returns increasing seqs', () =>
         withStore(async (store) => {
           await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
@@ -727,6 +758,34 @@ export function metadataStoreContract(
           assert.equal(await store.getUploadById('missing'), null);
         }));
 
+      test("an upload keeps the label its object will get, in reads and listings; null means the bucket's", () =>
+        withStore(async (store) => {
+          await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
+          const labelled = multipartUpload('b', 'labelled', { classification: 'TOP_SECRET//CRYPTO' });
+          const inheriting = multipartUpload('b', 'plain');
+          await store.transaction(async (tx) => {
+            await tx.insertUpload(labelled);
+            await tx.insertUpload(inheriting);
+          });
+          assert.deepEqual(await store.getUploadById(labelled.uploadId), labelled);
+          assert.equal(
+            (await store.transaction((tx) => tx.getUpload('b', 'labelled', labelled.uploadId)))
+              ?.classification,
+            'TOP_SECRET//CRYPTO',
+          );
+          assert.equal((await store.getUploadById(inheriting.uploadId))?.classification, null);
+          assert.deepEqual(
+            (await store.listUploads('b', uploadsQuery())).uploads.map((upload) => [
+              upload.key,
+              upload.classification,
+            ]),
+            [
+              ['labelled', 'TOP_SECRET//CRYPTO'],
+              ['plain', null],
+            ],
+          );
+        }));
+
       test('upsertPart returns null for a new part and the replaced blob id for a re-uploaded one', () =>
         withStore(async (store) => {
           await store.transaction((tx) => tx.insertBucket(bucketRecord('b')));
@@ -1130,6 +1189,7 @@ function objectVersion(
     tags: {},
     retention: null,
     legalHold: false,
+    classification: null,
     ownerTenantId: 'tenant',
     ...fields,
   };
@@ -1167,6 +1227,7 @@ function multipartUpload(
     tags: {},
     ownerTenantId: 'tenant',
     initiatorPrincipalId: 'principal',
+    classification: null,
     ...fields,
   };
 }

@@ -6,6 +6,8 @@ import {
   canWriteInto,
   dominates,
   effectiveObjectLabel,
+  highestLabel,
+  joinLabels,
   lowestLabel,
   sameLabel,
   securityLabel,
@@ -15,12 +17,15 @@ import {
   CLASSIFICATION_TAG_KEY,
   COMPARTMENTS_HEADER,
   displayLabel,
+  objectLabelToStore,
   parseCompactLabel,
   parseLabelHeaders,
   parseLabelTag,
   renderCompactLabel,
   renderLabelHeaders,
   renderLabelTag,
+  storedLabel,
+  storedObjectLabel,
 } from '../../src/domain/classification/label-wire.ts';
 import { MAX_LABEL_TEXT_CHARS } from '../../src/domain/classification/limits.ts';
 import { classificationProfile } from '../../src/domain/classification/profiles.ts';
@@ -142,6 +147,42 @@ describe('object labels', () => {
   test('requested compartments alone keep the bucket level', () => {
     const requested = parseLabelHeaders(scheme, undefined, 'NUCLEAR, CRYPTO');
     assert.deepEqual(effectiveObjectLabel(bucket, requested), label('CONFIDENTIAL', 'CRYPTO', 'NUCLEAR'));
+  });
+
+  test('the join of two labels is the higher level with the compartments of both, and dominates both', () => {
+    const joined = joinLabels(label('SECRET', 'CRYPTO'), label('CONFIDENTIAL', 'NUCLEAR'));
+    assert.deepEqual(joined, label('SECRET', 'CRYPTO', 'NUCLEAR'));
+    assert.ok(
+      dominates(joined, label('SECRET', 'CRYPTO')) && dominates(joined, label('CONFIDENTIAL', 'NUCLEAR')),
+    );
+    const higher = label('TOP_SECRET', 'NUCLEAR');
+    assert.equal(joinLabels(higher, bucket), higher, 'a label that dominates the other is the join');
+  });
+
+  test('the highest label is the top level with every compartment and dominates every label', () => {
+    assert.deepEqual(highestLabel(scheme), label('TOP_SECRET', 'CRYPTO', 'NUCLEAR'));
+    assert.ok(dominates(highestLabel(scheme), label('TOP_SECRET', 'NUCLEAR', 'CRYPTO')));
+  });
+
+  test('a stored label: none is the lowest, one the scheme cannot read is the highest (fail closed)', () => {
+    assert.deepEqual(storedLabel(scheme, null), lowestLabel(scheme));
+    assert.deepEqual(storedLabel(scheme, 'SECRET//NUCLEAR'), label('SECRET', 'NUCLEAR'));
+    assert.deepEqual(storedLabel(scheme, 'COSMIC'), highestLabel(scheme));
+    assert.deepEqual(storedLabel(scheme, 'SECRET//ATOMAL'), highestLabel(scheme));
+  });
+
+  test("an object's data label is its bucket's joined with its own; none is its bucket's", () => {
+    assert.deepEqual(storedObjectLabel(scheme, 'CONFIDENTIAL//NUCLEAR', null), bucket);
+    assert.deepEqual(
+      storedObjectLabel(scheme, 'CONFIDENTIAL//NUCLEAR', 'SECRET//CRYPTO'),
+      label('SECRET', 'CRYPTO', 'NUCLEAR'),
+    );
+    assert.deepEqual(storedObjectLabel(scheme, null, 'INTERNAL'), label('INTERNAL'));
+  });
+
+  test("a version records no label when it has its bucket's, and the compact form otherwise", () => {
+    assert.equal(objectLabelToStore(bucket, label('CONFIDENTIAL', 'NUCLEAR')), null);
+    assert.equal(objectLabelToStore(bucket, label('SECRET', 'NUCLEAR')), 'SECRET//NUCLEAR');
   });
 });
 

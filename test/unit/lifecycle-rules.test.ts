@@ -59,6 +59,7 @@ function version(key: string, lastModified: string, fields: Partial<ObjectVersio
     tags: {},
     retention: null,
     legalHold: false,
+    classification: null,
     ownerTenantId: 't',
     seq,
     ...fields,

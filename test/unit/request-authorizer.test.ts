@@ -849,6 +849,150 @@ describe('mandatory access control', () => {
   });
 });
 
+describe('object labels', () => {
+  const readEverything = identityPolicy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+  const classification = (rule: string): AccessDenial => ({ source: 'classification', policies: [rule] });
+  const deniedBy = (expected: AccessDenial) => (error: unknown) => {
+    assert.equal((error as { code?: string }).code, 'AccessDenied');
+    assert.equal((error as Error).message, 'Access Denied');
+    assert.deepEqual(denialOf(error), expected);
+    return true;
+  };
+  const confidentialAlice = () =>
+    setup({
+      guardrails: OPEN_GUARDRAILS,
+      identity: identitySource({ 'user-alice': [readEverything] }),
+      attributes: attributeSource({ 'user-alice': { clearance: 'CONFIDENTIAL' } }),
+    });
+
+  it('an object labelled above its bucket is read only by a clearance that dominates its label', async () => {
+    const { authorizer } = confidentialAlice();
+    // A listing decides each entry's label with the listing's own action and no key.
+    for (const [action, key] of [
+      ['s3:GetObject', 'x'],
+      ['s3:GetObjectTagging', 'x'],
+      ['s3:ListBucket', null],
+    ] as const) {
+      await authorizer.authorize(alice, action, { bucket: internal, key });
+      await assert.rejects(
+        authorizer.authorize(alice, action, { bucket: internal, key, objectLabel: 'SECRET' }),
+        deniedBy(classification('no-read-up')),
+      );
+      await authorizer.authorize(alice, action, { bucket: internal, key, objectLabel: 'CONFIDENTIAL' });
+    }
+    // The default guardrails hold the same line (Cedar's no-read-up reads the object's label).
+    const guarded = setup({
+      identity: identitySource({ 'user-alice': [readEverything] }),
+      attributes: attributeSource({ 'user-alice': { clearance: 'CONFIDENTIAL' } }),
+    });
+    await assert.rejects(
+      guarded.authorizer.authorize(alice, 's3:GetObject', {
+        bucket: internal,
+        key: 'x',
+        objectLabel: 'SECRET',
+      }),
+      deniedBy({ source: 'guardrails', policies: ['no-read-up'] }),
+    );
+  });
+
+  it("an object's data carries its bucket's label joined with its own: the bucket's compartments stay", async () => {
+    const scheme = schemeWithCompartments();
+    const crypto: TargetBucket = { name: 'crypto', tenantId: A, classification: 'INTERNAL//CRYPTO' };
+    const reader = (compartments: string[]) =>
+      setup({
+        guardrails: OPEN_GUARDRAILS,
+        scheme,
+        identity: identitySource({ 'user-alice': [readEverything] }),
+        attributes: attributeSource({ 'user-alice': { clearance: 'SECRET', compartments } }),
+      }).authorizer;
+    const target = { bucket: crypto, key: 'x', objectLabel: 'SECRET//NUCLEAR' };
+    await assert.rejects(
+      reader(['NUCLEAR']).authorize(alice, 's3:GetObject', target),
+      deniedBy(classification('no-read-up')),
+    );
+    await assert.rejects(
+      reader(['CRYPTO']).authorize(alice, 's3:GetObject', target),
+      deniedBy(classification('no-read-up')),
+    );
+    await reader(['CRYPTO', 'NUCLEAR']).authorize(alice, 's3:GetObject', target);
+    const explained = await explainDecision(reader(['CRYPTO']), alice, 's3:GetObject', target);
+    assert.equal(explained.classification.resourceLabel, 'SECRET//CRYPTO/NUCLEAR');
+  });
+
+  it('remembered decisions tell an object with its own label from one without', async () => {
+    const { authorizer } = confidentialAlice();
+    const plain = { bucket: internal, key: 'x' };
+    await authorizer.authorize(alice, 's3:GetObject', plain);
+    await assert.rejects(
+      authorizer.authorize(alice, 's3:GetObject', { ...plain, objectLabel: 'SECRET' }),
+      deniedBy(classification('no-read-up')),
+    );
+    await authorizer.authorize(alice, 's3:GetObject', plain);
+    await authorizer.authorize(alice, 's3:GetObject', { ...plain, objectLabel: null });
+  });
+
+  it('a write that labels its object needs a clearance that dominates the label; writing up without one does not', async () => {
+    const { authorizer } = confidentialAlice();
+    await assert.rejects(
+      authorizer.authorize(
+        alice,
+        's3:PutObject',
+        { bucket: internal, key: 'x', objectLabel: 'SECRET' },
+        { labelsData: true },
+      ),
+      deniedBy(classification('no-label-above-clearance')),
+    );
+    await authorizer.authorize(
+      alice,
+      's3:PutObject',
+      { bucket: internal, key: 'x', objectLabel: 'CONFIDENTIAL' },
+      { labelsData: true },
+    );
+    // Labelling at a bucket's own label above the writer's clearance is labelling above it too.
+    await assert.rejects(
+      authorizer.authorize(alice, 's3:PutObject', { bucket: secrets, key: 'x' }, { labelsData: true }),
+      deniedBy(classification('no-label-above-clearance')),
+    );
+    await authorizer.authorize(alice, 's3:PutObject', { bucket: secrets, key: 'x' });
+  });
+
+  it("no write down: a copy's destination bucket must dominate the source object's own label, even when the copy is labelled", async () => {
+    const { authorizer } = setup({ guardrails: OPEN_GUARDRAILS });
+    const fromSecretObject = { dataSource: internal, dataSourceLabel: 'SECRET' };
+    await authorizer.authorize(
+      admin,
+      's3:PutObject',
+      { bucket: internal, key: 'copy' },
+      { dataSource: internal },
+    );
+    await assert.rejects(
+      authorizer.authorize(admin, 's3:PutObject', { bucket: internal, key: 'copy' }, fromSecretObject),
+      deniedBy(classification('no-write-down')),
+    );
+    await assert.rejects(
+      authorizer.authorize(
+        admin,
+        's3:PutObject',
+        { bucket: internal, key: 'copy', objectLabel: 'SECRET' },
+        { ...fromSecretObject, labelsData: true },
+      ),
+      deniedBy(classification('no-write-down')),
+    );
+    await authorizer.authorize(admin, 's3:PutObject', { bucket: secrets, key: 'copy' }, fromSecretObject);
+    const explained = await explainDecision(
+      authorizer,
+      admin,
+      's3:PutObject',
+      { bucket: internal, key: 'copy' },
+      fromSecretObject,
+    );
+    assert.equal(
+      explained.classification.reason,
+      'data labelled SECRET cannot flow into a bucket labelled INTERNAL',
+    );
+  });
+});
+
 describe('caching', () => {
   it('a bucket policy change through this gateway applies to the next request; another gateway’s within the TTL', async () => {
     const { authorizer, policies, clock } = setup();

@@ -274,7 +274,7 @@ export class SqlMetadataStore implements MetadataStore {
   }
 }
 
-/** Rows per multi-row INSERT: 18 columns × 500 stays far below both dialects' parameter limits. */
+/** Rows per multi-row INSERT: 22 columns × 500 stays far below both dialects' parameter limits. */
 const IMPORT_ROWS_PER_STATEMENT = 500;
 
 /** Row operations in one transaction. Versioning rules live in the domain; this only stores. */

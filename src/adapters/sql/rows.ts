@@ -81,12 +81,12 @@ export function decodeBucketConfig(row: SqlRow): BucketConfig {
 export const VERSION_COLUMNS =
   'seq, bucket, object_key, version_id, version_uid, is_latest, is_delete_marker, size_bytes, etag, ' +
   'last_modified_ms, system_meta, user_meta, checksum, layout, encryption, tags, owner_tenant_id, format, ' +
-  'retention_mode, retain_until_ms, legal_hold';
+  'retention_mode, retain_until_ms, legal_hold, classification';
 
 export const VERSION_INSERT_COLUMNS =
   'bucket, object_key, version_id, version_uid, is_latest, is_delete_marker, size_bytes, etag, last_modified_ms, ' +
   'system_meta, user_meta, checksum, layout, inline_data, encryption, tags, owner_tenant_id, format, ' +
-  'retention_mode, retain_until_ms, legal_hold';
+  'retention_mode, retain_until_ms, legal_hold, classification';
 
 /** Parameters for VERSION_INSERT_COLUMNS; a new version is always the latest. */
 export function versionParams(version: NewObjectVersion): SqlValue[] {
@@ -112,6 +112,7 @@ export function versionParams(version: NewObjectVersion): SqlValue[] {
     version.retention?.mode ?? null,
     version.retention?.retainUntil.getTime() ?? null,
     flagValue(version.legalHold),
+    version.classification,
   ];
 }
 
@@ -142,6 +143,7 @@ export function decodeVersion(row: SqlRow): ObjectVersion {
     tags: json<Record<string, string>>(row, 'tags'),
     retention: decodeRetention(row),
     legalHold: row.legal_hold !== null && row.legal_hold !== undefined && flag(row, 'legal_hold'),
+    classification: nullableText(row, 'classification'),
     ownerTenantId: text(row, 'owner_tenant_id'),
     seq: integer(row, 'seq'),
   };
@@ -162,7 +164,7 @@ const UPLOAD_RECORD_FORMAT = OBJECT_RECORD_FORMAT;
 export const UPLOAD_COLUMNS =
   'upload_id, bucket, object_key, version_uid, initiated_at_ms, system_meta, user_meta, checksum_algorithm, ' +
   'checksum_type, encryption, tags, owner_tenant_id, initiator_principal_id, format, ' +
-  'retention_mode, retain_until_ms, legal_hold';
+  'retention_mode, retain_until_ms, legal_hold, classification';
 
 export function uploadParams(upload: MultipartUpload): SqlValue[] {
   return [
@@ -183,6 +185,7 @@ export function uploadParams(upload: MultipartUpload): SqlValue[] {
     upload.objectLock?.retention?.mode ?? null,
     upload.objectLock?.retention?.retainUntil.getTime() ?? null,
     nullableFlagValue(upload.objectLock?.legalHold ?? null),
+    upload.classification,
   ];
 }
 
@@ -205,6 +208,7 @@ export function decodeUpload(row: SqlRow): MultipartUpload {
     ownerTenantId: text(row, 'owner_tenant_id'),
     initiatorPrincipalId: text(row, 'initiator_principal_id'),
     ...decodeRequestedObjectLock(row),
+    classification: nullableText(row, 'classification'),
   };
 }
 

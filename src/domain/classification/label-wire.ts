@@ -1,5 +1,13 @@
-import { classificationError } from './errors.ts';
-import { checkCompartmentIds, type RequestedLabel, type SecurityLabel } from './label.ts';
+import { ClassificationError, classificationError } from './errors.ts';
+import {
+  checkCompartmentIds,
+  highestLabel,
+  joinLabels,
+  lowestLabel,
+  sameLabel,
+  type RequestedLabel,
+  type SecurityLabel,
+} from './label.ts';
 import { MAX_LABEL_TEXT_CHARS } from './limits.ts';
 import { displayName, LABEL_ID_PATTERN, type ClassificationScheme } from './scheme.ts';
 
@@ -87,6 +95,42 @@ export function parseCompactLabel(scheme: ClassificationScheme, text: string): S
     level,
     compartments: Object.freeze(checkCompartmentIds(scheme, compartments)),
   });
+}
+
+/**
+ * A label as a record keeps it (a bucket's `classification` column, an object version's): null
+ * is the lowest level; text the active scheme cannot read (a level or compartment since removed)
+ * is the highest label, so that such data fails closed.
+ */
+export function storedLabel(scheme: ClassificationScheme, text: string | null): SecurityLabel {
+  if (text === null) return lowestLabel(scheme);
+  try {
+    return parseCompactLabel(scheme, text);
+  } catch (error) {
+    if (!(error instanceof ClassificationError)) throw error;
+    return highestLabel(scheme);
+  }
+}
+
+/**
+ * The label an object version's data carries: its bucket's label joined with the version's own
+ * (null: the version inherits its bucket's label).
+ */
+export function storedObjectLabel(
+  scheme: ClassificationScheme,
+  bucketText: string | null,
+  objectText: string | null,
+): SecurityLabel {
+  const bucketLabel = storedLabel(scheme, bucketText);
+  return objectText === null ? bucketLabel : joinLabels(bucketLabel, storedLabel(scheme, objectText));
+}
+
+/**
+ * What an object version records of its label: null when it is its bucket's (the version
+ * inherits it, and reads of it cost no parsing), otherwise the compact form.
+ */
+export function objectLabelToStore(bucketLabel: SecurityLabel, objectLabel: SecurityLabel): string | null {
+  return sameLabel(bucketLabel, objectLabel) ? null : renderCompactLabel(objectLabel);
 }
 
 /** The label a tag set asks for (the `sovra:classification` tag), or null when it has none. */

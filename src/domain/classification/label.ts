@@ -44,6 +44,31 @@ export function lowestLabel(scheme: ClassificationScheme): SecurityLabel {
   return freezeLabel(scheme.lowestLevel, []);
 }
 
+/**
+ * The highest label of a scheme: its top level with every compartment. What a stored label the
+ * scheme cannot read counts as (fail closed: nobody reads it, nothing is written below it).
+ */
+export function highestLabel(scheme: ClassificationScheme): SecurityLabel {
+  return freezeLabel(
+    scheme.levels.at(-1) ?? scheme.lowestLevel,
+    normalizeIds(scheme.compartments.map((compartment) => compartment.id)),
+  );
+}
+
+/**
+ * The least upper bound of two labels: the higher level and the compartments of both. An
+ * object's effective label is the join of its own label and its bucket's, so a bucket's label
+ * stays a floor for everything in it even if one of the two changes later.
+ */
+export function joinLabels(a: SecurityLabel, b: SecurityLabel): SecurityLabel {
+  if (dominates(a, b)) return a;
+  if (dominates(b, a)) return b;
+  return freezeLabel(
+    a.level.rank >= b.level.rank ? a.level : b.level,
+    normalizeIds([...a.compartments, ...b.compartments]),
+  );
+}
+
 /** `a` dominates `b`: a's level is at least b's and a holds every compartment of b. */
 export function dominates(a: SecurityLabel, b: SecurityLabel): boolean {
   if (a.level.rank < b.level.rank) return false;
@@ -82,10 +107,7 @@ export function effectiveObjectLabel(
   requested?: RequestedLabel | null,
 ): SecurityLabel {
   if (requested === undefined || requested === null) return bucketLabel;
-  const label = freezeLabel(
-    requested.level ?? bucketLabel.level,
-    requested.compartments === null ? bucketLabel.compartments : normalizeIds(requested.compartments),
-  );
+  const label = requestedObjectLabel(bucketLabel, requested);
   if (!dominates(label, bucketLabel)) {
     throw classificationError(
       'LabelBelowBucket',
@@ -94,6 +116,17 @@ export function effectiveObjectLabel(
     );
   }
   return label;
+}
+
+/**
+ * The label a request asks an object to have, its missing parts taken from the bucket's label,
+ * before the check that it does not fall below the bucket's (effectiveObjectLabel).
+ */
+export function requestedObjectLabel(bucketLabel: SecurityLabel, requested: RequestedLabel): SecurityLabel {
+  return freezeLabel(
+    requested.level ?? bucketLabel.level,
+    requested.compartments === null ? bucketLabel.compartments : normalizeIds(requested.compartments),
+  );
 }
 
 /** Checks compartment ids against the scheme; sorted and without duplicates. */

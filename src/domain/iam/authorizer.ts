@@ -20,6 +20,13 @@ export interface TargetBucket {
 export interface ActionTarget {
   bucket: TargetBucket | null;
   key: string | null;
+  /**
+   * The object version's own label in its compact form, when it has one: read from the version's
+   * record, or the label a write gives the object. Absent or null: the object carries its
+   * bucket's label. The data's label is the bucket's joined with it (an object may be labelled
+   * above its bucket, never below).
+   */
+  objectLabel?: string | null;
 }
 
 /**
@@ -37,6 +44,13 @@ export interface RequestFacts {
   versionId?: string | null;
   /** Data flowing into the target: the source bucket of a copy (no write-down). */
   dataSource?: TargetBucket | null;
+  /** The source object version's own label (compact form), when it has one: joined with dataSource's. */
+  dataSourceLabel?: string | null;
+  /**
+   * The request gives the target its label (label headers on a write): the caller's clearance
+   * must dominate that label (no-label-above-clearance), as for CreateBucket.
+   */
+  labelsData?: boolean;
   /** The request would make the target readable by anyone (a public bucket policy). */
   grantsPublicAccess?: boolean;
 }
@@ -52,7 +66,7 @@ export interface Authorizer {
 /**
  * Who denied a request, for the audit record: the tenant's IAM policies (a Deny statement, or no
  * Allow at all, then `policies` is empty), the platform guardrails (the @ids of the forbids), or
- * mandatory access control (`no-read-up`, `no-write-down`).
+ * mandatory access control (`no-read-up`, `no-write-down`, `no-label-above-clearance`).
  */
 export interface AccessDenial {
   source: 'iam' | 'guardrails' | 'classification' | 'lockbox';

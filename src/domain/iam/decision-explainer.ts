@@ -50,6 +50,12 @@ export interface DecisionExplainerOptions {
   authorizer: RequestAuthorizer;
   /** Buckets by name (ObjectStore fits). */
   buckets: { findBucket(name: string): Promise<TargetBucket | null> };
+  /**
+   * The own label of an object's current version (ObjectStore fits), so that an explanation
+   * naming a key shows that object's label; without it, objects are explained with their
+   * bucket's label.
+   */
+  objectLabels?: { currentObjectLabel(bucket: string, key: string): Promise<string | null> };
 }
 
 /**
@@ -64,11 +70,13 @@ export class DecisionExplainer {
   readonly #identities: IdentityReads;
   readonly #authorizer: RequestAuthorizer;
   readonly #buckets: DecisionExplainerOptions['buckets'];
+  readonly #objectLabels: NonNullable<DecisionExplainerOptions['objectLabels']> | null;
 
   constructor(options: DecisionExplainerOptions) {
     this.#identities = options.identities;
     this.#authorizer = options.authorizer;
     this.#buckets = options.buckets;
+    this.#objectLabels = options.objectLabels ?? null;
   }
 
   async explain(caller: Caller, request: ExplainRequest): Promise<DecisionExplanation> {
@@ -87,7 +95,15 @@ export class DecisionExplainer {
       sourceIp,
       secureTransport: request.secureTransport ?? true,
     };
-    const explanation = await explainDecision(this.#authorizer, subject, action, { bucket, key });
+    const objectLabel =
+      bucket === null || key === null || this.#objectLabels === null
+        ? null
+        : await this.#objectLabels.currentObjectLabel(bucket.name, key);
+    const explanation = await explainDecision(this.#authorizer, subject, action, {
+      bucket,
+      key,
+      objectLabel,
+    });
     return {
       ...explanation,
       principal: {

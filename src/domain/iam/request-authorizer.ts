@@ -5,6 +5,8 @@ import {
   canRead,
   canWriteInto,
   dominates,
+  highestLabel,
+  joinLabels,
   lowestLabel,
   type Clearance,
   type SecurityLabel,
@@ -57,10 +59,12 @@ import {
  * 2. **Guardrails** — the platform operator's Cedar policies, which only bound what IAM allows
  *    (combineWithIam, like AWS SCPs).
  * 3. **Mandatory access control** — no read up: reads and listings need a clearance that
- *    dominates the bucket's label; no write down: a copy's data flows only into a bucket whose
- *    label dominates its source's (Bell–LaPadula; domain/classification/label.ts); and nobody
- *    creates a bucket labelled above their own clearance. The clearance is the principal's own
- *    (clearanceOf), read with its tags and ARN from the principal attribute source.
+ *    dominates the data's label (the bucket's, joined with the object's own label when the
+ *    target names one); no write down: a copy's data flows only into a bucket whose label
+ *    dominates its source object's (Bell–LaPadula; domain/classification/label.ts); and nobody
+ *    labels data above their own clearance (CreateBucket, and writes that send label headers).
+ *    The clearance is the principal's own (clearanceOf), read with its tags and ARN from the
+ *    principal attribute source.
  *
  * A denial raises IamError AccessDenied whose details.denial names the layer and the statements,
  * guardrails or rule that denied (the audit record's reason). explainDecision shows everything
@@ -217,7 +221,7 @@ export const DEFAULT_STORAGE_TIER = 'standard';
 export const GUARDRAIL_MEMO_ENTRIES = 4_096;
 /** Principals whose request principal (ARN, tenant) is remembered. */
 export const PRINCIPAL_MEMO_ENTRIES = 4_096;
-/** Distinct bucket label texts whose parsed label is remembered. */
+/** Distinct label texts (and bucket and object label pairs) whose parsed label is remembered. */
 export const LABEL_MEMO_ENTRIES = 1_024;
 
 /** The mandatory access control result of one request. */
@@ -306,7 +310,9 @@ export class RequestAuthorizer implements Authorizer {
   readonly #labeledPolicies = new WeakMap<readonly CompiledPolicy[], readonly LabeledPolicy[]>();
   readonly #withAdministrator = new WeakMap<readonly LabeledPolicy[], readonly LabeledPolicy[]>();
   readonly #principals = new Map<string, { principal: RequestPrincipal; arn: string }>();
-  readonly #bucketLabels = new Map<string, SecurityLabel>();
+  readonly #storedLabels = new Map<string, SecurityLabel>();
+  /** Effective object labels per bucket label and object label text. */
+  readonly #joinedLabels = new Map<string, SecurityLabel>();
   /** Decisions and guardrail decisions of the current second under the current guardrail set. */
   #decisions = new Map<string, RememberedDecision>();
   #guardrailDecisions = new Map<string, GuardrailDecision>();
@@ -457,8 +463,16 @@ export class RequestAuthorizer implements Authorizer {
 
     // 2. Guardrails bound IAM; a guardrail deny is named even when IAM also denied.
     const clearance = this.#clearanceOf(inputs.attributes);
-    const resourceLabel = bucket === null ? null : this.#labelOf(bucket);
-    const sourceLabel = facts?.dataSource == null ? null : this.#labelOf(facts.dataSource);
+    const bucketLabel = bucket === null ? null : this.#labelOf(bucket.classification ?? null);
+    const resourceLabel =
+      bucketLabel === null ? null : this.#objectLabelOf(bucketLabel, target.objectLabel ?? null);
+    const sourceLabel =
+      facts?.dataSource == null
+        ? null
+        : this.#objectLabelOf(
+            this.#labelOf(facts.dataSource.classification ?? null),
+            facts.dataSourceLabel ?? null,
+          );
     const guardrails = this.#guardrailDecision(
       caller,
       anonymous,
@@ -490,11 +504,12 @@ export class RequestAuthorizer implements Authorizer {
     }
 
     // 3. Mandatory access control: no read up, no write down.
-    const rule = classificationRule(action, clearance, resourceLabel, sourceLabel);
+    const labels = { resource: resourceLabel, bucket: bucketLabel, source: sourceLabel };
+    const rule = classificationRule(action, clearance, labels, facts?.labelsData === true);
     if (rule !== null && evaluation.denial === null) {
       evaluation.denial = { source: 'classification', policies: [rule] };
     }
-    if (explain) evaluation.classification = classificationCheck(rule, clearance, resourceLabel, sourceLabel);
+    if (explain) evaluation.classification = classificationCheck(rule, clearance, labels);
     return evaluation;
   }
 
@@ -692,20 +707,20 @@ export class RequestAuthorizer implements Authorizer {
       (bucket === null
         ? ''
         : `\u0000${bucket.tenantId}\u0000${bucket.name}\u0000${bucket.classification ?? ''}` +
-          `\u0000${bucket.jurisdiction ?? ''}\u0000${bucket.tier ?? ''}` +
+          `\u0000${target.objectLabel ?? ''}\u0000${bucket.jurisdiction ?? ''}\u0000${bucket.tier ?? ''}` +
           (target.key === null ? '' : `\u0000/${target.key}`))
     );
   }
 
   /**
-   * A bucket's label: its classification column in the compact form, or the scheme's lowest
-   * level when none is recorded. A label the active scheme does not know (a level removed from
-   * the scheme) is taken as the highest level with every compartment: fail closed.
+   * A stored label (a bucket's classification column, an object version's) in the compact form,
+   * or the scheme's lowest level when none is recorded. A label the active scheme does not know
+   * (a level removed from the scheme) is taken as the highest level with every compartment:
+   * fail closed.
    */
-  #labelOf(bucket: TargetBucket): SecurityLabel {
-    const text = bucket.classification ?? null;
+  #labelOf(text: string | null): SecurityLabel {
     if (text === null) return schemeLabelsOf(this.#scheme).lowest;
-    let label = this.#bucketLabels.get(text);
+    let label = this.#storedLabels.get(text);
     if (label === undefined) {
       try {
         label = parseCompactLabel(this.#scheme, text);
@@ -713,8 +728,25 @@ export class RequestAuthorizer implements Authorizer {
         if (!isSovraError(error)) throw error;
         label = schemeLabelsOf(this.#scheme).highest;
       }
-      if (this.#bucketLabels.size >= LABEL_MEMO_ENTRIES) this.#bucketLabels.clear();
-      this.#bucketLabels.set(text, label);
+      if (this.#storedLabels.size >= LABEL_MEMO_ENTRIES) this.#storedLabels.clear();
+      this.#storedLabels.set(text, label);
+    }
+    return label;
+  }
+
+  /**
+   * The label of an object's data: its bucket's, joined with the version's own label when it has
+   * one, so that the bucket's label stays a floor even for a record written before the bucket's
+   * label was raised.
+   */
+  #objectLabelOf(bucketLabel: SecurityLabel, objectText: string | null): SecurityLabel {
+    if (objectText === null) return bucketLabel;
+    const memoKey = `${labelKey(bucketLabel)}\u0000${objectText}`;
+    let label = this.#joinedLabels.get(memoKey);
+    if (label === undefined) {
+      label = joinLabels(bucketLabel, this.#labelOf(objectText));
+      if (this.#joinedLabels.size >= LABEL_MEMO_ENTRIES) this.#joinedLabels.clear();
+      this.#joinedLabels.set(memoKey, label);
     }
     return label;
   }
@@ -882,35 +914,52 @@ function guardrailDenials(decision: GuardrailDecision): string[] {
   return failed;
 }
 
-/** The label rule a request breaks, if any: no read up for reads, no write down for copies. */
+/**
+ * The labels one decision compares: the target's data (the bucket's label joined with the
+ * object's own), the target bucket's, and the data a copy brings (its source object's).
+ */
+interface DecisionLabels {
+  resource: SecurityLabel | null;
+  bucket: SecurityLabel | null;
+  source: SecurityLabel | null;
+}
+
+/**
+ * The label rule a request breaks, if any: no read up for reads; no label above one's own
+ * clearance for whoever labels data; no write down for copies, into the destination *bucket*:
+ * a copy never puts data into a bucket labelled below it, even as an object labelled higher
+ * than its bucket (docs/reference/classification.md "Object labels").
+ */
 function classificationRule(
   action: string,
   clearance: Clearance,
-  resourceLabel: SecurityLabel | null,
-  sourceLabel: SecurityLabel | null,
+  labels: DecisionLabels,
+  labelsData: boolean,
 ): ClassificationCheck['rule'] {
+  const resourceLabel = labels.resource;
   if (resourceLabel === null) return null;
   if (READ_DATA_ACTIONS.has(action) && !canRead(clearance, resourceLabel)) return 'no-read-up';
-  if (LABELLING_ACTIONS.has(action) && !dominates(clearance, resourceLabel))
+  if ((labelsData || LABELLING_ACTIONS.has(action)) && !dominates(clearance, resourceLabel))
     return 'no-label-above-clearance';
-  if (sourceLabel !== null && !canWriteInto(sourceLabel, resourceLabel)) return 'no-write-down';
+  if (labels.source !== null && !canWriteInto(labels.source, labels.bucket ?? resourceLabel))
+    return 'no-write-down';
   return null;
 }
 
 function classificationCheck(
   rule: ClassificationCheck['rule'],
   clearance: Clearance,
-  resourceLabel: SecurityLabel | null,
-  sourceLabel: SecurityLabel | null,
+  labels: DecisionLabels,
 ): ClassificationCheck {
   const clearanceText = renderCompactLabel(clearance);
-  const resourceText = resourceLabel === null ? null : renderCompactLabel(resourceLabel);
-  const sourceText = sourceLabel === null ? null : renderCompactLabel(sourceLabel);
+  const resourceText = labels.resource === null ? null : renderCompactLabel(labels.resource);
+  const bucketText = labels.bucket === null ? null : renderCompactLabel(labels.bucket);
+  const sourceText = labels.source === null ? null : renderCompactLabel(labels.source);
   const reason =
     rule === 'no-read-up'
       ? `the clearance ${clearanceText} does not dominate the data's label ${resourceText}`
       : rule === 'no-write-down'
-        ? `data labelled ${sourceText} cannot flow into a bucket labelled ${resourceText}`
+        ? `data labelled ${sourceText} cannot flow into a bucket labelled ${bucketText}`
         : rule === 'no-label-above-clearance'
           ? `the clearance ${clearanceText} does not dominate the label ${resourceText} the request would give`
           : 'no label rule refuses the request';
@@ -1024,14 +1073,7 @@ const schemeLabels = new WeakMap<ClassificationScheme, { lowest: SecurityLabel; 
 function schemeLabelsOf(scheme: ClassificationScheme): { lowest: SecurityLabel; highest: SecurityLabel } {
   let labels = schemeLabels.get(scheme);
   if (labels === undefined) {
-    const top = scheme.levels.at(-1) ?? scheme.lowestLevel;
-    labels = {
-      lowest: lowestLabel(scheme),
-      highest: Object.freeze({
-        level: top,
-        compartments: Object.freeze(scheme.compartments.map((compartment) => compartment.id).sort()),
-      }),
-    };
+    labels = { lowest: lowestLabel(scheme), highest: highestLabel(scheme) };
     schemeLabels.set(scheme, labels);
   }
   return labels;

@@ -77,6 +77,8 @@ export class MultipartUploads {
     objectLock?: RequestedObjectLock | null;
     /** x-amz-server-side-encryption* headers: the upload's data key is made now, used by every part. */
     encryption?: EncryptionRequest;
+    /** The object's own label (ObjectVersion.classification), checked by the caller; absent: the bucket's. */
+    classification?: string | null;
   }): Promise<MultipartUpload> {
     validateObjectKey(input.key);
     const bucket = await this.#objects.getBucket(input.bucket);
@@ -114,6 +116,7 @@ export class MultipartUploads {
       ownerTenantId: input.caller.tenantId,
       initiatorPrincipalId: input.caller.principalId,
       ...(objectLock === null ? {} : { objectLock }),
+      classification: input.classification ?? null,
     };
     await this.#metadata.transaction((tx) => tx.insertUpload(upload));
     return upload;
@@ -361,6 +364,7 @@ export class MultipartUploads {
         // No requested retention: commitVersion applies the bucket's default, as of completion.
         retention: upload.objectLock?.retention ?? null,
         legalHold: upload.objectLock?.legalHold ?? false,
+        classification: upload.classification,
         ownerTenantId: upload.ownerTenantId,
       },
       input.conditions,

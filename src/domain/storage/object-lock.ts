@@ -1,7 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { storageError } from './errors.ts';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectStore, VersionAdmission } from './object-store.ts';
 import type { MetadataStore, MetadataTx } from './ports.ts';
 import { lockReason, mayRemove } from './retention.ts';
 import type {
@@ -307,13 +307,16 @@ export class ObjectLock {
     this.#objects.forgetBucket(bucketName);
   }
 
+  /** `admit` sees the version before anything about its retention is answered. */
   async getRetention(
     bucket: BucketRecord,
     key: string,
     versionId: string | null,
+    admit?: VersionAdmission,
   ): Promise<{ version: ObjectVersion; retention: ObjectRetention }> {
     requireObjectLock(bucket);
     const version = await this.#objects.getObjectVersion(bucket.name, key, versionId);
+    if (admit !== undefined) await admit(version);
     if (version.retention === null) {
       throw storageError(
         'NoSuchObjectLockConfiguration',
@@ -346,9 +349,11 @@ export class ObjectLock {
     bucket: BucketRecord,
     key: string,
     versionId: string | null,
+    admit?: VersionAdmission,
   ): Promise<{ version: ObjectVersion; on: boolean }> {
     requireObjectLock(bucket);
     const version = await this.#objects.getObjectVersion(bucket.name, key, versionId);
+    if (admit !== undefined) await admit(version);
     return { version, on: version.legalHold };
   }
 

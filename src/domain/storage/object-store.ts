@@ -80,7 +80,16 @@ export interface PutObjectInput {
   objectLock?: RequestedObjectLock | null;
   /** x-amz-server-side-encryption* headers; absent: the bucket's or tenant's default. */
   encryption?: EncryptionRequest;
+  /** The version's own label (ObjectVersion.classification), checked by the caller; absent: the bucket's. */
+  classification?: string | null;
 }
+
+/**
+ * Runs as soon as a version's record has been read and before anything about it is answered or
+ * copied (conditions, ranges, data): it may throw to refuse (an object's own label, checked by the
+ * protocol with the authorizer: no read up).
+ */
+export type VersionAdmission = (version: ObjectVersion) => Promise<void>;
 
 export interface CopyObjectInput {
   caller: Caller;
@@ -100,6 +109,10 @@ export interface CopyObjectInput {
   encryption?: EncryptionRequest;
   /** x-amz-copy-source-server-side-encryption-customer-key of an SSE-C source. */
   sourceCustomerKey?: Buffer | null;
+  /** The copy's own label (ObjectVersion.classification), checked by the caller; absent: the destination bucket's. */
+  classification?: string | null;
+  /** Checks the source version before its conditions or data are looked at. */
+  admitSource?: VersionAdmission;
 }
 
 /**
@@ -395,6 +408,7 @@ export class ObjectStore {
         tags: input.tags,
         objectLock,
         encryption: sealed?.encryption ?? null,
+        classification: input.classification ?? null,
         checksum:
           input.checksum === null
             ? null
@@ -417,6 +431,7 @@ export class ObjectStore {
   async copyObject(input: CopyObjectInput): Promise<{ version: ObjectVersion; source: ObjectVersion }> {
     validateObjectKey(input.key);
     const source = await this.getObjectVersion(input.source.bucket, input.source.key, input.source.versionId);
+    if (input.admitSource !== undefined) await input.admitSource(source);
     evaluateReadConditions(input.sourceConditions, source.etag, source.lastModified, true);
     if (source.sizeBytes > LIMITS.copySourceMaxBytes) {
       throw storageError(
@@ -478,6 +493,7 @@ export class ObjectStore {
         tags: input.tags ?? source.tags,
         objectLock,
         encryption: sealed?.encryption ?? null,
+        classification: input.classification ?? null,
         checksum:
           checksumAlgorithm === null
             ? null
@@ -511,6 +527,7 @@ export class ObjectStore {
       objectLock: RequestedObjectLock | null;
       checksum: ObjectChecksum | null;
       encryption: ObjectEncryption | null;
+      classification: string | null;
     },
   ): NewObjectVersion {
     const layout: DataLayout =
@@ -540,6 +557,7 @@ export class ObjectStore {
       tags: fields.tags,
       retention: fields.objectLock?.retention ?? null,
       legalHold: fields.objectLock?.legalHold ?? false,
+      classification: fields.classification,
       ownerTenantId: caller.tenantId,
     };
   }
@@ -660,6 +678,15 @@ export class ObjectStore {
     return version;
   }
 
+  /**
+   * The own label of a key's current version (ObjectVersion.classification), or null when it
+   * carries its bucket's label or there is no current version (`sovra policy explain`).
+   */
+  async currentObjectLabel(bucket: string, key: string): Promise<string | null> {
+    await this.getBucket(bucket);
+    return (await this.#metadata.getLatestVersion(bucket, key))?.classification ?? null;
+  }
+
   /** Like getObjectVersion but returns delete markers too. */
   async findVersion(bucket: string, key: string, versionId: string | null): Promise<ObjectVersion> {
     await this.getBucket(bucket);
@@ -675,6 +702,7 @@ export class ObjectStore {
     return version;
   }
 
+  /** `admit` sees the version before its conditions, range or data are looked at. */
   async readObject(
     bucket: string,
     key: string,
@@ -683,8 +711,10 @@ export class ObjectStore {
     range: ByteRangeRequest | null,
     withBody = true,
     customerKey: Buffer | null = null,
+    admit?: VersionAdmission,
   ): Promise<ObjectRead> {
     const version = await this.getObjectVersion(bucket, key, versionId);
+    if (admit !== undefined) await admit(version);
     evaluateReadConditions(conditions, version.etag, version.lastModified);
     const resolved = range === null ? null : resolveRange(range, version.sizeBytes);
     if (!withBody) {
@@ -803,6 +833,7 @@ export class ObjectStore {
         tags: {},
         retention: null,
         legalHold: false,
+        classification: null,
         ownerTenantId: caller?.tenantId ?? bucket.tenantId,
       });
       await this.#events?.record(tx, {

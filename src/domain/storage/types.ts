@@ -120,6 +120,12 @@ export interface ObjectVersion {
   /** Object Lock: retention period and legal hold of this version. */
   retention: ObjectRetention | null;
   legalHold: boolean;
+  /**
+   * The version's own security label in its compact form (`SECRET//CRYPTO`), above its bucket's;
+   * null when it carries its bucket's label. The data's label is the two joined
+   * (docs/reference/classification.md "Object labels"). Delete markers carry none.
+   */
+  classification: string | null;
   ownerTenantId: string;
   /** Monotonic row sequence: orders versions newest first. */
   seq: number;
@@ -145,6 +151,8 @@ export interface MultipartUpload {
   initiatorPrincipalId: string;
   /** Object Lock settings asked for at CreateMultipartUpload, applied on completion; absent when none were. */
   objectLock?: RequestedObjectLock;
+  /** The label CreateMultipartUpload gave the object (as ObjectVersion.classification), applied on completion. */
+  classification: string | null;
 }
 
 export interface UploadPart {

@@ -16,9 +16,10 @@ import { header } from './object-headers.ts';
 export const LABEL_HEADER_MEMO_ENTRIES = 1_024;
 
 /**
- * Security labels on the S3 wire (docs/reference/classification.md "S3"): CreateBucket reads the
- * `x-sovra-classification` and `x-sovra-compartments` request headers; HeadBucket, GetObject and
- * HeadObject answer with the label of the bucket (objects inherit their bucket's label).
+ * Bucket labels on the S3 wire (docs/reference/classification.md "S3"): CreateBucket reads the
+ * `x-sovra-classification` and `x-sovra-compartments` request headers; HeadBucket answers with
+ * the bucket's label, and so do GetObject and HeadObject for an object without a label of its
+ * own (object labels: object-labels.ts).
  */
 export class S3LabelHeaders {
   readonly #scheme: ClassificationScheme;
@@ -50,16 +51,16 @@ export class S3LabelHeaders {
     return renderCompactLabel(label);
   }
 
-  /**
-   * The response headers of a bucket's label (and of its objects'). A bucket without a recorded
-   * label is at the lowest level. A recorded label the scheme no longer knows is answered as
-   * stored, so the client sees what authorization fails closed on.
-   */
   /** The label as audit records show it: the stored compact label, or the lowest level's id. */
   labelOf(classification: string | null): string {
     return classification ?? this.#scheme.lowestLevel.id;
   }
 
+  /**
+   * The response headers of a bucket's label (and of its objects without a label of their own).
+   * A bucket without a recorded label is at the lowest level. A recorded label the scheme no
+   * longer knows is answered as stored, so the client sees what authorization fails closed on.
+   */
   responseHeaders(classification: string | null): Readonly<Record<string, string>> {
     if (classification === null) return this.#lowest;
     let headers = this.#byText.get(classification);

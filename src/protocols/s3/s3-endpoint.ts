@@ -37,6 +37,7 @@ import * as objectHandlers from './handlers/objects.ts';
 import { postObject } from './handlers/post-object.ts';
 import * as tagging from './handlers/tagging.ts';
 import { S3LabelHeaders } from './label-headers.ts';
+import { S3ObjectLabels, type ObjectLabelWrite } from './object-labels.ts';
 import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
 import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
 import { ACCESS_APPROVAL_HEADER } from '../../domain/lockbox/operator-access-gate.ts';
@@ -84,7 +85,11 @@ export interface S3Outcome {
   denial: AccessDenial | null;
   /** The tenant that owns the bucket (the audit record goes to its view), once the bucket is known. */
   resourceTenantId: string | null;
-  /** The bucket's label as stored (null: unlabelled, the lowest level), once the bucket is known. */
+  /**
+   * The label of the data the request touched, once known: the bucket's as stored (null:
+   * unlabelled, the lowest level), or for an object with a label of its own, the bucket's joined
+   * with it.
+   */
   classification: string | null;
 }
 
@@ -128,10 +133,13 @@ export class S3Endpoint {
   readonly #o: S3EndpointOptions;
   readonly #signingKeys = new SigningKeyCache();
   readonly #labels: S3LabelHeaders;
+  readonly #objectLabels: S3ObjectLabels;
 
   constructor(options: S3EndpointOptions) {
     this.#o = options;
-    this.#labels = new S3LabelHeaders(options.scheme ?? classificationProfile('generic'));
+    const scheme = options.scheme ?? classificationProfile('generic');
+    this.#labels = new S3LabelHeaders(scheme);
+    this.#objectLabels = new S3ObjectLabels(scheme, options.authorizer, this.#labels);
   }
 
   async handle(
@@ -171,7 +179,7 @@ export class S3Endpoint {
       }
       if (route.action === 'PostObject') {
         // The policy signature travels in the form fields; the handler authenticates.
-        const who = await postObject(req, res, route, requestId, this.#o);
+        const who = await postObject(req, res, route, requestId, this.#o, this.#objectLabels, outcome);
         outcome.principalId = who?.principalId ?? null;
         outcome.tenantId = who?.tenantId ?? null;
         return outcome;
@@ -290,6 +298,38 @@ export class S3Endpoint {
     return bucket;
   }
 
+  /**
+   * A write's bucket, authorized as #bucketFor does, and the label its label headers ask for
+   * (null: the bucket's), authorized again as a labelling (S3ObjectLabels.labelWrite).
+   */
+  async #bucketForWrite(x: S3Exchange): Promise<{ bucket: BucketRecord; label: ObjectLabelWrite | null }> {
+    const requested = this.#objectLabels.requestedLabel(x.req.headers);
+    const bucket = await this.#bucketFor(x);
+    if (requested === null) return { bucket, label: null };
+    const label = await this.#objectLabels.labelWrite(
+      x,
+      IAM_ACTION[x.route.action],
+      bucket,
+      x.route.key!,
+      requested,
+      requestFactsOf(x.route, x.req.headers),
+    );
+    return { bucket, label };
+  }
+
+  /** For listings: whether an entry with a label of its own may be shown (no read up). */
+  #readableFilter(
+    x: S3Exchange,
+    bucket: BucketRecord,
+  ): (entry: { classification: string | null }) => Promise<boolean> {
+    return this.#objectLabels.readableFilter(
+      x,
+      IAM_ACTION[x.route.action],
+      bucket,
+      requestFactsOf(x.route, x.req.headers),
+    );
+  }
+
   async #dispatch(x: S3Exchange): Promise<void> {
     const { objects, uploads, authorizer } = this.#o;
     const action = x.route.action;
@@ -326,36 +366,55 @@ export class S3Endpoint {
       case 'PutBucketAcl':
         await this.#bucketFor(x);
         return buckets.putAcl(x);
-      case 'ListObjects':
-        return listings.listObjectsV1(x, objects, await this.#bucketFor(x));
-      case 'ListObjectsV2':
-        return listings.listObjectsV2(x, objects, await this.#bucketFor(x));
-      case 'ListObjectVersions':
-        return listings.listObjectVersions(x, objects, await this.#bucketFor(x));
-      case 'ListMultipartUploads':
-        return listings.listMultipartUploads(x, uploads, await this.#bucketFor(x));
+      case 'ListObjects': {
+        const bucket = await this.#bucketFor(x);
+        return listings.listObjectsV1(x, objects, bucket, this.#readableFilter(x, bucket));
+      }
+      case 'ListObjectsV2': {
+        const bucket = await this.#bucketFor(x);
+        return listings.listObjectsV2(x, objects, bucket, this.#readableFilter(x, bucket));
+      }
+      case 'ListObjectVersions': {
+        const bucket = await this.#bucketFor(x);
+        return listings.listObjectVersions(x, objects, bucket, this.#readableFilter(x, bucket));
+      }
+      case 'ListMultipartUploads': {
+        const bucket = await this.#bucketFor(x);
+        return listings.listMultipartUploads(x, uploads, bucket, this.#readableFilter(x, bucket));
+      }
       case 'DeleteObjects':
         // s3:DeleteObject is decided per key, as S3 does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
         return objectHandlers.deleteObjects(x, objects, await objects.getBucket(x.route.bucket!), authorizer);
-      case 'PutObject':
-        return objectHandlers.putObject(x, objects, await this.#bucketFor(x));
-      case 'CopyObject':
-        return objectHandlers.copyObject(x, objects, authorizer, await this.#bucketFor(x));
-      case 'GetObject':
-      case 'HeadObject': {
-        // Objects carry their bucket's label (docs/reference/classification.md "S3").
-        const bucket = await this.#bucketFor(x);
-        const labelHeaders = this.#labels.responseHeaders(bucket.classification);
-        return objectHandlers.getObject(x, objects, bucket, action === 'HeadObject', labelHeaders);
+      case 'PutObject': {
+        const { bucket, label } = await this.#bucketForWrite(x);
+        return objectHandlers.putObject(x, objects, bucket, label);
       }
+      case 'CopyObject': {
+        const { bucket, label } = await this.#bucketForWrite(x);
+        return objectHandlers.copyObject(x, objects, authorizer, bucket, label);
+      }
+      case 'GetObject':
+      case 'HeadObject':
+        // Objects carry their bucket's label or one of their own (docs/reference/classification.md).
+        return objectHandlers.getObject(
+          x,
+          objects,
+          await this.#bucketFor(x),
+          action === 'HeadObject',
+          this.#objectLabels,
+        );
       case 'DeleteObject':
         return objectHandlers.deleteObject(x, objects, await this.#bucketFor(x), authorizer);
       case 'GetObjectAcl': {
         const bucket = await this.#bucketFor(x);
-        const version = await objects.getObjectVersion(
-          bucket.name,
-          x.route.key!,
-          x.route.query.get('versionId'),
+        const versionId = x.route.query.get('versionId');
+        const version = await objects.getObjectVersion(bucket.name, x.route.key!, versionId);
+        await this.#objectLabels.admit(
+          x,
+          IAM_ACTION[action],
+          bucket,
+          version,
+          versionId === null ? undefined : { versionId },
         );
         return buckets.getAcl(x, version.ownerTenantId);
       }
@@ -364,18 +423,20 @@ export class S3Endpoint {
         await objects.getObjectVersion(bucket.name, x.route.key!, x.route.query.get('versionId'));
         return buckets.putAcl(x);
       }
-      case 'CreateMultipartUpload':
-        return multipart.createMultipartUpload(x, uploads, await this.#bucketFor(x));
+      case 'CreateMultipartUpload': {
+        const { bucket, label } = await this.#bucketForWrite(x);
+        return multipart.createMultipartUpload(x, uploads, bucket, label);
+      }
       case 'UploadPart':
         return multipart.uploadPart(x, uploads, await this.#bucketFor(x));
       case 'UploadPartCopy':
         return multipart.uploadPartCopy(x, uploads, objects, authorizer, await this.#bucketFor(x));
       case 'CompleteMultipartUpload':
-        return multipart.completeMultipartUpload(x, uploads, await this.#bucketFor(x));
+        return multipart.completeMultipartUpload(x, uploads, await this.#bucketFor(x), this.#objectLabels);
       case 'AbortMultipartUpload':
         return multipart.abortMultipartUpload(x, uploads, await this.#bucketFor(x));
       case 'ListParts':
-        return listings.listParts(x, uploads, await this.#bucketFor(x));
+        return listings.listParts(x, uploads, await this.#bucketFor(x), this.#objectLabels);
       case 'GetBucketTagging':
         return tagging.getBucketTagging(x, this.#o, await this.#bucketFor(x));
       case 'PutBucketTagging':
@@ -383,7 +444,7 @@ export class S3Endpoint {
       case 'DeleteBucketTagging':
         return tagging.deleteBucketTagging(x, this.#o, await this.#bucketFor(x));
       case 'GetObjectTagging':
-        return tagging.getObjectTagging(x, this.#o, await this.#bucketFor(x));
+        return tagging.getObjectTagging(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'PutObjectTagging':
         return tagging.putObjectTagging(x, this.#o, await this.#bucketFor(x));
       case 'DeleteObjectTagging':
@@ -411,11 +472,11 @@ export class S3Endpoint {
       case 'PutObjectLockConfiguration':
         return objectLock.putObjectLockConfiguration(x, this.#o, await this.#bucketFor(x));
       case 'GetObjectRetention':
-        return objectLock.getObjectRetention(x, this.#o, await this.#bucketFor(x));
+        return objectLock.getObjectRetention(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'PutObjectRetention':
         return objectLock.putObjectRetention(x, this.#o, await this.#bucketFor(x));
       case 'GetObjectLegalHold':
-        return objectLock.getObjectLegalHold(x, this.#o, await this.#bucketFor(x));
+        return objectLock.getObjectLegalHold(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'PutObjectLegalHold':
         return objectLock.putObjectLegalHold(x, this.#o, await this.#bucketFor(x));
       case 'GetBucketNotificationConfiguration':

@@ -1,10 +1,11 @@
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { MultipartUploads } from '../../../domain/storage/multipart-uploads.ts';
-import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
+import type { BucketRecord, MultipartUpload, ObjectVersion } from '../../../domain/storage/types.ts';
 import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
 import { sendXml, type S3Exchange } from '../exchange.ts';
 import { parseNonNegativeInteger, quotedEtag } from '../object-headers.ts';
+import type { S3ObjectLabels } from '../object-labels.ts';
 import { renderXmlDocument, type XmlNode } from '../xml.ts';
 import { ownerNode } from './buckets.ts';
 
@@ -48,6 +49,23 @@ function listingQuery(q: URLSearchParams, maxName = 'max-keys') {
   };
 }
 
+/**
+ * The entries of a page the caller may see: no read up through listings. An entry whose version
+ * has a label of its own above the caller's clearance is left out, so a page may hold fewer
+ * entries than asked for while IsTruncated is true; paging goes on from the last entry the
+ * store returned, seen or not. Key names and common prefixes are the bucket's, at its label.
+ */
+async function readableEntries<T extends { classification: string | null }>(
+  entries: readonly T[],
+  readable: (entry: T) => Promise<boolean>,
+): Promise<readonly T[]> {
+  // Most pages have no entry with a label of its own: they pass as they are, with no decision.
+  if (entries.every((entry) => entry.classification === null)) return entries;
+  const kept: T[] = [];
+  for (const entry of entries) if (await readable(entry)) kept.push(entry);
+  return kept;
+}
+
 function commonPrefixNodes(prefixes: readonly string[], encode: (text: string) => string): XmlNode[] {
   return prefixes.map((p) => ['CommonPrefixes', [['Prefix', encode(p)]]]);
 }
@@ -72,6 +90,7 @@ export async function listObjectsV2(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
+  readable: (entry: ObjectVersion) => Promise<boolean>,
 ): Promise<void> {
   const q = x.route.query;
   const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
@@ -79,6 +98,7 @@ export async function listObjectsV2(
   const startAfter = q.get('start-after') ?? '';
   const after = token !== null ? decodeToken(token) : startAfter;
   const page = await objects.listObjects(bucket.name, { prefix, delimiter, after, maxKeys });
+  const listed = await readableEntries(page.objects, readable);
   const nodes: XmlNode[] = [
     ['Name', bucket.name],
     ['Prefix', encode(prefix)],
@@ -86,16 +106,13 @@ export async function listObjectsV2(
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   nodes.push(['MaxKeys', maxKeys]);
   if (urlEncoded) nodes.push(['EncodingType', 'url']);
-  nodes.push(
-    ['KeyCount', page.objects.length + page.commonPrefixes.length],
-    ['IsTruncated', page.isTruncated],
-  );
+  nodes.push(['KeyCount', listed.length + page.commonPrefixes.length], ['IsTruncated', page.isTruncated]);
   if (token !== null) nodes.push(['ContinuationToken', token]);
   if (page.isTruncated && page.lastReturned !== null)
     nodes.push(['NextContinuationToken', encodeToken(page.lastReturned)]);
   if (startAfter !== '') nodes.push(['StartAfter', encode(startAfter)]);
   const withOwner = q.get('fetch-owner') === 'true';
-  for (const version of page.objects) nodes.push(objectNode(version, encode, withOwner));
+  for (const version of listed) nodes.push(objectNode(version, encode, withOwner));
   nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListBucketResult', nodes));
 }
@@ -105,24 +122,28 @@ export async function listObjectsV1(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
+  readable: (entry: ObjectVersion) => Promise<boolean>,
 ): Promise<void> {
   const q = x.route.query;
   const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
   const marker = q.get('marker') ?? '';
   const page = await objects.listObjects(bucket.name, { prefix, delimiter, after: marker, maxKeys });
+  const listed = await readableEntries(page.objects, readable);
   const nodes: XmlNode[] = [
     ['Name', bucket.name],
     ['Prefix', encode(prefix)],
     ['Marker', encode(marker)],
   ];
-  // NextMarker is returned only when a delimiter was given; otherwise clients use the last key.
-  if (page.isTruncated && delimiter !== '' && page.lastReturned !== null)
+  // NextMarker is returned only when a delimiter was given; otherwise clients use the last key,
+  // which is not the last one the store returned when entries were left out: then it is sent.
+  const leftOut = listed.length !== page.objects.length;
+  if (page.isTruncated && (delimiter !== '' || leftOut) && page.lastReturned !== null)
     nodes.push(['NextMarker', encode(page.lastReturned)]);
   nodes.push(['MaxKeys', maxKeys]);
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
-  for (const version of page.objects) nodes.push(objectNode(version, encode, true));
+  for (const version of listed) nodes.push(objectNode(version, encode, true));
   nodes.push(...commonPrefixNodes(page.commonPrefixes, encode));
   sendXml(x.res, 200, renderXmlDocument('ListBucketResult', nodes));
 }
@@ -132,6 +153,7 @@ export async function listObjectVersions(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
+  readable: (entry: ObjectVersion) => Promise<boolean>,
 ): Promise<void> {
   const q = x.route.query;
   const { encode, prefix, delimiter, max: maxKeys, urlEncoded } = listingQuery(q);
@@ -164,7 +186,7 @@ export async function listObjectVersions(
   if (delimiter !== '') nodes.push(['Delimiter', encode(delimiter)]);
   if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
-  for (const v of page.versions) {
+  for (const v of await readableEntries(page.versions, readable)) {
     const common: XmlNode[] = [
       ['Key', encode(v.key)],
       ['VersionId', v.versionId],
@@ -194,6 +216,7 @@ export async function listMultipartUploads(
   x: S3Exchange,
   uploads: MultipartUploads,
   bucket: BucketRecord,
+  readable: (entry: MultipartUpload) => Promise<boolean>,
 ): Promise<void> {
   const q = x.route.query;
   const { encode, prefix, delimiter, max: maxUploads, urlEncoded } = listingQuery(q, 'max-uploads');
@@ -219,7 +242,7 @@ export async function listMultipartUploads(
   nodes.push(['MaxUploads', maxUploads]);
   if (urlEncoded) nodes.push(['EncodingType', 'url']);
   nodes.push(['IsTruncated', page.isTruncated]);
-  for (const u of page.uploads) {
+  for (const u of await readableEntries(page.uploads, readable)) {
     const fields: XmlNode[] = [
       ['Key', encode(u.key)],
       ['UploadId', u.uploadId],
@@ -246,6 +269,7 @@ export async function listParts(
   x: S3Exchange,
   uploads: MultipartUploads,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   const q = x.route.query;
   const uploadId = q.get('uploadId') ?? '';
@@ -258,6 +282,7 @@ export async function listParts(
     marker,
     maxParts,
   );
+  await labels.admit(x, 's3:ListMultipartUploadParts', bucket, upload);
   const nodes: XmlNode[] = [
     ['Bucket', bucket.name],
     ['Key', x.route.key!],

@@ -26,15 +26,20 @@ import {
   readUserMetadata,
   readWriteConditions,
 } from '../object-headers.ts';
+import type { ObjectLabelWrite, S3ObjectLabels } from '../object-labels.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
 import { readObjectLockHeaders } from './object-lock.ts';
 import { authorizeCopySource, checkCannedAcl, readCopySource, showsVersionIds } from './objects.ts';
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html; `label` is what
+ * the label headers asked for (null: the bucket's), kept on the upload until it completes.
+ */
 export async function createMultipartUpload(
   x: S3Exchange,
   uploads: MultipartUploads,
   bucket: BucketRecord,
+  label: ObjectLabelWrite | null,
 ): Promise<void> {
   checkCannedAcl(x);
   const checksumAlgorithm = readChecksumAlgorithmName(
@@ -57,8 +62,12 @@ export async function createMultipartUpload(
     checksumType: typeHeader ?? null,
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
+    classification: label?.stored ?? null,
   });
-  const headers: OutgoingHttpHeaders = encryptionHeaders(upload.encryption, encryption.customerKey);
+  const headers: OutgoingHttpHeaders = {
+    ...encryptionHeaders(upload.encryption, encryption.customerKey),
+    ...label?.responseHeaders,
+  };
   if (upload.checksumAlgorithm !== null) {
     headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;
     headers['x-amz-checksum-type'] = upload.checksumType ?? 'COMPOSITE';
@@ -125,8 +134,11 @@ export async function uploadPartCopy(
   bucket: BucketRecord,
 ): Promise<void> {
   const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
-  await authorizeCopySource(x, objects, authorizer, source, bucket);
+  const admitSource = await authorizeCopySource(x, objects, authorizer, source, bucket);
   const sourceVersion = await objects.getObjectVersion(source.bucket, source.key, source.versionId);
+  // Before the range is checked against the source's size: nothing about a source above the
+  // caller's clearance, nor its data, may reach a bucket below its label.
+  await admitSource(sourceVersion);
   const rangeHeader = header(x.req.headers, 'x-amz-copy-source-range');
   const range = readRange(rangeHeader);
   if (rangeHeader !== undefined && (range === null || range.kind !== 'bounded')) {
@@ -174,6 +186,7 @@ export async function completeMultipartUpload(
   x: S3Exchange,
   uploads: MultipartUploads,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   const doc = parseXmlBody(await readBodyText(x.body, LIMITS.xmlBodyMaxBytes), 'CompleteMultipartUpload');
   const claims: CompletedPartClaim[] = [];
@@ -205,8 +218,11 @@ export async function completeMultipartUpload(
     parts: claims,
     conditions: readWriteConditions(x.req.headers),
   });
+  x.outcome.classification = labels.textOf(bucket.classification, version.classification);
   // SSE-C: S3 answers CompleteMultipartUpload with the algorithm only (no key is sent with it).
   const headers: OutgoingHttpHeaders = encryptionHeaders(version.encryption, null);
+  // An object with a label of its own: the answer confirms it, as CreateMultipartUpload's did.
+  if (version.classification !== null) Object.assign(headers, labels.responseHeaders(bucket, version));
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
   const result: XmlNode[] = [
     ['Location', `/${bucket.name}/${encodeURIComponent(version.key)}`],

@@ -12,6 +12,7 @@ import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
 import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
 import { header } from '../object-headers.ts';
+import type { S3ObjectLabels } from '../object-labels.ts';
 import type { S3Services } from '../s3-endpoint.ts';
 import { parseXmlBody, renderXmlDocument, xmlObject, xmlText, type XmlNode, type XmlObject } from '../xml.ts';
 
@@ -59,11 +60,11 @@ export async function getObjectRetention(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
-  const { retention } = await services.objectLock.getRetention(
-    bucket,
-    x.route.key!,
-    x.route.query.get('versionId'),
+  const versionId = x.route.query.get('versionId');
+  const { retention } = await services.objectLock.getRetention(bucket, x.route.key!, versionId, (version) =>
+    labels.admit(x, 's3:GetObjectRetention', bucket, version, versionId === null ? undefined : { versionId }),
   );
   sendXml(
     x.res,
@@ -103,8 +104,12 @@ export async function getObjectLegalHold(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
-  const { on } = await services.objectLock.getLegalHold(bucket, x.route.key!, x.route.query.get('versionId'));
+  const versionId = x.route.query.get('versionId');
+  const { on } = await services.objectLock.getLegalHold(bucket, x.route.key!, versionId, (version) =>
+    labels.admit(x, 's3:GetObjectLegalHold', bucket, version, versionId === null ? undefined : { versionId }),
+  );
   sendXml(x.res, 200, renderXmlDocument('LegalHold', [['Status', on ? 'ON' : 'OFF']]));
 }
 

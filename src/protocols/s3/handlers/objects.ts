@@ -31,6 +31,7 @@ import {
   RESPONSE_OVERRIDES,
   versionHeaders,
 } from '../object-headers.ts';
+import type { ObjectLabelWrite, S3ObjectLabels } from '../object-labels.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
 import { ALLOWED_CANNED_ACLS } from './buckets.ts';
 import { governanceBypassOf, readObjectLockHeaders } from './object-lock.ts';
@@ -71,8 +72,16 @@ export function checkCannedAcl(x: S3Exchange): void {
   }
 }
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html */
-export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: BucketRecord): Promise<void> {
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html; `label` is what the
+ * x-sovra-classification / x-sovra-compartments headers asked for (null: the bucket's label).
+ */
+export async function putObject(
+  x: S3Exchange,
+  objects: ObjectStore,
+  bucket: BucketRecord,
+  label: ObjectLabelWrite | null,
+): Promise<void> {
   checkCannedAcl(x);
   const encryption = readEncryptionRequest(x.req);
   const version = await objects.putObject({
@@ -89,11 +98,13 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
     conditions: readWriteConditions(x.req.headers),
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
+    classification: label?.stored ?? null,
   });
   const headers: OutgoingHttpHeaders = {
     etag: quotedEtag(version.etag),
     ...checksumHeaders(version),
     ...encryptionHeaders(version.encryption, encryption.customerKey),
+    ...label?.responseHeaders,
   };
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;
   sendEmpty(x.res, 200, headers);
@@ -101,18 +112,21 @@ export async function putObject(x: S3Exchange, objects: ObjectStore, bucket: Buc
 
 /**
  * GET and HEAD Object, including ranges, partNumber, conditions and response overrides, with the
- * object's label headers (its bucket's label, which it inherits).
+ * object's label headers. A version with a label of its own is admitted (no read up) before its
+ * conditions, parts or data are looked at.
  */
 export async function getObject(
   x: S3Exchange,
   objects: ObjectStore,
   bucket: BucketRecord,
   head: boolean,
-  labelHeaders: Readonly<Record<string, string>> = {},
+  labels: S3ObjectLabels,
 ): Promise<void> {
   const query = x.route.query;
   const versionId = query.get('versionId');
   const partNumberText = query.get('partNumber');
+  const facts = versionId === null ? undefined : { versionId };
+  const admit = (version: ObjectVersion) => labels.admit(x, 's3:GetObject', bucket, version, facts);
   let range = readRange(header(x.req.headers, 'range'));
   let partsCount: number | null = null;
   if (partNumberText !== null) {
@@ -120,6 +134,7 @@ export async function getObject(
     if (range !== null)
       throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
     const version = await objects.getObjectVersion(bucket.name, x.route.key!, versionId);
+    await admit(version);
     const partRange = partRangeOf(version, partNumber);
     range = partRange.range;
     partsCount = partRange.partsCount;
@@ -133,12 +148,13 @@ export async function getObject(
     range,
     !head,
     customerKey?.key ?? null,
+    admit,
   );
   const version = read.version;
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
   if (version.encryption !== null) Object.assign(headers, encryptionHeaders(version.encryption, customerKey));
   if (partsCount !== null) headers['x-amz-mp-parts-count'] = String(partsCount);
-  Object.assign(headers, labelHeaders);
+  Object.assign(headers, labels.responseHeaders(bucket, version));
   if (header(x.req.headers, 'x-amz-checksum-mode') === 'ENABLED' && read.range === null) {
     Object.assign(headers, checksumHeaders(version));
   }
@@ -381,7 +397,9 @@ export function readCopySource(value: string): { bucket: string; key: string; ve
 /**
  * Authorizes a copy as the caller: reading the source (s3:GetObject on it, so no read up from
  * it), then writing its data into the destination with the source bucket as the data's origin,
- * so that no policy can copy data into a bucket of lower classification (no write down).
+ * so that no policy can copy data into a bucket of lower classification (no write down). Both
+ * are decided with the buckets' labels; the returned admission decides both again with the
+ * source version's own label once its record is read, before its conditions or data are.
  */
 export async function authorizeCopySource(
   x: S3Exchange,
@@ -389,32 +407,49 @@ export async function authorizeCopySource(
   authorizer: Authorizer,
   source: { bucket: string; key: string; versionId: string | null },
   destination: BucketRecord,
-): Promise<void> {
+): Promise<(sourceVersion: ObjectVersion) => Promise<void>> {
   const sourceBucket = await objects.getBucket(source.bucket);
-  await authorizer.authorize(
-    x.caller,
-    's3:GetObject',
-    { bucket: sourceBucket, key: source.key },
-    source.versionId === null ? undefined : { versionId: source.versionId },
-  );
+  const readFacts = source.versionId === null ? undefined : { versionId: source.versionId };
+  await authorizer.authorize(x.caller, 's3:GetObject', { bucket: sourceBucket, key: source.key }, readFacts);
   await authorizer.authorize(
     x.caller,
     's3:PutObject',
     { bucket: destination, key: x.route.key },
     { dataSource: sourceBucket },
   );
+  return async (sourceVersion) => {
+    const sourceLabel = sourceVersion.classification;
+    if (sourceLabel === null) return;
+    await authorizer.authorize(
+      x.caller,
+      's3:GetObject',
+      { bucket: sourceBucket, key: source.key, objectLabel: sourceLabel },
+      readFacts,
+    );
+    await authorizer.authorize(
+      x.caller,
+      's3:PutObject',
+      { bucket: destination, key: x.route.key },
+      { dataSource: sourceBucket, dataSourceLabel: sourceLabel },
+    );
+  };
 }
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html. The copy's label is what
+ * its label headers ask for, else the destination bucket's: labels are not metadata the
+ * directive copies, and no write down keeps the destination bucket at or above the source's.
+ */
 export async function copyObject(
   x: S3Exchange,
   objects: ObjectStore,
   authorizer: Authorizer,
   bucket: BucketRecord,
+  label: ObjectLabelWrite | null,
 ): Promise<void> {
   checkCannedAcl(x);
   const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
-  await authorizeCopySource(x, objects, authorizer, source, bucket);
+  const admitSource = await authorizeCopySource(x, objects, authorizer, source, bucket);
   const directive = header(x.req.headers, 'x-amz-metadata-directive') ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw s3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -447,8 +482,13 @@ export async function copyObject(
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
     sourceCustomerKey: sourceCustomerKey?.key ?? null,
+    classification: label?.stored ?? null,
+    admitSource,
   });
-  const headers: OutgoingHttpHeaders = encryptionHeaders(version.encryption, encryption.customerKey);
+  const headers: OutgoingHttpHeaders = {
+    ...encryptionHeaders(version.encryption, encryption.customerKey),
+    ...label?.responseHeaders,
+  };
   if (sourceVersion.versionId !== 'null' || source.versionId !== null)
     headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (showsVersionIds(bucket)) headers['x-amz-version-id'] = version.versionId;

@@ -37,7 +37,8 @@ import {
   readUserMetadata,
 } from '../object-headers.ts';
 import { IAM_ACTION, type S3Route } from '../route.ts';
-import type { S3Services } from '../s3-endpoint.ts';
+import type { S3ObjectLabels } from '../object-labels.ts';
+import type { S3Outcome, S3Services } from '../s3-endpoint.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText } from '../xml.ts';
 import { ALLOWED_CANNED_ACLS } from './buckets.ts';
 import { showsVersionIds } from './objects.ts';
@@ -53,9 +54,11 @@ export async function postObject(
   route: S3Route,
   requestId: string,
   services: S3Services,
+  labels: S3ObjectLabels,
+  outcome: S3Outcome,
 ): Promise<{ principalId: string; tenantId: string } | null> {
   try {
-    return await receiveAndStore(req, res, route, requestId, services);
+    return await receiveAndStore(req, res, route, requestId, services, labels, outcome);
   } catch (error) {
     await discardRest(req);
     throw error;
@@ -68,8 +71,12 @@ async function receiveAndStore(
   route: S3Route,
   requestId: string,
   services: S3Services,
+  labels: S3ObjectLabels,
+  outcome: S3Outcome,
 ): Promise<{ principalId: string; tenantId: string }> {
   const bucket = await services.objects.getBucket(route.bucket!);
+  outcome.resourceTenantId = bucket.tenantId;
+  outcome.classification = labels.textOf(bucket.classification, null);
   const form = await receiveFormHead(req);
   try {
     const fields = new PostFields(form.fields, form.file?.filename);
@@ -79,6 +86,13 @@ async function receiveAndStore(
     await services.authorizer.authorize(caller, IAM_ACTION.PostObject, { bucket, key });
     const policy = parsePostPolicy(requireField(fields, 'Policy'));
     const lengthRange = checkPostPolicy(policy, fields, bucket.name, key, services.clock.nowMs());
+    // x-sovra-classification / x-sovra-compartments fields, as PutObject's headers (and, like
+    // every field, covered by the policy's conditions).
+    const requested = labels.requestedLabel(fields.asHeaders());
+    const label =
+      requested === null
+        ? null
+        : await labels.labelWrite({ caller, outcome }, IAM_ACTION.PostObject, bucket, key, requested);
     const version = await services.objects.putObject({
       caller,
       bucket: bucket.name,
@@ -87,6 +101,7 @@ async function receiveAndStore(
       declaredBytes: null,
       ...readObjectFields(fields),
       conditions: {},
+      classification: label?.stored ?? null,
     });
     sendPostResponse(res, fields, {
       bucket,

@@ -5,6 +5,7 @@ import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.
 import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
 import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
+import type { S3ObjectLabels } from '../object-labels.ts';
 import type { S3Services } from '../s3-endpoint.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
 import { showsVersionIds } from './objects.ts';
@@ -40,18 +41,31 @@ export async function deleteBucketTagging(
   sendEmpty(x.res, 204);
 }
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html; a version with a
+ * label of its own is admitted (no read up) before its tags are answered.
+ */
 export async function getObjectTagging(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
-  const version = await services.tagging.getObjectTags(
-    bucket.name,
-    x.route.key!,
-    x.route.query.get('versionId'),
+  const versionId = x.route.query.get('versionId');
+  const version = await services.tagging.getObjectTags(bucket.name, x.route.key!, versionId);
+  await labels.admit(
+    x,
+    's3:GetObjectTagging',
+    bucket,
+    version,
+    versionId === null ? undefined : { versionId },
   );
-  sendXml(x.res, 200, renderTagging(tagList(version.tags)), versionIdHeader(x, bucket, version));
+  // The object's label travels in the answer's headers, not as a tag: a tag would be copied back
+  // by clients that copy tag sets (docs/reference/classification.md "Object labels").
+  sendXml(x.res, 200, renderTagging(tagList(version.tags)), {
+    ...versionIdHeader(x, bucket, version),
+    ...labels.responseHeaders(bucket, version),
+  });
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectTagging.html */

@@ -1,0 +1,504 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AuditClient } from '../../src/cli/audit-client.ts';
+import { parseCanonicalRecord } from '../../src/domain/audit/records.ts';
+import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { removeDir, startSovra, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
+
+/**
+ * Object labels through S3 (docs/reference/classification.md "Object labels"), on the generic
+ * profile: objects labelled above their bucket, no read up through reads, copies and listings,
+ * no write down through copies, and the labels in headers and audit records.
+ */
+
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+const TENANT = 'agency-l';
+const DENIED = { status: 403, code: 'AccessDenied' };
+
+/** Sends a command with extra request headers (the x-sovra-* label headers), signed with them. */
+function sendWithHeaders<Output>(
+  s3: S3Client,
+  command: { middlewareStack: { add: (...args: never[]) => void } },
+  headers: Record<string, string>,
+): Promise<Output> {
+  (command.middlewareStack as unknown as { add: (middleware: unknown, options: unknown) => void }).add(
+    (next: (args: { request: { headers: Record<string, string> } }) => unknown) =>
+      (args: { request: { headers: Record<string, string> } }) => {
+        Object.assign(args.request.headers, headers);
+        return next(args);
+      },
+    { step: 'build', name: 'sovraLabelHeaders' },
+  );
+  return (s3.send as (command: unknown) => Promise<Output>)(command);
+}
+
+async function s3Refusal(call: Promise<unknown>): Promise<{ status: number | undefined; code: string }> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof S3ServiceException, String(error));
+    return { status: error.$metadata.httpStatusCode, code: error.name };
+  }
+  assert.fail('the request succeeded');
+}
+
+describe('object labels through S3: above the bucket, no read up, no write down', () => {
+  let sovra: SovraProcess;
+  let adminKeys: Credentials;
+  let officer: S3Client;
+  let analyst: S3Client;
+
+  const adminCall = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
+    const url = new URL(`/_sovra/admin/${path}`, sovra.endpoint);
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const headers = signRequest({ method, url, body: text }, credentials, {
+      region: TEST_REGION,
+      service: 'sovra',
+      now: new Date(),
+    });
+    delete headers.host;
+    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
+    const answer = response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>);
+    assert.ok(response.status < 300, `${method} ${path}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  const userClient = async (name: string, clearance: string) => {
+    await adminCall(adminKeys, 'POST', 'users', { name, clearance, tags: { team: 'records' } });
+    await adminCall(adminKeys, 'PUT', `users/${name}/policies/records-team-data`);
+    const key = await adminCall(adminKeys, 'POST', `users/${name}/access-keys`, {});
+    return new S3Client({
+      endpoint: sovra.endpoint,
+      region: TEST_REGION,
+      forcePathStyle: true,
+      credentials: key.accessKey as Credentials,
+      maxAttempts: 1,
+    });
+  };
+  /** The label headers a GET or HEAD of an object answers with (through a presigned URL). */
+  const labelOf = async (
+    s3: S3Client,
+    method: 'GET' | 'HEAD',
+    Bucket: string,
+    Key: string,
+    VersionId?: string,
+  ) => {
+    const url =
+      method === 'GET'
+        ? await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key, VersionId }), { expiresIn: 60 })
+        : await getSignedUrl(s3, new HeadObjectCommand({ Bucket, Key, VersionId }), { expiresIn: 60 });
+    const response = await fetch(url, { method });
+    assert.equal(response.status, 200, `${method} ${Bucket}/${Key}`);
+    await response.arrayBuffer();
+    return response.headers.get('x-sovra-classification');
+  };
+  const createBucket = (Bucket: string, classification: string) =>
+    sendWithHeaders(officer, new CreateBucketCommand({ Bucket }), {
+      'x-sovra-classification': classification,
+    });
+  const put = (s3: S3Client, Bucket: string, Key: string, headers: Record<string, string> = {}) =>
+    sendWithHeaders<{ VersionId?: string; $metadata: { requestId?: string } }>(
+      s3,
+      new PutObjectCommand({ Bucket, Key, Body: `${Bucket}/${Key}` }),
+      headers,
+    );
+  const keysOf = async (s3: S3Client, Bucket: string) =>
+    ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((entry) => entry.Key);
+  const versionsOf = async (s3: S3Client, Bucket: string) =>
+    ((await s3.send(new ListObjectVersionsCommand({ Bucket }))).Versions ?? []).map(
+      (entry) => `${entry.Key}@${entry.VersionId}`,
+    );
+
+  before(async () => {
+    sovra = await startSovra();
+    const created = await adminCall(sovra.credentials, 'POST', 'tenants', { id: TENANT, name: 'Agency L' });
+    adminKeys = created.accessKey as Credentials;
+    await adminCall(adminKeys, 'POST', 'policies', {
+      name: 'records-team-data',
+      document: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'RecordsTeam',
+            Effect: 'Allow',
+            Action: 's3:*',
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:PrincipalTag/team': 'records' } },
+          },
+        ],
+      },
+    });
+    officer = await userClient('officer', 'SECRET');
+    analyst = await userClient('analyst', 'CONFIDENTIAL');
+    await createBucket('l-confidential', 'CONFIDENTIAL');
+    await createBucket('l-secret', 'SECRET');
+    await put(officer, 'l-confidential', 'menu.txt');
+    await put(officer, 'l-confidential', 'plans.txt', { 'x-sovra-classification': 'secret' });
+  });
+
+  after(async () => {
+    officer?.destroy();
+    analyst?.destroy();
+    if (sovra !== undefined) {
+      await sovra.stop();
+      removeDir(sovra.dataDir);
+    }
+  });
+
+  it('an object written with x-sovra-classification above its bucket answers with its own label', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      assert.equal(await labelOf(officer, method, 'l-confidential', 'plans.txt'), 'SECRET');
+      assert.equal(await labelOf(officer, method, 'l-confidential', 'menu.txt'), 'CONFIDENTIAL');
+    }
+    const body = await officer.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'plans.txt' }));
+    assert.equal(await body.Body?.transformToString(), 'l-confidential/plans.txt');
+    // GetObjectTagging answers with the label headers too (the label is not one of the tags).
+    const tagging = await fetch(
+      await getSignedUrl(
+        officer,
+        new GetObjectTaggingCommand({ Bucket: 'l-confidential', Key: 'plans.txt' }),
+        {
+          expiresIn: 60,
+        },
+      ),
+    );
+    assert.equal(tagging.status, 200);
+    assert.equal(tagging.headers.get('x-sovra-classification'), 'SECRET');
+    assert.doesNotMatch(await tagging.text(), /sovra:/);
+  });
+
+  it('a label below the bucket is InvalidArgument; a label above the writer’s own clearance is AccessDenied', async () => {
+    assert.deepEqual(
+      await s3Refusal(put(officer, 'l-secret', 'low.txt', { 'x-sovra-classification': 'CONFIDENTIAL' })),
+      { status: 400, code: 'InvalidArgument' },
+    );
+    assert.deepEqual(
+      await s3Refusal(put(analyst, 'l-confidential', 'high.txt', { 'x-sovra-classification': 'SECRET' })),
+      DENIED,
+    );
+    // A writer not cleared for the bucket (writing up needs no clearance) learns nothing of its
+    // label by labelling: every label it sends is above its own clearance.
+    assert.deepEqual(
+      await s3Refusal(put(analyst, 'l-secret', 'probe.txt', { 'x-sovra-classification': 'INTERNAL' })),
+      DENIED,
+    );
+    await put(analyst, 'l-secret', 'report.txt');
+    await put(analyst, 'l-confidential', 'same.txt', { 'x-sovra-classification': 'CONFIDENTIAL' });
+    assert.equal(await labelOf(officer, 'HEAD', 'l-confidential', 'same.txt'), 'CONFIDENTIAL');
+    assert.deepEqual(
+      await s3Refusal(put(officer, 'l-confidential', 'odd.txt', { 'x-sovra-classification': 'COSMIC' })),
+      { status: 400, code: 'InvalidArgument' },
+    );
+  });
+
+  it('no read up: a principal cleared for the bucket but not the object is denied its data, tags and copies', async () => {
+    const plans = { Bucket: 'l-confidential', Key: 'plans.txt' };
+    assert.deepEqual(await s3Refusal(analyst.send(new GetObjectCommand(plans))), DENIED);
+    // A HEAD answer has no body, so only its status tells.
+    assert.equal((await s3Refusal(analyst.send(new HeadObjectCommand(plans)))).status, 403);
+    assert.deepEqual(await s3Refusal(analyst.send(new GetObjectTaggingCommand(plans))), DENIED);
+    // Conditions and ranges are looked at only after the label: no 304 or 416 leaks anything.
+    const { ETag } = await officer.send(new HeadObjectCommand(plans));
+    assert.deepEqual(
+      await s3Refusal(analyst.send(new GetObjectCommand({ ...plans, IfNoneMatch: ETag }))),
+      DENIED,
+    );
+    assert.deepEqual(
+      await s3Refusal(analyst.send(new GetObjectCommand({ ...plans, Range: 'bytes=1000-2000' }))),
+      DENIED,
+    );
+    assert.deepEqual(
+      await s3Refusal(
+        analyst.send(
+          new CopyObjectCommand({
+            Bucket: 'l-secret',
+            Key: 'stolen.txt',
+            CopySource: 'l-confidential/plans.txt',
+          }),
+        ),
+      ),
+      DENIED,
+      'the copy source is read up',
+    );
+    const menu = await analyst.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'menu.txt' }));
+    assert.equal(await menu.Body?.transformToString(), 'l-confidential/menu.txt');
+  });
+
+  it('listings leave out the objects above the caller’s clearance; a cleared caller sees them', async () => {
+    assert.deepEqual(await keysOf(analyst, 'l-confidential'), ['menu.txt', 'same.txt']);
+    assert.deepEqual(await keysOf(officer, 'l-confidential'), ['menu.txt', 'plans.txt', 'same.txt']);
+    const v1 = await analyst.send(new ListObjectsCommand({ Bucket: 'l-confidential' }));
+    assert.deepEqual(
+      (v1.Contents ?? []).map((entry) => entry.Key),
+      ['menu.txt', 'same.txt'],
+    );
+    assert.deepEqual(await versionsOf(analyst, 'l-confidential'), ['menu.txt@null', 'same.txt@null']);
+    assert.deepEqual(await versionsOf(officer, 'l-confidential'), [
+      'menu.txt@null',
+      'plans.txt@null',
+      'same.txt@null',
+    ]);
+    // Paging goes on past a page whose entries were all left out.
+    const first = await analyst.send(
+      new ListObjectsV2Command({ Bucket: 'l-confidential', StartAfter: 'menu.txt', MaxKeys: 1 }),
+    );
+    assert.equal(first.KeyCount, 0);
+    assert.equal(first.IsTruncated, true);
+    const second = await analyst.send(
+      new ListObjectsV2Command({
+        Bucket: 'l-confidential',
+        MaxKeys: 1,
+        ContinuationToken: first.NextContinuationToken,
+      }),
+    );
+    assert.deepEqual(
+      (second.Contents ?? []).map((entry) => entry.Key),
+      ['same.txt'],
+    );
+    const markers = await analyst.send(
+      new ListObjectsCommand({ Bucket: 'l-confidential', Marker: 'menu.txt', MaxKeys: 1 }),
+    );
+    assert.equal(markers.IsTruncated, true);
+    assert.equal(markers.NextMarker, 'plans.txt', 'V1 names where to go on when it left entries out');
+  });
+
+  it('versions: each version has its own label, and reads and version listings follow it', async () => {
+    await createBucket('l-history', 'CONFIDENTIAL');
+    await officer.send(
+      new PutBucketVersioningCommand({ Bucket: 'l-history', VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const first = await put(officer, 'l-history', 'memo.txt');
+    const second = await put(officer, 'l-history', 'memo.txt', { 'x-sovra-classification': 'SECRET' });
+    assert.deepEqual(
+      await s3Refusal(analyst.send(new GetObjectCommand({ Bucket: 'l-history', Key: 'memo.txt' }))),
+      DENIED,
+    );
+    assert.deepEqual(
+      await s3Refusal(
+        analyst.send(
+          new GetObjectCommand({ Bucket: 'l-history', Key: 'memo.txt', VersionId: second.VersionId }),
+        ),
+      ),
+      DENIED,
+    );
+    assert.equal(await labelOf(analyst, 'GET', 'l-history', 'memo.txt', first.VersionId), 'CONFIDENTIAL');
+    assert.equal(await labelOf(officer, 'HEAD', 'l-history', 'memo.txt', second.VersionId), 'SECRET');
+    assert.deepEqual(await versionsOf(analyst, 'l-history'), [`memo.txt@${first.VersionId}`]);
+    assert.deepEqual(await versionsOf(officer, 'l-history'), [
+      `memo.txt@${second.VersionId}`,
+      `memo.txt@${first.VersionId}`,
+    ]);
+  });
+
+  it('no write down: a SECRET object is not copied into a CONFIDENTIAL bucket, labelled or not; into a SECRET one it is', async () => {
+    const copy = (Bucket: string, Key: string, headers: Record<string, string> = {}) =>
+      sendWithHeaders(
+        officer,
+        new CopyObjectCommand({ Bucket, Key, CopySource: 'l-confidential/plans.txt' }),
+        headers,
+      );
+    assert.deepEqual(await s3Refusal(copy('l-confidential', 'plans-copy.txt')), DENIED);
+    assert.deepEqual(
+      await s3Refusal(copy('l-confidential', 'plans-copy.txt', { 'x-sovra-classification': 'SECRET' })),
+      DENIED,
+      'the destination bucket must dominate the data, whatever the copy’s own label',
+    );
+    await copy('l-secret', 'plans-copy.txt');
+    assert.equal(await labelOf(officer, 'HEAD', 'l-secret', 'plans-copy.txt'), 'SECRET');
+    // An object without a label of its own copies as before: up, never down.
+    await officer.send(
+      new CopyObjectCommand({
+        Bucket: 'l-secret',
+        Key: 'menu-copy.txt',
+        CopySource: 'l-confidential/menu.txt',
+      }),
+    );
+    assert.deepEqual(
+      await s3Refusal(
+        officer.send(
+          new CopyObjectCommand({
+            Bucket: 'l-confidential',
+            Key: 'report.txt',
+            CopySource: 'l-secret/report.txt',
+          }),
+        ),
+      ),
+      DENIED,
+    );
+
+    // UploadPartCopy: the same rules for the parts of a multipart upload.
+    const partCopy = async (Bucket: string) => {
+      const upload = await officer.send(new CreateMultipartUploadCommand({ Bucket, Key: 'assembled.bin' }));
+      return officer.send(
+        new UploadPartCopyCommand({
+          Bucket,
+          Key: 'assembled.bin',
+          UploadId: upload.UploadId,
+          PartNumber: 1,
+          CopySource: 'l-confidential/plans.txt',
+        }),
+      );
+    };
+    assert.deepEqual(await s3Refusal(partCopy('l-confidential')), DENIED);
+    await partCopy('l-secret');
+    const analystUpload = await analyst.send(
+      new CreateMultipartUploadCommand({ Bucket: 'l-secret', Key: 'analyst.bin' }),
+    );
+    assert.deepEqual(
+      await s3Refusal(
+        analyst.send(
+          new UploadPartCopyCommand({
+            Bucket: 'l-secret',
+            Key: 'analyst.bin',
+            UploadId: analystUpload.UploadId,
+            PartNumber: 1,
+            CopySource: 'l-confidential/plans.txt',
+          }),
+        ),
+      ),
+      DENIED,
+      'the part copy source is read up',
+    );
+  });
+
+  it('a multipart upload keeps the label it was created with; the completed object carries it', async () => {
+    const Bucket = 'l-confidential';
+    const Key = 'large.bin';
+    const created = await sendWithHeaders<{ UploadId?: string }>(
+      officer,
+      new CreateMultipartUploadCommand({ Bucket, Key }),
+      { 'x-sovra-classification': 'SECRET' },
+    );
+    const uploads = async (s3: S3Client) =>
+      ((await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []).map(
+        (upload) => upload.Key,
+      );
+    assert.equal(
+      (await uploads(analyst)).includes(Key),
+      false,
+      'an upload above the clearance is not listed',
+    );
+    assert.equal((await uploads(officer)).includes(Key), true);
+    const part = await officer.send(
+      new UploadPartCommand({ Bucket, Key, UploadId: created.UploadId, PartNumber: 1, Body: 'part one' }),
+    );
+    await officer.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId: created.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    assert.equal(await labelOf(officer, 'HEAD', Bucket, Key), 'SECRET');
+    assert.equal((await s3Refusal(analyst.send(new HeadObjectCommand({ Bucket, Key })))).status, 403);
+    assert.equal((await keysOf(analyst, Bucket)).includes(Key), false);
+    assert.deepEqual(
+      await s3Refusal(
+        sendWithHeaders(analyst, new CreateMultipartUploadCommand({ Bucket, Key: 'mine.bin' }), {
+          'x-sovra-classification': 'SECRET',
+        }),
+      ),
+      DENIED,
+    );
+  });
+
+  it('POST Object takes the label from its form fields, with the same rules as PutObject', async () => {
+    const post = async (s3: S3Client, Key: string, classification: string) => {
+      const { url, fields } = await createPresignedPost(s3, {
+        Bucket: 'l-confidential',
+        Key,
+        Fields: { 'x-sovra-classification': classification },
+        Expires: 300,
+      });
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('file', new Blob(['posted']), 'posted.txt');
+      const response = await fetch(url, { method: 'POST', body: form });
+      return { status: response.status, body: await response.text() };
+    };
+    assert.equal((await post(officer, 'posted.txt', 'SECRET')).status, 204);
+    assert.equal(await labelOf(officer, 'HEAD', 'l-confidential', 'posted.txt'), 'SECRET');
+    assert.equal((await post(analyst, 'posted-high.txt', 'SECRET')).status, 403);
+    const below = await post(officer, 'posted-low.txt', 'INTERNAL');
+    assert.equal(below.status, 400);
+    assert.match(below.body, /<Code>InvalidArgument<\/Code>/);
+  });
+
+  it('the admin API’s explain shows an object’s own label and the rule it decides', async () => {
+    const explain = async (principal: string) =>
+      (
+        (await adminCall(adminKeys, 'POST', 'explain', {
+          principal,
+          action: 's3:GetObject',
+          bucket: 'l-confidential',
+          key: 'plans.txt',
+        })) as {
+          explanation: { decision: string; classification: { rule: string | null; resourceLabel: string } };
+        }
+      ).explanation;
+    const analystView = await explain('analyst');
+    assert.equal(analystView.decision, 'deny');
+    assert.equal(analystView.classification.rule, 'no-read-up');
+    assert.equal(analystView.classification.resourceLabel, 'SECRET');
+    const officerView = await explain('officer');
+    assert.equal(officerView.decision, 'allow');
+    assert.equal(officerView.classification.resourceLabel, 'SECRET');
+  });
+
+  it('audit records carry the object’s label, for reads, writes and denials', async () => {
+    const written = await put(officer, 'l-confidential', 'audited.txt', {
+      'x-sovra-classification': 'SECRET',
+    });
+    const read = await officer.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'audited.txt' }));
+    await read.Body?.transformToString();
+    await s3Refusal(analyst.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'audited.txt' })));
+    const plain = await officer.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'menu.txt' }));
+    await plain.Body?.transformToString();
+    const audit = new AuditClient(sovra.endpoint, adminKeys, TEST_REGION);
+    const records = (await audit.records({ limit: '1000' })).records.map((record) =>
+      parseCanonicalRecord(Buffer.from(record.record!, 'utf8')),
+    );
+    const about = (action: string, key: string) =>
+      records.filter(
+        (record) => record.action === action && record.resource === `arn:aws:s3:::l-confidential/${key}`,
+      );
+    const put1 = about('s3:PutObject', 'audited.txt').find(
+      (record) => record.requestId === written.$metadata.requestId,
+    );
+    assert.equal(put1?.classification, 'SECRET');
+    const reads = about('s3:GetObject', 'audited.txt');
+    assert.deepEqual(
+      reads.map((record) => [record.result, record.classification]),
+      [
+        ['success', 'SECRET'],
+        ['denied', 'SECRET'],
+      ],
+    );
+    assert.equal(about('s3:GetObject', 'menu.txt').at(-1)?.classification, 'CONFIDENTIAL');
+  });
+});
