@@ -177,6 +177,11 @@ export const LIMITS = {
   // KMS (https://docs.aws.amazon.com/kms/latest/APIReference/ and .../developerguide/resource-limits.html).
   /** Encrypt's Plaintext and Sign/Verify's Message: 1 to 4,096 bytes. */
   kmsPlaintextMaxBytes: 4096,
+  /**
+   * The largest plaintext any protocol hands KeyRing.encrypt: the XKS proxy's 4,300 bytes
+   * (xksPlaintextMaxBytes). Each protocol bounds its own requests first, the KMS API at 4,096.
+   */
+  kmsKeyRingPlaintextMaxBytes: 4300,
   kmsSignMessageMaxBytes: 4096,
   /** GenerateDataKey's NumberOfBytes and GenerateRandom's: 1 to 1,024. */
   kmsDataKeyMaxBytes: 1024,
@@ -227,6 +232,8 @@ export const LIMITS = {
   xksMetadataFieldMaxChars: 2048,
   /** Spec "Encrypt"/"Decrypt": AAD up to 8192 bytes must be handled. */
   xksAadMaxBytes: 8192,
+  /** Spec "Encrypt": plaintexts up to 4300 bytes must be handled. */
+  xksPlaintextMaxBytes: 4300,
   /** Spec "Decrypt": at least 4300 bytes of ciphertext must be handled. */
   xksCiphertextMaxBytes: 4300,
   /** Spec "API operations": externalKeyId is at most 128 characters; the whole URI 256. */

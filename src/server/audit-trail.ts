@@ -7,8 +7,9 @@ import { ConfigError } from '../platform/config.ts';
 import type { KeyUseDecisionLog, KeyUseDecisionRecord } from '../domain/kms/decision-records.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import type { AuditRecord, AuditResult } from '../domain/audit/records.ts';
-import type { AccessOutcome } from '../protocols/access/access-endpoint.ts';
+import { accessResourceOf, type AccessOutcome } from '../protocols/access/access-endpoint.ts';
 import type { AdminOutcome } from '../protocols/admin/admin-endpoint.ts';
+import type { GuardrailsOutcome } from '../protocols/admin/guardrails-endpoint.ts';
 import type { AuditOutcome } from '../protocols/audit/audit-endpoint.ts';
 import type { KmsOutcome } from '../protocols/kms/kms-endpoint.ts';
 import type { OperatorOutcome } from '../protocols/operator/operator-endpoint.ts';
@@ -168,6 +169,27 @@ export function adminRequestRecord(outcome: AdminOutcome, status: number, facts:
   return isChange && record.result === 'success' ? { ...record, kind: 'admin-change' } : record;
 }
 
+/**
+ * Guardrail requests, recorded as admin requests (an accepted replacement is an 'admin-change'),
+ * with the SHA-256 of the set offered or read and the version stored or active, so that the record
+ * of a replacement, accepted or refused, identifies the exact text.
+ */
+export function guardrailsRequestRecord(
+  outcome: GuardrailsOutcome,
+  status: number,
+  facts: RequestFacts,
+): AuditRecord {
+  const record = adminRequestRecord(outcome, status, facts);
+  return {
+    ...record,
+    details: {
+      ...record.details,
+      guardrailsSha256: outcome.guardrailsSha256,
+      guardrailsVersion: outcome.guardrailsVersion,
+    },
+  };
+}
+
 /** Lockbox API requests (the steps themselves are also 'access-approval' records of the tenant). */
 export function accessRequestRecord(
   outcome: AccessOutcome,
@@ -176,9 +198,7 @@ export function accessRequestRecord(
 ): AuditRecord {
   return requestRecord(
     `sovra:${outcome.action ?? 'Unknown'}`,
-    outcome.accessRequestId === null
-      ? 'sovra:access-request'
-      : `sovra:access-request/${outcome.accessRequestId}`,
+    accessResourceOf(outcome),
     outcome.principalId,
     outcome.tenantId,
     outcome.errorCode,

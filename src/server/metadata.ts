@@ -1,5 +1,6 @@
 import { SqlAccessApprovalStore } from '../adapters/sql/access-approval-store.ts';
 import { SqlAuditLogStore } from '../adapters/sql/audit-log-store.ts';
+import { SqlGuardrailSetStore } from '../adapters/sql/guardrail-set-store.ts';
 import { join } from 'node:path';
 import { PostgresDatabase } from '../adapters/postgres/postgres-database.ts';
 import { POSTGRES_MIGRATIONS } from '../adapters/postgres/migrations.ts';
@@ -47,6 +48,8 @@ export function openMetadataAndKeyStores(
   identity: SqlIdentityStore;
   /** Operator access requests (the lockbox, domain/lockbox). */
   accessApprovals: SqlAccessApprovalStore;
+  /** Guardrail sets replaced through the admin API (domain/guardrails). */
+  guardrailSets: SqlGuardrailSetStore;
 } {
   let db: SqlDatabase;
   let metadata: MetadataStore;
@@ -72,5 +75,6 @@ export function openMetadataAndKeyStores(
     auditLog: new SqlAuditLogStore(db),
     identity: new SqlIdentityStore(db),
     accessApprovals: new SqlAccessApprovalStore(db),
+    guardrailSets: new SqlGuardrailSetStore(db),
   };
 }

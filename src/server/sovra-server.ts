@@ -1,5 +1,6 @@
 import { isSovraError } from '../platform/errors.ts';
-import { AuditLog } from '../domain/audit/audit-log.ts';
+import { AUDIT_BATCH_MAX_RECORDS, AuditLog } from '../domain/audit/audit-log.ts';
+import { FileAuditJournal } from '../adapters/audit-journal/file-audit-journal.ts';
 import { DEFAULT_RETENTION_DAYS } from '../domain/audit/retention.ts';
 import { AuditReader } from '../domain/audit/audit-reader.ts';
 import { Checkpointer } from '../domain/audit/checkpointer.ts';
@@ -12,6 +13,7 @@ import {
   adminRequestRecord,
   auditRequestRecord,
   auditedKeyUseDecisions,
+  guardrailsRequestRecord,
   witnessVerifiers,
   holdResponseForAudit,
   kmsRequestRecord,
@@ -27,8 +29,6 @@ import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
 import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
 import { RequestAuthorizer } from '../domain/iam/request-authorizer.ts';
 import { ApprovedOperatorAuthorizer } from '../domain/lockbox/approved-operator-authorizer.ts';
-import { Guardrails } from '../domain/guardrails/guardrails.ts';
-import { CedarGuardrailCompiler, readDefaultGuardrails } from '../adapters/cedar/cedar-guardrails.ts';
 import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../domain/iam/credentials.ts';
 import { IdentityAdministration } from '../domain/iam/identity-admin.ts';
@@ -37,13 +37,15 @@ import { FederationAdministration } from '../domain/iam/federation-admin.ts';
 import { IdTokenVerifier } from '../domain/iam/federation-tokens.ts';
 import { SecurityTokenService } from '../domain/iam/sts.ts';
 import { SessionIdentitySource } from '../domain/iam/sts-sessions.ts';
-import { isFederationAdminPath } from '../protocols/admin/routes.ts';
+import { isFederationAdminPath, isGuardrailsAdminPath } from '../protocols/admin/routes.ts';
 import { FederationAdminEndpoint } from '../protocols/sts/federation-admin-endpoint.ts';
 import { isStsRequest, newStsOutcome, StsEndpoint } from '../protocols/sts/sts-endpoint.ts';
 import { DecisionExplainer } from '../domain/iam/decision-explainer.ts';
 import { ADMIN_PATH_PREFIX, AdminEndpoint, newAdminOutcome } from '../protocols/admin/admin-endpoint.ts';
+import { GuardrailsAdminEndpoint, newGuardrailsOutcome } from '../protocols/admin/guardrails-endpoint.ts';
 import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
+import { openOpenSslDigestSigner } from '../adapters/openssl/digest-signer.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import { JurisdictionMap } from '../domain/residency/jurisdiction.ts';
 import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
@@ -72,6 +74,7 @@ import { createHttpServer } from './http-server.ts';
 import { startKmsMaintenance } from './kms-maintenance.ts';
 import { openMetadataAndKeyStores } from './metadata.ts';
 import { openOperatorAccess } from './operator-access.ts';
+import { openClassificationScheme, openPlatformGuardrails } from './platform-policy.ts';
 import { ACCESS_PATH_PREFIX, newAccessOutcome } from '../protocols/access/access-endpoint.ts';
 import { keyRingDataKeys } from './object-encryption-keys.ts';
 import { openNotificationSinks } from './notification-sinks.ts';
@@ -104,6 +107,8 @@ export async function startServer(
   announce: (text: string) => void,
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The one scheme of the whole server: S3 label headers, clearances, bucket labels, lockbox rules.
+  const scheme = openClassificationScheme(config);
   const {
     metadata,
     keys,
@@ -111,8 +116,11 @@ export async function startServer(
     auditLog: auditStore,
     identity: identityStore,
     accessApprovals: accessApprovalStore,
+    guardrailSets,
   } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
+  // The guardrails file (or the shipped set), replaced by the newest set stored through the admin API.
+  const platformGuardrails = await openPlatformGuardrails({ config, store: guardrailSets, clock, log });
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
   if (cleaned > 0) log.info({ cleaned }, 'removed temporary data left by an earlier process');
@@ -154,15 +162,25 @@ export async function startServer(
   const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
   const jurisdictions = openJurisdictionMap(config);
   const jurisdictionOf = (address: string) => jurisdictions.jurisdictionOf(address);
+  // Requests wait for their record to reach the gateway's intake journal (durable against kill
+  // -9), not for the log's transaction; `open` first appends what an earlier process journaled.
   const audit = config.audit.enabled
     ? new AuditLog({
         store: auditStore,
         clock,
         retention: DEFAULT_RETENTION_DAYS,
         onError: (err) => log.error({ err }, 'audit records could not be written'),
+        journal: new FileAuditJournal({
+          directory: join(config.dataDir, 'audit-journal'),
+          maxRecordsPerSegment: AUDIT_BATCH_MAX_RECORDS,
+        }),
       })
     : null;
   if (audit === null) log.warn({}, 'the audit log is off (--audit-log off): requests are not recorded');
+  const recovered = await audit?.open();
+  if (recovered !== undefined && recovered > 0) {
+    log.info({ records: recovered }, 'audit records journaled before a restart were appended to the log');
+  }
   const requestFacts = (req: IncomingMessage, requestId: string) => ({
     req,
     requestId,
@@ -175,7 +193,14 @@ export async function startServer(
     audit === null ? keyUseDecisions : auditedKeyUseDecisions(keyUseDecisions, audit),
     (err) => log.error({ err }, 'key-use decisions could not be written; retrying'),
   );
-  const keyRing = new KeyRing({ store: keys, root: rootOfTrust, clock, region: config.region, decisions });
+  const keyRing = new KeyRing({
+    store: keys,
+    root: rootOfTrust,
+    clock,
+    region: config.region,
+    decisions,
+    digestSigner: await openOpenSslDigestSigner(),
+  });
   const encryptor = rootOfTrust === null ? null : new ObjectEncryptor(keyRingDataKeys(keyRing, keys, clock));
   const objects = new ObjectStore({
     metadata,
@@ -193,6 +218,7 @@ export async function startServer(
   // Operator access approval (the lockbox); `operatorAccess.gate` enforces approvals on the data path.
   const operatorAccess = openOperatorAccess({
     config,
+    scheme,
     store: accessApprovalStore,
     metadata,
     audit,
@@ -210,11 +236,12 @@ export async function startServer(
   const requestAuthorizer = new RequestAuthorizer({
     bucketPolicies: objects,
     objectTags: objects,
-    guardrails: new Guardrails(new CedarGuardrailCompiler(), readDefaultGuardrails()),
+    guardrails: platformGuardrails.guardrails,
     identityPolicies: sessionIdentities,
     principalAttributes: sessionIdentities,
     clock,
     jurisdictions,
+    scheme,
   });
   const adminEndpoint = new AdminEndpoint({
     admin: new IdentityAdministration({
@@ -223,13 +250,22 @@ export async function startServer(
       credentials,
       identities,
       clock,
-      classification: null,
+      // Clearances and compartments given through the admin API must be the scheme's.
+      classification: scheme,
       explainer: new DecisionExplainer({
         identities: identityStore,
         authorizer: requestAuthorizer,
         buckets: objects,
+        objectLabels: objects,
       }),
     }),
+    credentials,
+    clock,
+    region: config.region,
+    log,
+  });
+  const guardrailsEndpoint = new GuardrailsAdminEndpoint({
+    guardrails: platformGuardrails.administration,
     credentials,
     clock,
     region: config.region,
@@ -288,7 +324,7 @@ export async function startServer(
       : new SiemExporter({ store: auditStore, sinks: openSiemSinks(config.auditExport), clock, log });
   siemExporter?.start();
   const auditEndpoint = new AuditEndpoint({
-    reader: new AuditReader(auditStore),
+    reader: new AuditReader(auditStore, () => audit?.flush() ?? Promise.resolve()),
     witnesses: new WitnessCosignatures(auditStore, witnessVerifiers(config.audit.witnessKeys), clock),
     credentials,
     clock,
@@ -329,6 +365,8 @@ export async function startServer(
     log,
   });
   dispatcher.start();
+  // Expired access requests and approvals are marked and recorded without waiting for a use.
+  operatorAccess.expiry.start();
   void gc.sweepOrphans().catch((error: unknown) => log.warn({ err: error }, 'orphan sweep failed'));
 
   const newRequestId = createRequestIdSource();
@@ -441,6 +479,19 @@ export async function startServer(
         );
       }
       void operatorAccess.endpoint.handle(req, res, requestId, accessOutcome);
+      return;
+    }
+    if (path.startsWith(ADMIN_PATH_PREFIX) && isGuardrailsAdminPath(path)) {
+      const guardrailsOutcome = newGuardrailsOutcome();
+      if (audit !== null) {
+        holdResponseForAudit(
+          res,
+          audit,
+          (status) => guardrailsRequestRecord(guardrailsOutcome, status, requestFacts(req, requestId)),
+          onAuditFailure,
+        );
+      }
+      void guardrailsEndpoint.handle(req, res, requestId, guardrailsOutcome);
       return;
     }
     if (path.startsWith(ADMIN_PATH_PREFIX) && isFederationAdminPath(path)) {
@@ -563,6 +614,8 @@ export async function startServer(
       await gc.stop();
       await dispatcher.stop();
       await kmsMaintenance.stop();
+      await operatorAccess.expiry.stop();
+      await platformGuardrails.administration.stop();
       await xks?.close();
       // Key-use decisions feed the audit log, and the last checkpoint covers both.
       await decisions

@@ -576,4 +576,77 @@ CREATE INDEX sts_sessions_by_role ON sts_sessions (role_id, issued_at_ms);
 CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at_ms);
 `,
   },
+  {
+    version: 11,
+    description: 'platform guardrails replaced through the admin API',
+    script: `
+-- Guardrail sets written through the admin API (domain/guardrails/guardrail-administration.ts):
+-- Cedar text (format 1), one row per replacement; the highest version is the platform's set,
+-- read by every gateway. Rows are the history of what bound the tenants: never changed or deleted.
+CREATE TABLE guardrail_sets (
+  version BIGINT PRIMARY KEY CHECK (version > 0),
+  format INTEGER NOT NULL,
+  policies TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  replaced_at_ms BIGINT NOT NULL,
+  replaced_by_principal TEXT NOT NULL,
+  replaced_by_tenant TEXT NOT NULL
+);
+CREATE FUNCTION guardrail_sets_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'guardrail_sets are kept: a stored set is never changed or deleted';
+END;
+$$;
+CREATE TRIGGER guardrail_sets_no_update BEFORE UPDATE OR DELETE ON guardrail_sets
+  FOR EACH ROW EXECUTE FUNCTION guardrail_sets_refuse_change();
+CREATE TRIGGER guardrail_sets_no_truncate BEFORE TRUNCATE ON guardrail_sets
+  FOR EACH STATEMENT EXECUTE FUNCTION guardrail_sets_refuse_change();
+`,
+  },
+  {
+    version: 12,
+    description: 'object labels: the label a multipart upload gives its object',
+    script: `
+-- object_versions.classification (migration 1) holds a version's own security label in the
+-- compact form (SECRET//CRYPTO), NULL when the version carries its bucket's label; an upload
+-- keeps the label CreateMultipartUpload asked for until CompleteMultipartUpload writes the
+-- version. NULL: the object will carry its bucket's label (docs/reference/classification.md).
+ALTER TABLE multipart_uploads ADD COLUMN classification TEXT;
+`,
+  },
+  {
+    version: 13,
+    description: 'operator access approval: the expiry pass and security notification settings',
+    script: `
+-- The expiry pass (AccessApprovals.expireDue) looks for open requests whose time has passed:
+-- these partial indexes hold only open rows, so each pass reads what is due and nothing else.
+CREATE INDEX access_requests_undecided_by_deadline ON access_requests (decision_deadline_ms)
+  WHERE status IN ('pending', 'awaiting-confirmation');
+CREATE INDEX access_requests_active_by_expiry ON access_requests (expires_at_ms) WHERE status = 'active';
+-- Where a tenant's security notifications go (domain/lockbox/security-notifications.ts, format 1):
+-- the ARN of one operator-registered notification target, set by the tenant's administrators.
+CREATE TABLE security_notification_settings (
+  tenant_id TEXT PRIMARY KEY REFERENCES tenants (id),
+  format INTEGER NOT NULL,
+  destination_arn TEXT NOT NULL,
+  updated_by TEXT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+`,
+  },
+  {
+    version: 14,
+    description: 'audit log: the intake journals whose segments are in the log',
+    script: `
+-- Each gateway journals audit records on its own disk before they reach this log
+-- (adapters/audit-journal, format 1). The append that stores a journal segment's records sets
+-- that journal's applied segment in the same transaction, so a restart appends exactly the
+-- segments that are not in the log yet: none twice, none lost.
+CREATE TABLE audit_journal_marks (
+  journal_id TEXT PRIMARY KEY,
+  applied_segment BIGINT NOT NULL CHECK (applied_segment >= 0),
+  updated_at_ms BIGINT NOT NULL
+);
+`,
+  },
 ];
