@@ -15,32 +15,36 @@ export const CRYPTO_SHREDDED_MESSAGE =
 
 /**
  * Object encryption's view of the key ring (the DataKeySource port): data keys are generated and
- * unwrapped under the object owner's tenant, and KMS failures become storage errors that the S3
- * table maps as S3 reports them (sealed → 503, disabled → KMS.DisabledException, …).
+ * unwrapped under the object owner's tenant, as the request's principal with its justification
+ * (the key policy decides on them and the decision record names them), and KMS failures become
+ * storage errors that the S3 table maps as S3 reports them (sealed → 503, disabled →
+ * KMS.DisabledException, denied by the key policy → AccessDenied, …).
  */
 export function keyRingDataKeys(keyRing: KeyRing, keys: KeyStore, clock: Clock): DataKeySource {
   const managed = new Map<string, Promise<string>>();
   return {
-    async generateDataKey(tenantId, keyReference, context) {
+    async generateDataKey(tenantId, keyReference, context, keyUse) {
       try {
         const generated = await keyRing.generateDataKey(tenantId, {
           keyReference,
           numberOfBytes: DATA_KEY_BYTES,
           context,
           dryRun: false,
+          justification: { ...keyUse, operation: 'GenerateDataKey' },
         });
         return generated;
       } catch (error) {
         throw asStorageError(error);
       }
     },
-    async decryptDataKey(tenantId, kmsKeyId, ciphertextBlob, context) {
+    async decryptDataKey(tenantId, kmsKeyId, ciphertextBlob, context, keyUse) {
       try {
         const { plaintext } = await keyRing.decrypt(tenantId, {
           ciphertextBlob,
           context,
           keyReference: null,
           dryRun: false,
+          justification: { ...keyUse, operation: 'Decrypt' },
         });
         return plaintext;
       } catch (error) {

@@ -22,6 +22,7 @@ import {
   type CORSRule,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { chromium, type Browser } from 'playwright-core';
@@ -1025,6 +1026,189 @@ export function defineCorsPostSuite(backend: MetadataBackend, options: { browser
         ]);
         assertError(refused, 400, 'InvalidTag');
         await assertAbsent('forms', 'tagged-twice.txt');
+      });
+
+      it('x-amz-server-side-encryption aws:kms with a key id and a context stores the file under that key; the response and HEAD say so', async () => {
+        const kms = new KMSClient({
+          endpoint: sovra.endpoint,
+          region: TEST_REGION,
+          credentials: sovra.credentials,
+        });
+        const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+        kms.destroy();
+        const context = Buffer.from(JSON.stringify({ project: 'atlas' })).toString('base64');
+        const fields = {
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': KeyMetadata!.KeyId!,
+          'x-amz-server-side-encryption-context': context,
+        };
+        const response = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/kms.txt',
+            fields,
+            conditions: Object.entries(fields).map(([name, value]) => ({ [name]: value })),
+          }),
+          file('under a named key'),
+        ]);
+        assert.equal(response.status, 204, response.body);
+        assert.equal(response.headers['x-amz-server-side-encryption'], 'aws:kms');
+        assert.equal(response.headers['x-amz-server-side-encryption-aws-kms-key-id'], KeyMetadata!.Arn);
+        const head = await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sse/kms.txt' }));
+        assert.deepEqual([head.ServerSideEncryption, head.SSEKMSKeyId], ['aws:kms', KeyMetadata!.Arn]);
+        assert.equal(await objectText('forms', 'sse/kms.txt'), 'under a named key');
+        const aes = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/aes.txt',
+            fields: { 'x-amz-server-side-encryption': 'AES256' },
+            conditions: [['starts-with', '$x-amz-server-side-encryption', '']],
+          }),
+          file('under the default key'),
+        ]);
+        assert.equal(aes.status, 204, aes.body);
+        assert.equal(aes.headers['x-amz-server-side-encryption'], 'AES256');
+        const unknown = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/unknown-key.txt',
+            fields: {
+              'x-amz-server-side-encryption': 'aws:kms',
+              'x-amz-server-side-encryption-aws-kms-key-id': 'alias/none',
+            },
+            conditions: [
+              { 'x-amz-server-side-encryption': 'aws:kms' },
+              ['starts-with', '$x-amz-server-side-encryption-aws-kms-key-id', ''],
+            ],
+          }),
+          file('x'),
+        ]);
+        assertError(unknown, 400, 'KMS.NotFoundException');
+        await assertAbsent('forms', 'sse/unknown-key.txt');
+      });
+
+      it('SSE-C fields encrypt the file under the customer key: GET needs it, and the response echoes its MD5', async () => {
+        const key = randomBytes(32);
+        const keyMd5 = createHash('md5').update(key).digest('base64');
+        const fields = {
+          'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+          'x-amz-server-side-encryption-customer-key': key.toString('base64'),
+          'x-amz-server-side-encryption-customer-key-MD5': keyMd5,
+        };
+        const response = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/customer.txt',
+            fields,
+            conditions: Object.entries(fields).map(([name, value]) => ['eq', `$${name}`, value]),
+          }),
+          file('customer keyed'),
+        ]);
+        assert.equal(response.status, 204, response.body);
+        assert.equal(response.headers['x-amz-server-side-encryption-customer-algorithm'], 'AES256');
+        assert.equal(response.headers['x-amz-server-side-encryption-customer-key-md5'], keyMd5);
+        const withoutKey = await s3Failure(
+          s3.send(new GetObjectCommand({ Bucket: 'forms', Key: 'sse/customer.txt' })),
+        );
+        assert.deepEqual([withoutKey.code, withoutKey.status], ['InvalidRequest', 400]);
+        const got = await s3.send(
+          new GetObjectCommand({
+            Bucket: 'forms',
+            Key: 'sse/customer.txt',
+            SSECustomerAlgorithm: 'AES256',
+            SSECustomerKey: key.toString('base64'),
+            SSECustomerKeyMD5: keyMd5,
+          }),
+        );
+        assert.equal(await got.Body!.transformToString(), 'customer keyed');
+      });
+
+      it('SSE fields are checked as PutObject checks its headers, and nothing is stored', async () => {
+        const key = randomBytes(32);
+        const cases: { fields: Record<string, string>; code: string; message: RegExp }[] = [
+          {
+            fields: { 'x-amz-server-side-encryption': 'aws:kms:dsse' },
+            code: 'InvalidArgument',
+            message: /encryption method specified is not supported/,
+          },
+          {
+            fields: { 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/some' },
+            code: 'InvalidArgument',
+            message: /requires HTTP header x-amz-server-side-encryption : aws:kms/,
+          },
+          {
+            fields: {
+              'x-amz-server-side-encryption': 'aws:kms',
+              'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+              'x-amz-server-side-encryption-customer-key': key.toString('base64'),
+              'x-amz-server-side-encryption-customer-key-MD5': createHash('md5').update(key).digest('base64'),
+            },
+            code: 'InvalidArgument',
+            message: /incompatible with the encryption method specified/,
+          },
+          {
+            fields: {
+              'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+              'x-amz-server-side-encryption-customer-key': key.toString('base64'),
+              'x-amz-server-side-encryption-customer-key-MD5': createHash('md5')
+                .update('other')
+                .digest('base64'),
+            },
+            code: 'InvalidArgument',
+            message: /MD5 hash of the key did not match/,
+          },
+          {
+            fields: { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' },
+            code: 'InvalidArgument',
+            message: /must provide the algorithm, the key and its MD5/,
+          },
+        ];
+        for (const [index, { fields, code, message }] of cases.entries()) {
+          const response = await postForm('forms', [
+            ...signedFields({
+              bucket: 'forms',
+              key: `sse/refused-${index}.txt`,
+              fields,
+              conditions: Object.keys(fields).map((name) => ['starts-with', `$${name}`, '']),
+            }),
+            file('x'),
+          ]);
+          assertError(response, 400, code, message);
+          await assertAbsent('forms', `sse/refused-${index}.txt`);
+        }
+      });
+
+      it('SSE fields are covered by the policy like any other field: unnamed they are extra fields, and a condition on them holds', async () => {
+        const extra = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/extra.txt',
+            fields: { 'x-amz-server-side-encryption': 'AES256' },
+          }),
+          file('x'),
+        ]);
+        assertError(
+          extra,
+          403,
+          'AccessDenied',
+          'Invalid according to Policy: Extra input fields: x-amz-server-side-encryption',
+        );
+        const mismatch = await postForm('forms', [
+          ...signedFields({
+            bucket: 'forms',
+            key: 'sse/mismatch.txt',
+            fields: { 'x-amz-server-side-encryption': 'AES256' },
+            conditions: [{ 'x-amz-server-side-encryption': 'aws:kms' }],
+          }),
+          file('x'),
+        ]);
+        assertError(
+          mismatch,
+          403,
+          'AccessDenied',
+          'Invalid according to Policy: Policy Condition failed: ["eq", "$x-amz-server-side-encryption", "aws:kms"]',
+        );
+        for (const name of ['sse/extra.txt', 'sse/mismatch.txt']) await assertAbsent('forms', name);
       });
 
       it('fields before the file over 20 KB fail with MaxPostPreDataLengthExceeded', async () => {

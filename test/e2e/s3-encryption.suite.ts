@@ -30,6 +30,9 @@ import {
   KMSClient,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
+import { AdminClient } from '../../src/cli/admin-client.ts';
+import { AuditClient } from '../../src/cli/audit-client.ts';
+import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
 import { startUnsealedSovra, sovraCli } from '../helpers/unsealed-sovra.ts';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.ts';
 import { removeDir, TEST_REGION, type MetadataBackend, type SovraProcess } from '../helpers/sovra-process.ts';
@@ -52,6 +55,19 @@ async function s3Failure(
   }
   assert.fail('expected the request to fail');
 }
+
+/** A policy whose one Deny statement ("Guard") carries `deny`; everything else is allowed. */
+function keyPolicyDenying(deny: Record<string, unknown>): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' },
+      { Sid: 'Guard', Effect: 'Deny', Principal: '*', Resource: '*', ...deny },
+    ],
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function bodyOf(response: { Body?: unknown }): Promise<Buffer> {
   const body = response.Body as { transformToByteArray(): Promise<Uint8Array> };
@@ -125,6 +141,53 @@ export function encryptionSuite(metadata: MetadataBackend): void {
     async function newKmsKey(): Promise<{ keyId: string; arn: string }> {
       const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
       return { keyId: KeyMetadata!.KeyId!, arn: KeyMetadata!.Arn! };
+    }
+
+    /** An S3 client whose every request carries the given headers (signed with them). */
+    function s3With(
+      headers: Record<string, string>,
+      credentials: { accessKeyId: string; secretAccessKey: string } = sovra.credentials,
+    ): S3Client {
+      const client = sovra.client({ credentials, maxAttempts: 1 });
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          Object.assign((args.request as { headers: Record<string, string> }).headers, headers);
+          return next(args);
+        },
+        { step: 'build', name: 'sovraHeaders' },
+      );
+      return client;
+    }
+
+    /** The tenant's key-use records of `kms:Decrypt` made for one S3 request, once they are in the log. */
+    async function keyUseRecordsOf(requestId: string): Promise<AuditRecord[]> {
+      const audit = new AuditClient(sovra.endpoint, sovra.credentials, TEST_REGION);
+      for (let attempt = 0; ; attempt += 1) {
+        const page = await audit.records({ action: 'kms:Decrypt', limit: '1000' });
+        const found = page.records
+          .map((r) => parseCanonicalRecord(Buffer.from(r.record!, 'utf8')))
+          .filter((record) => record.kind === 'key-use' && record.requestId === requestId);
+        // Key-use records arrive in batches a few milliseconds after the use.
+        if (found.length > 0 || attempt === 50) return found;
+        await sleep(100);
+      }
+    }
+
+    async function putUnderKey(Key: string, keyId: string): Promise<void> {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'sse',
+          Key,
+          Body: `${Key} body`,
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: keyId,
+        }),
+      );
+    }
+
+    async function putKeyPolicy(keyId: string, policy: string): Promise<void> {
+      await kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: policy }));
+      await sleep(1100); // the key record cache (LIMITS.kmsKeyRecordCacheTtlMs)
     }
 
     it('without encryption headers an object is SSE-S3 (AES256) on PUT, GET and HEAD, and GetBucketEncryption says so', async () => {
@@ -240,6 +303,130 @@ export function encryptionSuite(metadata: MetadataBackend): void {
         ),
       );
       assert.deepEqual([denied.name, denied.status], ['AccessDenied', 403]);
+    });
+
+    it('a key policy denying kms:Decrypt for MIGRATION fails a GET that states x-sovra-justification: MIGRATION with AccessDenied naming the reason; a plain GET and HEAD work, and the key-use records name the principal and reason', async () => {
+      const key = await newKmsKey();
+      await putUnderKey('migrating', key.keyId);
+      await putKeyPolicy(
+        key.keyId,
+        keyPolicyDenying({
+          Action: 'kms:Decrypt',
+          Condition: { StringEquals: { 'sovra:JustificationReason': 'MIGRATION' } },
+        }),
+      );
+      const migration = s3With({ 'x-sovra-justification': 'MIGRATION' });
+      const backup = s3With({ 'x-sovra-justification': 'BACKUP' });
+      try {
+        let deniedRequestId = '';
+        try {
+          await migration.send(new GetObjectCommand({ Bucket: 'sse', Key: 'migrating' }));
+          assert.fail('a MIGRATION read must be denied');
+        } catch (error) {
+          assert.ok(error instanceof S3ServiceException, String(error));
+          assert.deepEqual([error.name, error.$metadata.httpStatusCode], ['AccessDenied', 403]);
+          assert.match(error.message, /MIGRATION/);
+          assert.match(error.message, /Guard/);
+          deniedRequestId = error.$metadata.requestId ?? '';
+        }
+        const plain = await s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'migrating' }));
+        assert.equal((await bodyOf(plain)).toString(), 'migrating body');
+        const backedUp = await backup.send(new GetObjectCommand({ Bucket: 'sse', Key: 'migrating' }));
+        assert.equal((await bodyOf(backedUp)).toString(), 'migrating body');
+        // HEAD unwraps no data key, so the key policy does not decide it (S3 asks only s3:GetObject).
+        const head = await migration.send(new HeadObjectCommand({ Bucket: 'sse', Key: 'migrating' }));
+        assert.deepEqual([head.ServerSideEncryption, head.SSEKMSKeyId], ['aws:kms', key.arn]);
+
+        const admin = new AdminClient(sovra.endpoint, sovra.credentials, TEST_REGION);
+        const { users } = (await admin.call('GET', 'users')) as { users: { id: string; admin: boolean }[] };
+        const adminId = users.find((user) => user.admin)!.id;
+        const [denied] = await keyUseRecordsOf(deniedRequestId);
+        assert.ok(denied, 'the denied use is recorded');
+        assert.deepEqual(
+          [denied.principalId, denied.justification, denied.result, denied.action, denied.details.service],
+          [adminId, 'MIGRATION', 'denied', 'kms:Decrypt', 's3'],
+        );
+        assert.equal(denied.resource, `sovra:kms-key/${key.keyId}`);
+        const [granted] = await keyUseRecordsOf(backedUp.$metadata.requestId ?? '');
+        assert.ok(granted, 'the granted use is recorded');
+        assert.deepEqual(
+          [granted.principalId, granted.justification, granted.result],
+          [adminId, 'BACKUP', 'success'],
+        );
+        const [plainUse] = await keyUseRecordsOf(plain.$metadata.requestId ?? '');
+        assert.equal(plainUse?.justification, 'CUSTOMER_INITIATED_ACCESS');
+      } finally {
+        migration.destroy();
+        backup.destroy();
+      }
+    });
+
+    it('a key policy denying one principal denies that user’s GET of an SSE-KMS object with AccessDenied, and the record names the user', async () => {
+      const key = await newKmsKey();
+      await putUnderKey('guarded', key.keyId);
+      const admin = new AdminClient(sovra.endpoint, sovra.credentials, TEST_REGION);
+      const { user } = (await admin.call('POST', 'users', { body: { name: 'sse-reader' } })) as {
+        user: { id: string };
+      };
+      await admin.call('POST', 'policies', {
+        body: {
+          name: 'sse-reads',
+          document: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::sse/*' }],
+          },
+        },
+      });
+      await admin.call('PUT', 'users/sse-reader/policies/sse-reads');
+      const created = (await admin.call('POST', 'users/sse-reader/access-keys', { body: {} })) as {
+        accessKey: { accessKeyId: string; secretAccessKey: string };
+      };
+      const reader = s3With({}, created.accessKey);
+      try {
+        const before = await reader.send(new GetObjectCommand({ Bucket: 'sse', Key: 'guarded' }));
+        assert.equal((await bodyOf(before)).toString(), 'guarded body');
+        await putKeyPolicy(
+          key.keyId,
+          keyPolicyDenying({
+            Action: 'kms:Decrypt',
+            Condition: { StringEquals: { 'sovra:PrincipalId': user.id } },
+          }),
+        );
+        let deniedRequestId = '';
+        try {
+          await reader.send(new GetObjectCommand({ Bucket: 'sse', Key: 'guarded' }));
+          assert.fail('the reader’s GET must be denied');
+        } catch (error) {
+          assert.ok(error instanceof S3ServiceException, String(error));
+          assert.deepEqual([error.name, error.$metadata.httpStatusCode], ['AccessDenied', 403]);
+          assert.match(error.message, /CUSTOMER_INITIATED_ACCESS/);
+          deniedRequestId = error.$metadata.requestId ?? '';
+        }
+        // Everyone else still reads it.
+        const other = await s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'guarded' }));
+        assert.equal((await bodyOf(other)).toString(), 'guarded body');
+        const [denied] = await keyUseRecordsOf(deniedRequestId);
+        assert.ok(denied, 'the denied use is recorded');
+        assert.deepEqual(
+          [denied.principalId, denied.justification, denied.result],
+          [user.id, 'CUSTOMER_INITIATED_ACCESS', 'denied'],
+        );
+      } finally {
+        reader.destroy();
+      }
+    });
+
+    it('x-sovra-justification accepts only reasons a client may claim: OPERATOR_SUPPORT, LIFECYCLE and unknown reasons are InvalidArgument', async () => {
+      for (const reason of ['OPERATOR_SUPPORT', 'LIFECYCLE', 'CURIOSITY']) {
+        const client = s3With({ 'x-sovra-justification': reason });
+        try {
+          const refused = await s3Failure(client.send(new GetObjectCommand({ Bucket: 'sse', Key: 'plain' })));
+          assert.deepEqual([refused.name, refused.status], ['InvalidArgument', 400], reason);
+          assert.match(refused.message, /x-sovra-justification/);
+        } finally {
+          client.destroy();
+        }
+      }
     });
 
     it('SSE-C: the right key reads; no key is InvalidRequest 400, another key AccessDenied 403, on GET and HEAD', async () => {

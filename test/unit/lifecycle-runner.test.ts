@@ -8,6 +8,7 @@ import { DiskBlobStore } from '../../src/adapters/blobs/disk-blob-store.ts';
 import { openPostgresMetadataStore } from '../../src/adapters/postgres/postgres-metadata-store.ts';
 import { openSqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store.ts';
 import type { Caller } from '../../src/domain/iam/caller.ts';
+import type { RequestJustification } from '../../src/domain/kms/justification.ts';
 import { encodeLifecycleDocument, type LifecycleRule } from '../../src/domain/storage/lifecycle.ts';
 import { LifecycleRunner } from '../../src/domain/storage/lifecycle-runner.ts';
 import { MultipartUploads } from '../../src/domain/storage/multipart-uploads.ts';
@@ -26,6 +27,17 @@ const caller: Caller = {
   requestId: 'lifecycle-test',
   sourceIp: '127.0.0.1',
   secureTransport: false,
+};
+/** The caller's own key uses (this store has no encryptor, so none is made). */
+const keyUse: RequestJustification = {
+  principalId: caller.principalId,
+  tenantId: caller.tenantId,
+  service: 's3',
+  reason: 'CUSTOMER_INITIATED_ACCESS',
+  approvalReference: null,
+  sourceIp: caller.sourceIp,
+  jurisdiction: 'unknown',
+  requestId: caller.requestId,
 };
 
 function rule(fields: Partial<LifecycleRule> & { id: string }): LifecycleRule {
@@ -119,6 +131,7 @@ function lifecycleSuite(backend: 'sqlite' | 'postgres'): void {
         contentMd5: null,
         conditions: {},
         objectLock: fields.objectLock ?? null,
+        keyUse,
       });
     const configure = (bucket: string, rules: LifecycleRule[]) =>
       h.objects.putBucketConfig(bucket, 'lifecycle', encodeLifecycleDocument({ rules }));
@@ -263,6 +276,7 @@ function lifecycleSuite(backend: 'sqlite' | 'postgres'): void {
           tags: {},
           checksumAlgorithm: null,
           checksumType: null,
+          keyUse,
         });
       const stale = [];
       for (let i = 0; i < 5; i++) stale.push(await start('uploads/same-key'));

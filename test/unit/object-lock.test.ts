@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DiskBlobStore } from '../../src/adapters/blobs/disk-blob-store.ts';
 import { openSqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store.ts';
 import type { Caller } from '../../src/domain/iam/caller.ts';
+import type { RequestJustification } from '../../src/domain/kms/justification.ts';
 import { ObjectData } from '../../src/domain/storage/object-data.ts';
 import {
   checkRetentionChange,
@@ -249,6 +250,17 @@ describe('Object Lock on the object store, with a clock that moves', () => {
     sourceIp: '127.0.0.1',
     secureTransport: false,
   };
+  /** The caller's own key uses (this store has no encryptor, so none is made). */
+  const keyUse: RequestJustification = {
+    principalId: caller.principalId,
+    tenantId: caller.tenantId,
+    service: 's3',
+    reason: 'CUSTOMER_INITIATED_ACCESS',
+    approvalReference: null,
+    sourceIp: caller.sourceIp,
+    jurisdiction: 'unknown',
+    requestId: caller.requestId,
+  };
 
   before(async () => {
     directory = await mkdtemp(join(tmpdir(), 'sovra-lock-'));
@@ -283,6 +295,7 @@ describe('Object Lock on the object store, with a clock that moves', () => {
       contentMd5: null,
       conditions: {},
       objectLock,
+      keyUse,
     });
   const remove = (key: string, versionId: string, bypass = false) =>
     objects.deleteObject(caller, 'locked', key, versionId, 'api', undefined, bypass);

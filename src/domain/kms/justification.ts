@@ -44,6 +44,30 @@ export interface KeyUseJustification {
   operation: string;
 }
 
+/**
+ * Reasons a client may state for itself on the S3 data path (x-sovra-justification).
+ * OPERATOR_SUPPORT belongs to requests that an operator access approval let through (the
+ * lockbox), LIFECYCLE to Sovra's own lifecycle runner: a client claiming either would pass for
+ * someone else in the decision record, and past a key policy that denies its own reason.
+ */
+export const CLIENT_CLAIMABLE_REASONS: readonly JustificationReason[] = [
+  'CUSTOMER_INITIATED_ACCESS',
+  'MIGRATION',
+  'BACKUP',
+];
+
+/** The reason a client stated, when it is one a client may claim; null otherwise. */
+export function clientClaimableReason(text: string): JustificationReason | null {
+  return CLIENT_CLAIMABLE_REASONS.find((reason) => reason === text) ?? null;
+}
+
+/**
+ * A request's justification before each key use it makes names its KMS operation: one S3 request
+ * may use keys several times (a copy unwraps its source's data key and generates the copy's), and
+ * each use is recorded with its own operation.
+ */
+export type RequestJustification = Omit<KeyUseJustification, 'operation'>;
+
 /** What a caller says about itself; the rest of a justification is what Sovra observed. */
 export interface RequesterContext {
   principalId: string;

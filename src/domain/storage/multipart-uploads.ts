@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import type { Caller } from '../iam/caller.ts';
+import type { RequestJustification } from '../kms/justification.ts';
 import {
   evaluateReadConditions,
   resolveRange,
@@ -77,6 +78,8 @@ export class MultipartUploads {
     objectLock?: RequestedObjectLock | null;
     /** x-amz-server-side-encryption* headers: the upload's data key is made now, used by every part. */
     encryption?: EncryptionRequest;
+    /** Who asks for the upload's data key and why. */
+    keyUse: RequestJustification;
     /** The object's own label (ObjectVersion.classification), checked by the caller; absent: the bucket's. */
     classification?: string | null;
   }): Promise<MultipartUpload> {
@@ -99,6 +102,7 @@ export class MultipartUploads {
       bucket.name,
       input.key,
       input.encryption ?? NO_ENCRYPTION_REQUEST,
+      input.keyUse,
     );
     if (sealed !== null) wipeSuite(sealed.suite);
     const upload: MultipartUpload = {
@@ -146,6 +150,8 @@ export class MultipartUploads {
     checksum: ChecksumClaim | null;
     /** SSE-C uploads: the customer key, sent again with every part. */
     customerKey?: Buffer | null;
+    /** Who asks for the upload's data key and why. */
+    keyUse: RequestJustification;
   }): Promise<StoredPart> {
     validatePartNumber(input.partNumber);
     const upload = await this.get(input.bucket, input.key, input.uploadId);
@@ -168,6 +174,7 @@ export class MultipartUploads {
       algorithm,
       (ingested) => verifyIngestedDigests(ingested, input.contentMd5, input.checksum),
       input.customerKey ?? null,
+      input.keyUse,
     );
   }
 
@@ -181,6 +188,8 @@ export class MultipartUploads {
     range: ByteRangeRequest | null;
     customerKey?: Buffer | null;
     sourceCustomerKey?: Buffer | null;
+    /** Who asks for the source's and the upload's data keys and why. */
+    keyUse: RequestJustification;
   }): Promise<StoredPart> {
     validatePartNumber(input.partNumber);
     const upload = await this.get(input.bucket, input.key, input.uploadId);
@@ -200,6 +209,7 @@ export class MultipartUploads {
       start,
       endExclusive,
       input.sourceCustomerKey ?? null,
+      input.keyUse,
     );
     return this.#storePart(
       upload,
@@ -209,6 +219,7 @@ export class MultipartUploads {
       upload.checksumAlgorithm,
       () => undefined,
       input.customerKey ?? null,
+      input.keyUse,
     ).finally(() => body.destroy());
   }
 
@@ -220,8 +231,9 @@ export class MultipartUploads {
     algorithm: ChecksumAlgorithm | null,
     verify: (ingested: Awaited<ReturnType<ObjectData['ingest']>>) => void,
     customerKey: Buffer | null,
+    keyUse: RequestJustification,
   ): Promise<StoredPart> {
-    const suite = await this.#objects.frameSuiteFor(upload, customerKey);
+    const suite = await this.#objects.frameSuiteFor(upload, customerKey, keyUse);
     const ingested = await this.#data
       .ingest({
         body,

@@ -7,6 +7,7 @@
  * later request (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html).
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RequestJustification } from '../kms/justification.ts';
 import { storageError } from './errors.ts';
 import type { FrameSuite } from './frame-codec.ts';
 import type { ObjectEncryption } from './types.ts';
@@ -44,19 +45,24 @@ export interface BucketEncryptionDefault {
 
 /**
  * Port: the tenant's KMS as object encryption needs it. The server adapts the key ring and turns
- * its errors into storage errors (EncryptionUnavailable, EncryptionKeyDisabled, …).
+ * its errors into storage errors (EncryptionUnavailable, EncryptionKeyDisabled, …; a key policy's
+ * refusal is EncryptionKeyUseDenied). Every use says who asked, through which service and why
+ * (`keyUse`), so that the key policy decides on the real requester and the decision record names
+ * it.
  */
 export interface DataKeySource {
   generateDataKey(
     tenantId: string,
     keyReference: string,
     context: Record<string, string>,
+    keyUse: RequestJustification,
   ): Promise<{ plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string }>;
   decryptDataKey(
     tenantId: string,
     kmsKeyId: string,
     ciphertextBlob: Buffer,
     context: Record<string, string>,
+    keyUse: RequestJustification,
   ): Promise<Buffer>;
   /** The tenant's managed S3 key (MANAGED_S3_KEY_ALIAS), created on first use; its key id. */
   managedKeyId(tenantId: string): Promise<string>;
@@ -92,13 +98,14 @@ export class ObjectEncryptor {
     key: string,
     request: EncryptionRequest,
     bucketDefault: BucketEncryptionDefault | null,
+    keyUse: RequestJustification,
   ): Promise<SealedDataKey> {
     const context = { ...request.context, 'aws:s3:arn': `arn:aws:s3:::${bucket}/${key}` };
     if (request.customerKey !== null) return sealUnderCustomerKey(request.customerKey, context);
     const sse: ServerSideEncryption = request.sse ?? bucketDefault?.sse ?? 'AES256';
     const named = sse === 'aws:kms' ? (request.kmsKeyId ?? bucketDefault?.kmsKeyId ?? null) : null;
     const keyReference = named ?? (await this.#keys.managedKeyId(tenantId));
-    const generated = await this.#keys.generateDataKey(tenantId, keyReference, context);
+    const generated = await this.#keys.generateDataKey(tenantId, keyReference, context, keyUse);
     return {
       encryption: {
         scheme: ENCRYPTION_SCHEME,
@@ -117,6 +124,7 @@ export class ObjectEncryptor {
     tenantId: string,
     encryption: ObjectEncryption | null,
     customerKey: Buffer | null,
+    keyUse: RequestJustification,
   ): Promise<FrameSuite> {
     if (encryption === null) {
       if (customerKey !== null) throw encryptionNotApplicable();
@@ -132,7 +140,13 @@ export class ObjectEncryptor {
       return { kind: 'aes-256-gcm', dataKey };
     }
     if (customerKey !== null) throw encryptionNotApplicable();
-    const dataKey = await this.#keys.decryptDataKey(tenantId, encryption.kmsKeyId ?? '', wrapped, context);
+    const dataKey = await this.#keys.decryptDataKey(
+      tenantId,
+      encryption.kmsKeyId ?? '',
+      wrapped,
+      context,
+      keyUse,
+    );
     return { kind: 'aes-256-gcm', dataKey };
   }
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import type { Caller } from '../iam/caller.ts';
+import type { RequestJustification } from '../kms/justification.ts';
 import {
   etagMatches,
   evaluateReadConditions,
@@ -80,6 +81,8 @@ export interface PutObjectInput {
   objectLock?: RequestedObjectLock | null;
   /** x-amz-server-side-encryption* headers; absent: the bucket's or tenant's default. */
   encryption?: EncryptionRequest;
+  /** Who asks for the new version's data key and why (the KMS key policy decides on it). */
+  keyUse: RequestJustification;
   /** The version's own label (ObjectVersion.classification), checked by the caller; absent: the bucket's. */
   classification?: string | null;
 }
@@ -109,6 +112,8 @@ export interface CopyObjectInput {
   encryption?: EncryptionRequest;
   /** x-amz-copy-source-server-side-encryption-customer-key of an SSE-C source. */
   sourceCustomerKey?: Buffer | null;
+  /** Who asks for the source's and the copy's data keys and why. */
+  keyUse: RequestJustification;
   /** The copy's own label (ObjectVersion.classification), checked by the caller; absent: the destination bucket's. */
   classification?: string | null;
   /** Checks the source version before its conditions or data are looked at. */
@@ -125,6 +130,18 @@ export type DeleteGuard = (tx: MetadataTx) => Promise<void>;
 export interface DeleteObjectResult {
   versionId: string | null;
   deleteMarker: boolean;
+}
+
+/** How a read opens a version's data. */
+export interface ReadObjectOptions {
+  /** False for HEAD: the version's record only, and no KMS key use (see readObject). */
+  withBody: boolean;
+  /** x-amz-server-side-encryption-customer-key of an SSE-C object. */
+  customerKey: Buffer | null;
+  /** Who asks for the version's data key and why. */
+  keyUse: RequestJustification;
+  /** Sees the version before its conditions, range or data are looked at. */
+  admit?: VersionAdmission;
 }
 
 export interface ObjectRead {
@@ -187,7 +204,8 @@ export class ObjectStore {
    */
   async frameSuiteFor(
     version: { encryption: ObjectEncryption | null; ownerTenantId: string },
-    customerKey: Buffer | null = null,
+    customerKey: Buffer | null,
+    keyUse: RequestJustification,
   ): Promise<FrameSuite> {
     if (version.encryption === null || this.#encryptor === null) {
       if (version.encryption !== null) {
@@ -199,7 +217,7 @@ export class ObjectStore {
       if (customerKey !== null) throw encryptionNotApplicable();
       return { kind: 'crc32' };
     }
-    return this.#encryptor.suiteFor(version.ownerTenantId, version.encryption, customerKey);
+    return this.#encryptor.suiteFor(version.ownerTenantId, version.encryption, customerKey, keyUse);
   }
 
   /**
@@ -211,6 +229,7 @@ export class ObjectStore {
     bucket: string,
     key: string,
     request: EncryptionRequest,
+    keyUse: RequestJustification,
   ): Promise<SealedDataKey | null> {
     if (this.#encryptor === null) {
       if (request.sse !== null || request.customerKey !== null) {
@@ -223,7 +242,7 @@ export class ObjectStore {
     }
     const config = await this.getBucketConfig(bucket, 'encryption');
     const bucketDefault = config === null ? null : parseBucketEncryptionDocument(config.document);
-    return this.#encryptor.newDataKey(tenantId, bucket, key, request, bucketDefault);
+    return this.#encryptor.newDataKey(tenantId, bucket, key, request, bucketDefault, keyUse);
   }
 
   // ---- buckets ------------------------------------------------------------------------------
@@ -387,6 +406,7 @@ export class ObjectStore {
       bucket.name,
       input.key,
       input.encryption ?? NO_ENCRYPTION_REQUEST,
+      input.keyUse,
     );
     const suite: FrameSuite = sealed?.suite ?? { kind: 'crc32' };
     const ingested = await this.#data
@@ -460,7 +480,13 @@ export class ObjectStore {
     await this.#checkWriteConditions(bucket.name, input.key, input.conditions);
     const versionUid = randomHexId();
     const checksumAlgorithm = input.checksumAlgorithm ?? source.checksum?.algorithm ?? null;
-    const body = await this.openVersion(source, 0, source.sizeBytes, input.sourceCustomerKey ?? null);
+    const body = await this.openVersion(
+      source,
+      0,
+      source.sizeBytes,
+      input.sourceCustomerKey ?? null,
+      input.keyUse,
+    );
     let sealed: SealedDataKey | null;
     try {
       sealed = await this.newDataKey(
@@ -468,6 +494,7 @@ export class ObjectStore {
         bucket.name,
         input.key,
         input.encryption ?? NO_ENCRYPTION_REQUEST,
+        input.keyUse,
       );
     } catch (error) {
       body.destroy();
@@ -702,30 +729,35 @@ export class ObjectStore {
     return version;
   }
 
-  /** `admit` sees the version before its conditions, range or data are looked at. */
+  /**
+   * A version's record and, unless `withBody` is false (HEAD), its data. HEAD unwraps no data key,
+   * so it uses no KMS key: S3 asks only s3:GetObject of a HEAD, where downloading an SSE-KMS
+   * object also needs kms:Decrypt
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, "Permissions";
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+   */
   async readObject(
     bucket: string,
     key: string,
     versionId: string | null,
     conditions: ReadConditions,
     range: ByteRangeRequest | null,
-    withBody = true,
-    customerKey: Buffer | null = null,
-    admit?: VersionAdmission,
+    options: ReadObjectOptions,
   ): Promise<ObjectRead> {
+    const { customerKey, keyUse, admit } = options;
     const version = await this.getObjectVersion(bucket, key, versionId);
     if (admit !== undefined) await admit(version);
     evaluateReadConditions(conditions, version.etag, version.lastModified);
     const resolved = range === null ? null : resolveRange(range, version.sizeBytes);
-    if (!withBody) {
+    if (!options.withBody) {
       // HEAD of an SSE-C object needs the right key too (S3 answers 400 without it, 403 with another).
       if (version.encryption !== null) checkCustomerKey(version.encryption, customerKey);
-      else if (customerKey !== null) await this.frameSuiteFor(version, customerKey);
+      else if (customerKey !== null) await this.frameSuiteFor(version, customerKey, keyUse);
       return { version, range: resolved, body: null };
     }
     const start = resolved?.start ?? 0;
     const endExclusive = resolved?.endExclusive ?? version.sizeBytes;
-    const suite = await this.frameSuiteFor(version, customerKey);
+    const suite = await this.frameSuiteFor(version, customerKey, keyUse);
     let inline: Buffer | null;
     try {
       inline = this.#data.readInline(version, suite, start, endExclusive);
@@ -745,9 +777,10 @@ export class ObjectStore {
     version: ObjectVersion,
     start: number,
     endExclusive: number,
-    customerKey: Buffer | null = null,
+    customerKey: Buffer | null,
+    keyUse: RequestJustification,
   ): Promise<Readable> {
-    const suite = await this.frameSuiteFor(version, customerKey);
+    const suite = await this.frameSuiteFor(version, customerKey, keyUse);
     return this.#streamWithSuite(version, suite, start, endExclusive);
   }
 

@@ -24,13 +24,19 @@ export interface CustomerKey {
   md5Base64: string;
 }
 
-/** The encryption a write asks for. SSE-C excludes the other headers, as in S3. */
-export function readEncryptionRequest(req: IncomingMessage): {
+/**
+ * The encryption a write asks for. SSE-C excludes the other headers, as in S3. `headers` are the
+ * request's, or a POST Object form's fields read as headers (its connection still decides
+ * whether a customer key may be sent).
+ */
+export function readEncryptionRequest(
+  req: IncomingMessage,
+  headers: IncomingHttpHeaders = req.headers,
+): {
   request: EncryptionRequest;
   customerKey: CustomerKey | null;
 } {
-  const headers = req.headers;
-  const customerKey = readCustomerKey(req, CUSTOMER_KEY_PREFIX);
+  const customerKey = readCustomerKey(req, CUSTOMER_KEY_PREFIX, headers);
   const sse = header(headers, SSE);
   const kmsKeyId = header(headers, KMS_KEY_ID);
   const contextText = header(headers, CONTEXT);
@@ -72,8 +78,11 @@ export function readEncryptionRequest(req: IncomingMessage): {
  * S3 accepts SSE-C only over HTTPS; Sovra also accepts it from a loopback peer (the tests and a
  * TLS-terminating proxy on the same host), never from the network in the clear.
  */
-export function readCustomerKey(req: IncomingMessage, prefix: string): CustomerKey | null {
-  const headers: IncomingHttpHeaders = req.headers;
+export function readCustomerKey(
+  req: IncomingMessage,
+  prefix: string,
+  headers: IncomingHttpHeaders = req.headers,
+): CustomerKey | null {
   const algorithm = header(headers, `${prefix}algorithm`);
   const keyText = header(headers, `${prefix}key`);
   const md5Text = header(headers, `${prefix}key-md5`);

@@ -1,6 +1,7 @@
 import type { ClassificationErrorCode } from '../../domain/classification/errors.ts';
 import type { IamErrorCode } from '../../domain/iam/errors.ts';
 import type { PolicyErrorCode } from '../../domain/iam/policy/index.ts';
+import type { KmsErrorCode } from '../../domain/kms/errors.ts';
 import type { StorageErrorCode } from '../../domain/storage/errors.ts';
 import { SovraError } from '../../platform/errors.ts';
 import type { SigV4ErrorCode } from '../sigv4/errors.ts';
@@ -52,6 +53,7 @@ export interface S3WireError {
 }
 
 type KnownCode =
+  | Extract<KmsErrorCode, 'Sealed'>
   | StorageErrorCode
   | SigV4ErrorCode
   | IamErrorCode
@@ -120,7 +122,9 @@ const S3_ERRORS: Record<KnownCode, S3WireError> = {
   EncryptionKeyUseDenied: { code: 'AccessDenied', status: 403 },
   EncryptionKeyInvalidState: { code: 'KMS.KMSInvalidStateException', status: 400 },
   EncryptionKeyDeleted: { code: 'KMS.NotFoundException', status: 400 },
-  // authentication (SigV4)
+  // authentication (SigV4); while the root of trust is sealed no secret can be unsealed, so no
+  // signed request authenticates (docs/decisions/0005)
+  Sealed: { code: 'ServiceUnavailable', status: 503 },
   AccessDeniedAnonymous: { code: 'AccessDenied', status: 403 },
   InvalidAccessKeyId: { code: 'InvalidAccessKeyId', status: 403 },
   InactiveAccessKey: { code: 'InvalidAccessKeyId', status: 403 },

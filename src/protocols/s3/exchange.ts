@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Caller } from '../../domain/iam/caller.ts';
+import type { RequestJustification } from '../../domain/kms/justification.ts';
 import type { ChecksumClaim } from '../../domain/storage/object-store.ts';
 import type { VerifiedRequest } from '../sigv4/verify.ts';
 import { s3Error } from './errors.ts';
@@ -13,6 +14,8 @@ export interface S3Exchange {
   res: ServerResponse;
   route: S3Route;
   caller: Caller;
+  /** Who uses KMS keys for this request and why (protocols/s3/key-use.ts), for every data key it needs. */
+  keyUse: RequestJustification;
   /** The verified signature; null for an unsigned (anonymous) request. */
   auth: VerifiedRequest | null;
   requestId: string;

@@ -12,6 +12,7 @@ import type { ObjectLock } from '../../domain/storage/object-lock.ts';
 import type { ChecksumClaim, ObjectStore } from '../../domain/storage/object-store.ts';
 import type { Tagging } from '../../domain/storage/tagging.ts';
 import type { BucketRecord } from '../../domain/storage/types.ts';
+import type { JurisdictionMap } from '../../domain/residency/jurisdiction.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever, isSovraError } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
@@ -39,6 +40,7 @@ import * as tagging from './handlers/tagging.ts';
 import { S3LabelHeaders } from './label-headers.ts';
 import { S3ObjectLabels, type ObjectLabelWrite } from './object-labels.ts';
 import { header, readChecksumAlgorithmName, readChecksumHeader } from './object-headers.ts';
+import { requestJustification } from './key-use.ts';
 import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
 import { ACCESS_APPROVAL_HEADER } from '../../domain/lockbox/operator-access-gate.ts';
 import { IAM_ACTION, routeS3Request, type S3Action, type S3Route } from './route.ts';
@@ -65,6 +67,8 @@ export interface S3EndpointOptions {
   domains: readonly string[];
   /** The active classification scheme, for the label headers; defaults to the generic profile. */
   scheme?: ClassificationScheme;
+  /** Requesters' network jurisdictions, for key-use justifications; without one every requester's is 'unknown'. */
+  jurisdictions?: JurisdictionMap;
 }
 
 /** What handlers may use: the endpoint's services (extend here as features land). */
@@ -204,12 +208,14 @@ export class S3Endpoint {
         outcome.principalId = caller.principalId;
         outcome.tenantId = caller.tenantId;
       }
+      const keyUse = requestJustification(req.headers, caller, this.#o.jurisdictions);
       const { body, declaredBytes, checksumClaim } = openBody(req, auth);
       const exchange: S3Exchange = {
         req,
         res,
         route,
         caller,
+        keyUse,
         auth,
         requestId,
         body,

@@ -62,6 +62,7 @@ export async function createMultipartUpload(
     checksumType: typeHeader ?? null,
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
+    keyUse: x.keyUse,
     classification: label?.stored ?? null,
   });
   const headers: OutgoingHttpHeaders = {
@@ -115,6 +116,7 @@ export async function uploadPart(
     contentMd5: readContentMd5(x.req.headers),
     checksum: x.checksumClaim,
     customerKey: customerKey?.key ?? null,
+    keyUse: x.keyUse,
   });
   const headers: OutgoingHttpHeaders = {
     etag: quotedEtag(part.etag),
@@ -170,6 +172,7 @@ export async function uploadPartCopy(
     range,
     customerKey: customerKey?.key ?? null,
     sourceCustomerKey: readCustomerKey(x.req, COPY_SOURCE_CUSTOMER_KEY_PREFIX)?.key ?? null,
+    keyUse: x.keyUse,
   });
   const headers: OutgoingHttpHeaders = encryptionHeaders(part.encryption, customerKey);
   if (sourceVersion.versionId !== 'null') headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;

@@ -98,6 +98,7 @@ export async function putObject(
     conditions: readWriteConditions(x.req.headers),
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
+    keyUse: x.keyUse,
     classification: label?.stored ?? null,
   });
   const headers: OutgoingHttpHeaders = {
@@ -146,9 +147,7 @@ export async function getObject(
     versionId,
     readReadConditions(x.req.headers),
     range,
-    !head,
-    customerKey?.key ?? null,
-    admit,
+    { withBody: !head, customerKey: customerKey?.key ?? null, keyUse: x.keyUse, admit },
   );
   const version = read.version;
   const headers: OutgoingHttpHeaders = versionHeaders(version, showsVersionIds(bucket) || versionId !== null);
@@ -482,6 +481,7 @@ export async function copyObject(
     objectLock: readObjectLockHeaders(x.req.headers),
     encryption: encryption.request,
     sourceCustomerKey: sourceCustomerKey?.key ?? null,
+    keyUse: x.keyUse,
     classification: label?.stored ?? null,
     admitSource,
   });

@@ -24,8 +24,10 @@ import { LIMITS } from '../../../platform/limits.ts';
 import { hmacSha256, parseAmzDate, SCOPE_TERMINATOR, SIGV4_ALGORITHM } from '../../sigv4/canonical.ts';
 import { SigV4Error } from '../../sigv4/errors.ts';
 import { deriveSigningKey } from '../../sigv4/signing-key.ts';
+import { encryptionHeaders, readEncryptionRequest } from '../encryption-headers.ts';
 import { s3Error } from '../errors.ts';
 import { sendEmpty, sendXml } from '../exchange.ts';
+import { requestJustification } from '../key-use.ts';
 import {
   checksumHeaders,
   header,
@@ -93,6 +95,10 @@ async function receiveAndStore(
       requested === null
         ? null
         : await labels.labelWrite({ caller, outcome }, IAM_ACTION.PostObject, bucket, key, requested);
+    // The x-amz-server-side-encryption* fields, read and checked as PutObject's headers, and the
+    // x-sovra-justification field; like every field, covered by the policy's conditions.
+    const encryption = readEncryptionRequest(req, fields.asHeaders());
+    const keyUse = requestJustification(fields.asHeaders(), caller, services.jurisdictions);
     const version = await services.objects.putObject({
       caller,
       bucket: bucket.name,
@@ -101,6 +107,8 @@ async function receiveAndStore(
       declaredBytes: null,
       ...readObjectFields(fields),
       conditions: {},
+      encryption: encryption.request,
+      keyUse,
       classification: label?.stored ?? null,
     });
     sendPostResponse(res, fields, {
@@ -110,6 +118,7 @@ async function receiveAndStore(
       location: objectLocation(req, route, caller.secureTransport, key),
       headers: {
         ...checksumHeaders(version),
+        ...encryptionHeaders(version.encryption, encryption.customerKey),
         ...(showsVersionIds(bucket) ? { 'x-amz-version-id': version.versionId } : {}),
       },
     });
