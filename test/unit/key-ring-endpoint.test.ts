@@ -10,7 +10,9 @@ import { SqlMetadataStore } from '../../src/adapters/sql/metadata-store.ts';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.ts';
 import { SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { LocalKeySealer } from '../../src/adapters/secrets/local-key-sealer.ts';
-import { TenantAdminAuthorizer } from '../../src/domain/iam/authorizer.ts';
+import { CedarGuardrailCompiler, readDefaultGuardrails } from '../../src/adapters/cedar/cedar-guardrails.ts';
+import { Guardrails } from '../../src/domain/guardrails/guardrails.ts';
+import { RequestAuthorizer } from '../../src/domain/iam/request-authorizer.ts';
 import { newAccessKeyId, newSecretAccessKey, sealAccessKey } from '../../src/domain/iam/bootstrap.ts';
 import { CredentialResolver } from '../../src/domain/iam/credentials.ts';
 import type { Principal } from '../../src/domain/iam/types.ts';
@@ -68,7 +70,12 @@ describe('KMS endpoint (AWS JSON 1.1 protocol)', () => {
     const kms = new KmsEndpoint({
       keyRing: new KeyRing({ store: new SqlKeyStore(db), root, clock: systemClock, region: REGION }),
       credentials: new CredentialResolver({ metadata, sealer, clock: systemClock }),
-      authorizer: new TenantAdminAuthorizer(),
+      // As the server decides: tenant administrators by their policy, the default key policy and guardrails.
+      authorizer: new RequestAuthorizer({
+        bucketPolicies: { getBucketConfig: () => Promise.resolve(null) },
+        guardrails: new Guardrails(new CedarGuardrailCompiler(), readDefaultGuardrails()),
+        clock: systemClock,
+      }),
       clock: systemClock,
       region: REGION,
     });
@@ -189,9 +196,21 @@ describe('KMS endpoint (AWS JSON 1.1 protocol)', () => {
     );
   });
 
-  test('a principal who is not a tenant administrator is AccessDeniedException', async () => {
+  test('a principal without policies is AccessDeniedException, worded as AWS KMS words it', async () => {
     const answer = await call('ListKeys', '{}', { credentials: reader });
     assert.deepEqual([answer.status, answer.type], [400, 'AccessDeniedException']);
+    assert.equal(
+      answer.message,
+      'User: arn:aws:iam::acme:user/reader is not authorized to perform: kms:ListKeys on resource: * ' +
+        'because no identity-based policy allows the kms:ListKeys action (justification CUSTOMER_INITIATED_ACCESS from jurisdiction unknown)',
+    );
+    const created = await call('CreateKey', '{}');
+    const keyArn = (created.body.KeyMetadata as { Arn: string }).Arn;
+    const use = await call('Encrypt', JSON.stringify({ KeyId: keyArn, Plaintext: 'aGk=' }), {
+      credentials: reader,
+    });
+    assert.equal(use.type, 'AccessDeniedException');
+    assert.match(use.message, new RegExp(`perform: kms:Encrypt on resource: ${keyArn} because`));
   });
 
   test('sealed, key use answers 503 KMSInternalException saying so, and metadata stays readable', async () => {

@@ -127,9 +127,25 @@ describe('network jurisdictions', () => {
   });
 });
 
-describe('key policy evaluation', () => {
+/** The key the evaluated policies belong to. */
+const KEY = {
+  arn: 'arn:aws:kms:eu-central-1:acme:key/1234abcd-0000-4000-8000-000000000000',
+  tenantId: 'acme',
+};
+
+/** A service's use (S3 data path, XKS, lifecycle) decided by the key policy's denies alone. */
+function decide(document: string, action: string, justification: KeyUseJustification) {
+  return evaluateKeyUse(document, action, justification, KEY);
+}
+
+/** A Deny statement for everyone on every resource, as key policies write them. */
+function deny(statement: Record<string, unknown>): Record<string, unknown> {
+  return { Effect: 'Deny', Principal: '*', Resource: '*', ...statement };
+}
+
+describe('key policy evaluation (the IAM policy engine, denies of service uses)', () => {
   test('the default key policy grants every use', () => {
-    assert.deepEqual(evaluateKeyUse(defaultKeyPolicy('acme'), 'kms:Decrypt', use()), { granted: true });
+    assert.deepEqual(decide(defaultKeyPolicy('acme'), 'kms:Decrypt', use()), { granted: true });
   });
 
   test('a Deny on a justification reason denies that reason only, and says why', () => {
@@ -142,104 +158,127 @@ describe('key policy evaluation', () => {
       Condition: { StringEquals: { 'sovra:JustificationReason': ['OPERATOR_SUPPORT', 'MIGRATION'] } },
     });
     checkKeyPolicy(document);
-    const denied = evaluateKeyUse(
+    const denied = decide(
       document,
       'kms:Decrypt',
       use({ reason: 'OPERATOR_SUPPORT', approvalReference: 'T-1' }),
     );
     assert.equal(denied.granted, false);
     assert.match(denied.granted ? '' : denied.denialReason, /OPERATOR_SUPPORT.*NoOperatorAccess/);
-    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, true);
-    assert.equal(evaluateKeyUse(document, 'kms:Encrypt', use({ reason: 'MIGRATION' })).granted, true);
+    assert.equal(decide(document, 'kms:Decrypt', use()).granted, true);
+    assert.equal(decide(document, 'kms:Encrypt', use({ reason: 'MIGRATION' })).granted, true);
   });
 
   test('StringNotEquals on the reason denies every other reason', () => {
-    const document = policy({
-      Effect: 'Deny',
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-      Condition: { StringNotEquals: { 'sovra:JustificationReason': 'CUSTOMER_INITIATED_ACCESS' } },
-    });
-    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, true);
+    const document = policy(
+      deny({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Condition: { StringNotEquals: { 'sovra:JustificationReason': 'CUSTOMER_INITIATED_ACCESS' } },
+      }),
+    );
+    assert.equal(decide(document, 'kms:Decrypt', use()).granted, true);
     assert.equal(
-      evaluateKeyUse(document, 'kms:GenerateDataKeyWithoutPlaintext', use({ reason: 'BACKUP' })).granted,
+      decide(document, 'kms:GenerateDataKeyWithoutPlaintext', use({ reason: 'BACKUP' })).granted,
       false,
     );
   });
 
-  test('a Deny by principal matches aws:PrincipalArn and sovra:PrincipalId', () => {
-    const byArn = policy({
-      Effect: 'Deny',
-      Action: 'kms:*',
-      Condition: { StringLike: { 'aws:PrincipalArn': 'arn:aws:iam::acme:user/mallory*' } },
-    });
-    assert.equal(evaluateKeyUse(byArn, 'kms:Encrypt', use({ principalId: 'mallory-2' })).granted, false);
-    assert.equal(evaluateKeyUse(byArn, 'kms:Encrypt', use()).granted, true);
-    const byId = policy({
-      Effect: 'Deny',
-      Action: 'kms:*',
-      Condition: { StringEquals: { 'sovra:PrincipalId': 'alice' } },
-    });
-    assert.equal(evaluateKeyUse(byId, 'kms:Encrypt', use()).granted, false);
-    const byPrincipal = policy({
-      Effect: 'Deny',
-      Principal: { AWS: 'arn:aws:iam::acme:user/alice' },
-      Action: 'kms:*',
-    });
-    assert.equal(evaluateKeyUse(byPrincipal, 'kms:Encrypt', use()).granted, false);
-    assert.equal(evaluateKeyUse(byPrincipal, 'kms:Encrypt', use({ principalId: 'bob' })).granted, true);
+  test('a Deny by principal matches aws:PrincipalArn, sovra:PrincipalId and the Principal element', () => {
+    const byArn = policy(
+      deny({
+        Action: 'kms:*',
+        Condition: { StringLike: { 'aws:PrincipalArn': 'arn:aws:iam::acme:user/mallory*' } },
+      }),
+    );
+    assert.equal(decide(byArn, 'kms:Encrypt', use({ principalId: 'mallory-2' })).granted, false);
+    assert.equal(decide(byArn, 'kms:Encrypt', use()).granted, true);
+    const byId = policy(
+      deny({ Action: 'kms:*', Condition: { StringEquals: { 'sovra:PrincipalId': 'alice' } } }),
+    );
+    assert.equal(decide(byId, 'kms:Encrypt', use()).granted, false);
+    const byPrincipal = policy(deny({ Principal: { AWS: 'arn:aws:iam::acme:user/alice' }, Action: 'kms:*' }));
+    assert.equal(decide(byPrincipal, 'kms:Encrypt', use()).granted, false);
+    assert.equal(decide(byPrincipal, 'kms:Encrypt', use({ principalId: 'bob' })).granted, true);
   });
 
   test('a Deny by jurisdiction denies requesters outside the allowed countries', () => {
-    const document = policy(ALLOW_ALL, {
-      Effect: 'Deny',
-      Action: 'kms:*',
-      Condition: { StringNotEquals: { 'sovra:RequestJurisdiction': ['DE', 'FR'] } },
-    });
-    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'FR' })).granted, true);
-    const denied = evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'US' }));
+    const document = policy(
+      ALLOW_ALL,
+      deny({
+        Action: 'kms:*',
+        Condition: { StringNotEquals: { 'sovra:RequestJurisdiction': ['DE', 'FR'] } },
+      }),
+    );
+    assert.equal(decide(document, 'kms:Decrypt', use({ jurisdiction: 'FR' })).granted, true);
+    const denied = decide(document, 'kms:Decrypt', use({ jurisdiction: 'US' }));
     assert.equal(denied.granted, false);
     assert.match(denied.granted ? '' : denied.denialReason, /jurisdiction US/);
-    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use({ jurisdiction: 'unknown' })).granted, false);
+    assert.equal(decide(document, 'kms:Decrypt', use({ jurisdiction: 'unknown' })).granted, false);
   });
 
   test('an explicit Deny wins over an Allow of the same use', () => {
     const document = policy(
       ALLOW_ALL,
-      { Effect: 'Allow', Action: 'kms:Decrypt', Principal: '*' },
-      { Effect: 'Deny', Action: 'kms:Decrypt', Principal: '*' },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Principal: '*', Resource: '*' },
+      deny({ Action: 'kms:Decrypt' }),
     );
-    assert.equal(evaluateKeyUse(document, 'kms:Decrypt', use()).granted, false);
+    assert.equal(decide(document, 'kms:Decrypt', use()).granted, false);
   });
 
   test('all conditions of a Deny must hold for it to apply', () => {
-    const document = policy({
-      Effect: 'Deny',
-      Action: 'kms:Decrypt',
-      Condition: {
-        StringEquals: { 'sovra:JustificationReason': 'BACKUP' },
-        StringNotEquals: { 'sovra:RequestJurisdiction': 'DE' },
-      },
-    });
+    const document = policy(
+      deny({
+        Action: 'kms:Decrypt',
+        Condition: {
+          StringEquals: { 'sovra:JustificationReason': 'BACKUP' },
+          StringNotEquals: { 'sovra:RequestJurisdiction': 'DE' },
+        },
+      }),
+    );
     assert.equal(
-      evaluateKeyUse(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'DE' })).granted,
+      decide(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'DE' })).granted,
       true,
     );
     assert.equal(
-      evaluateKeyUse(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'US' })).granted,
+      decide(document, 'kms:Decrypt', use({ reason: 'BACKUP', jurisdiction: 'US' })).granted,
       false,
     );
   });
 
-  test('a Deny Sovra cannot evaluate is refused with MalformedPolicyDocument when stored', () => {
+  test('the whole IAM policy language applies: NotAction, IpAddress on aws:SourceIp, the key ARN as Resource', () => {
+    const document = policy(
+      ALLOW_ALL,
+      deny({ Sid: 'OnlyDecrypt', NotAction: 'kms:Decrypt' }),
+      deny({
+        Sid: 'NotFromThere',
+        Action: 'kms:Decrypt',
+        Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
+      }),
+      deny({ Sid: 'OtherKey', Action: 'kms:Decrypt', Resource: 'arn:aws:kms:*:acme:key/another' }),
+    );
+    checkKeyPolicy(document);
+    assert.equal(decide(document, 'kms:Encrypt', use({ sourceIp: '192.0.2.1' })).granted, false);
+    const fromThere = decide(document, 'kms:Decrypt', use());
+    assert.match(fromThere.granted ? '' : fromThere.denialReason, /NotFromThere/);
+    assert.equal(decide(document, 'kms:Decrypt', use({ sourceIp: '::ffff:192.0.2.1' })).granted, true);
+  });
+
+  test('a policy the IAM policy language does not accept is refused with MalformedPolicyDocument when stored', () => {
     for (const statement of [
-      { Effect: 'Deny', Action: 'kms:*', Condition: { IpAddress: { 'aws:SourceIp': '1.2.3.4/32' } } },
-      { Effect: 'Deny', Action: 'kms:*', Condition: { StringEquals: { 'aws:Whatever': 'x' } } },
-      { Effect: 'Deny', NotAction: 'kms:Decrypt' },
-      { Effect: 'Deny' },
+      { Effect: 'Deny', Action: 'kms:*', Resource: '*' },
+      { Effect: 'Deny', Principal: '*', Resource: '*' },
+      { Effect: 'Deny', Principal: '*', Action: 'kms:*' },
+      { Principal: '*', Action: 'kms:*', Resource: '*' },
+      deny({ Action: 'kms:*', Condition: { StringEqualz: { 'sovra:Service': 's3' } } }),
+      deny({ Action: 'kms:*', Principal: { AWS: 'arn:aws:iam::acme:user/mallory*' } }),
     ]) {
       assert.throws(
         () => checkKeyPolicy(policy(statement)),
-        (error: unknown) => error instanceof KmsError && error.code === 'MalformedPolicyDocument',
+        (error: unknown) =>
+          error instanceof KmsError &&
+          error.code === 'MalformedPolicyDocument' &&
+          /Statement/.test(error.message),
+        JSON.stringify(statement),
       );
     }
   });

@@ -1,3 +1,4 @@
+import type { KeyUseJustification } from '../kms/justification.ts';
 import type { Caller } from './caller.ts';
 import { IamError } from './errors.ts';
 
@@ -16,10 +17,27 @@ export interface TargetBucket {
   tier?: string | null;
 }
 
-/** The resource an action targets; bucket-less actions (ListBuckets) name only the tenant. */
+/**
+ * A KMS key as authorization sees it: its ARN is the resource of kms: actions, and its key policy
+ * the resource policy, which must allow (directly, or by delegating to the tenant's identity
+ * policies), as in AWS KMS (https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html).
+ */
+export interface TargetKmsKey {
+  keyId: string;
+  /** The tenant owning the key; another tenant's principal is a cross-tenant request. */
+  tenantId: string;
+  /** `arn:aws:kms:<region>:<tenantId>:key/<keyId>` (domain/kms/key-references.ts). */
+  arn: string;
+  /** The key policy's text, as stored. */
+  policy: string;
+}
+
+/** The resource an action targets; bucket-less actions (ListBuckets, ListKeys) name only the tenant. */
 export interface ActionTarget {
   bucket: TargetBucket | null;
   key: string | null;
+  /** The KMS key a kms: action names; absent or null for S3 and for tenant-wide kms: actions. */
+  kmsKey?: TargetKmsKey | null;
   /**
    * The object version's own label in its compact form, when it has one: read from the version's
    * record, or the label a write gives the object. Absent or null: the object carries its
@@ -53,6 +71,12 @@ export interface RequestFacts {
   labelsData?: boolean;
   /** The request would make the target readable by anyone (a public bucket policy). */
   grantsPublicAccess?: boolean;
+  /**
+   * Why a KMS request uses a key (domain/kms/justification.ts): policies read it as
+   * sovra:JustificationReason, sovra:PrincipalId, sovra:RequestJurisdiction and sovra:Service, the
+   * guardrails as context.keyUseJustification and context.approvalId.
+   */
+  keyUse?: KeyUseJustification;
 }
 
 /** Decides whether a caller may perform an action (named as the S3/IAM action, e.g. `s3:GetObject`). */
@@ -71,6 +95,12 @@ export interface Authorizer {
 export interface AccessDenial {
   source: 'iam' | 'guardrails' | 'classification' | 'lockbox';
   policies: string[];
+  /**
+   * The refusal worded as AWS words it for the client, naming the layer ("User: … is not
+   * authorized to perform: kms:Decrypt on resource: … because no identity-based policy allows the
+   * kms:Decrypt action"). The KMS API answers it; S3 answers "Access Denied", as S3 does.
+   */
+  message?: string;
 }
 
 /** The error every denial raises: AccessDenied without detail for the client, the denial in its details. */
@@ -86,14 +116,31 @@ export function denialOf(error: unknown): AccessDenial | null {
 }
 
 /**
+ * AWS's wording of a refusal: `User: <principal> is not authorized to perform: <action> on
+ * resource: <resource> <why>`, where `why` names the layer ("because no identity-based policy
+ * allows …", "with an explicit deny in a resource-based policy", …).
+ */
+export function refusalMessage(
+  principalArn: string,
+  action: string,
+  resourceArn: string,
+  why: string,
+): string {
+  return `User: ${principalArn} is not authorized to perform: ${action} on resource: ${resourceArn} ${why}`;
+}
+
+/**
  * Deny by default: only a tenant's administrators act, and only on their own tenant's
- * resources. Cross-tenant access is never granted here. The KMS endpoint still uses it; the S3
- * path uses RequestAuthorizer (request-authorizer.ts).
+ * resources; no policy of any kind is read. Cross-tenant access is never granted here. The rule
+ * before identity policies, kept as the baseline of the authorization benchmark; the S3 and KMS
+ * endpoints use RequestAuthorizer (request-authorizer.ts).
  */
 export class TenantAdminAuthorizer implements Authorizer {
   authorize(caller: Caller, action: string, target: ActionTarget): Promise<void> {
     if (!caller.isTenantAdmin) return Promise.reject(denied(action));
     if (target.bucket !== null && target.bucket.tenantId !== caller.tenantId)
+      return Promise.reject(denied(action));
+    if (target.kmsKey != null && target.kmsKey.tenantId !== caller.tenantId)
       return Promise.reject(denied(action));
     return Promise.resolve();
   }
@@ -108,9 +155,11 @@ function isAccessDenial(value: unknown): value is AccessDenial {
     return false;
   }
   const { source, policies } = value;
+  const message: unknown = 'message' in value ? value.message : undefined;
   return (
     (source === 'iam' || source === 'guardrails' || source === 'classification' || source === 'lockbox') &&
     Array.isArray(policies) &&
-    policies.every((policy) => typeof policy === 'string')
+    policies.every((policy) => typeof policy === 'string') &&
+    (message === undefined || typeof message === 'string')
   );
 }

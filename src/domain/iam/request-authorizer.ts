@@ -22,15 +22,22 @@ import type {
   GuardrailRequest,
   GuardrailResource,
 } from '../guardrails/types.ts';
-import { principalArnOf } from '../kms/key-policy.ts';
+import type { KeyUseJustification } from '../kms/justification.ts';
+import {
+  compiledKeyPolicy,
+  describeStatement,
+  keyUseConditionKeys,
+  principalArnOf,
+  type CompiledKeyPolicy,
+} from '../kms/key-policy.ts';
 import { UNKNOWN_JURISDICTION } from '../residency/jurisdiction.ts';
 import {
   accessDenied,
+  refusalMessage,
   type AccessDenial,
   type ActionTarget,
   type Authorizer,
   type RequestFacts,
-  type TargetBucket,
 } from './authorizer.ts';
 import { BucketPolicyCache, type BucketPolicyEntry, type BucketPolicyStore } from './bucket-policy.ts';
 import type { Caller } from './caller.ts';
@@ -40,6 +47,7 @@ import {
   buildRequestContext,
   IDENTITY_POLICY_SIZE_LIMIT,
   parsePolicy,
+  PolicyError,
   s3ResourceArn,
   type CompiledPolicy,
   type Contribution,
@@ -50,12 +58,17 @@ import {
 } from './policy/index.ts';
 
 /**
- * The authorizer of the S3 data path. A request is allowed only when all three layers allow it:
+ * The authorizer of the S3 data path and the KMS API. A request is allowed only when all three
+ * layers allow it:
  *
- * 1. **IAM** — the caller's identity policies and the bucket policy, evaluated as AWS does
+ * 1. **IAM** — the caller's identity policies and the resource's policy (the bucket policy, or a
+ *    KMS key's key policy), evaluated as AWS does
  *    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
- *    an explicit Deny wins; within a tenant either side may allow; across tenants both must;
- *    an unsigned request only by a bucket policy statement for everyone.
+ *    an explicit Deny wins; within a tenant either side may allow a bucket, while a key policy
+ *    must allow, itself or by naming the tenant (`arn:aws:iam::<tenant>:root`) to let identity
+ *    policies decide (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html);
+ *    across tenants both sides must allow; an unsigned request only by a bucket policy statement
+ *    for everyone.
  * 2. **Guardrails** — the platform operator's Cedar policies, which only bound what IAM allows
  *    (combineWithIam, like AWS SCPs).
  * 3. **Mandatory access control** — no read up: reads and listings need a clearance that
@@ -183,12 +196,16 @@ export const TENANT_ADMINISTRATOR_POLICY_TEXT = JSON.stringify({
  * "The root user of the AWS account that owns a bucket can always use this operation, even if
  * the policy explicitly denies the root user" (API_PutBucketPolicy, API_GetBucketPolicy,
  * API_DeleteBucketPolicy): a tenant administrator of the bucket's tenant can always repair a
- * policy that locks everyone out. Guardrails and classification still apply.
+ * policy that locks everyone out. Sovra extends this to key policies: AWS needs its support to
+ * recover a key whose policy allows nobody, a tenant's administrators read and replace it
+ * themselves. Guardrails and classification still apply.
  */
 export const OWNER_ALWAYS_ALLOWED_ACTIONS: ReadonlySet<string> = new Set([
   's3:GetBucketPolicy',
   's3:PutBucketPolicy',
   's3:DeleteBucketPolicy',
+  'kms:GetKeyPolicy',
+  'kms:PutKeyPolicy',
 ]);
 
 /**
@@ -274,6 +291,8 @@ interface Evaluation {
  */
 interface PolicyInputs {
   bucketPolicy: BucketPolicyEntry | null;
+  /** The target KMS key's policy; null for other targets (or an unreadable one its owner repairs). */
+  keyPolicy: CompiledKeyPolicy | null;
   identityPolicies: readonly LabeledPolicy[];
   /** The caller's clearance, tags and ARN; null for the anonymous caller or an unknown principal. */
   attributes: PrincipalAttributes | null;
@@ -282,6 +301,7 @@ interface PolicyInputs {
 /** A decision remembered for the rest of its second, valid while its inputs are the same objects. */
 interface RememberedDecision {
   bucketPolicy: BucketPolicyEntry | null;
+  keyPolicy: CompiledKeyPolicy | null;
   identityPolicies: readonly LabeledPolicy[];
   attributes: PrincipalAttributes | null;
   denial: AccessDenial | null;
@@ -353,14 +373,15 @@ export class RequestAuthorizer implements Authorizer {
   async authorize(caller: Caller, action: string, target: ActionTarget, facts?: RequestFacts): Promise<void> {
     const inputs = await this.#policyInputs(caller, target, action);
     const memoKey =
-      facts === undefined && inputs.bucketPolicy?.readsExistingObjectTags !== true
-        ? this.#decisionKey(caller, action, target)
+      (facts === undefined || onlyKeyUse(facts)) && inputs.bucketPolicy?.readsExistingObjectTags !== true
+        ? this.#decisionKey(caller, action, target, facts?.keyUse ?? null)
         : null;
     if (memoKey !== null) {
       const remembered = this.#decisions.get(memoKey);
       if (
         remembered !== undefined &&
         remembered.bucketPolicy === inputs.bucketPolicy &&
+        remembered.keyPolicy === inputs.keyPolicy &&
         remembered.attributes === inputs.attributes &&
         samePolicies(remembered.identityPolicies, inputs.identityPolicies)
       ) {
@@ -430,16 +451,23 @@ export class RequestAuthorizer implements Authorizer {
   ): Promise<Evaluation> {
     const anonymous = isAnonymousCaller(caller);
     const bucket = target.bucket;
-    const resourceArn = action.startsWith('s3:') ? s3ResourceArn(bucket?.name ?? null, target.key) : '*';
+    const kmsKey = target.kmsKey ?? null;
+    const resourceArn =
+      kmsKey !== null
+        ? kmsKey.arn
+        : action.startsWith('s3:')
+          ? s3ResourceArn(bucket?.name ?? null, target.key)
+          : '*';
     if (anonymous && bucket === null) {
       // Unsigned requests reach only a bucket's public data; nothing tenant-wide.
       return refusedEarly(resourceArn, 'an anonymous request names no bucket');
     }
-    const resourceTenantId = bucket?.tenantId ?? caller.tenantId;
+    const resourceTenantId = ownerTenantOf(target) ?? caller.tenantId;
     const bucketPolicy = inputs.bucketPolicy;
+    const keyUse = facts?.keyUse ?? null;
     const principal = anonymous ? null : this.#principalOf(caller, inputs.attributes);
 
-    // 1. IAM: identity policies and the bucket policy.
+    // 1. IAM: identity policies and the bucket policy or the key policy, which must allow.
     const context = buildRequestContext({
       principal: principal === null ? ANONYMOUS : principal.principal,
       action,
@@ -451,13 +479,19 @@ export class RequestAuthorizer implements Authorizer {
       context,
       {
         identityPolicies: inputs.identityPolicies,
-        resourcePolicies: bucketPolicy === null ? [] : bucketPolicy.resourcePolicies,
+        resourcePolicies:
+          bucketPolicy !== null
+            ? bucketPolicy.resourcePolicies
+            : inputs.keyPolicy !== null
+              ? inputs.keyPolicy.resourcePolicies
+              : [],
+        resourcePolicyRequired: inputs.keyPolicy !== null,
       },
       { explain },
     );
     const ownerOverride =
       iam.effect !== 'Allow' &&
-      isOwnerAdministrator(caller, bucket) &&
+      isOwnerAdministrator(caller, ownerTenantOf(target)) &&
       OWNER_ALWAYS_ALLOWED_ACTIONS.has(action);
     const iamAllows = iam.effect === 'Allow' || ownerOverride;
 
@@ -484,6 +518,7 @@ export class RequestAuthorizer implements Authorizer {
       sourceLabel,
       bucketPolicy?.isPublic === true,
       facts?.grantsPublicAccess === true,
+      keyUse,
     );
     const combined = combineWithIam(iamAllows ? 'allow' : 'deny', guardrails);
     const evaluation: Evaluation = {
@@ -495,11 +530,20 @@ export class RequestAuthorizer implements Authorizer {
       principalArn: principal?.arn ?? null,
       resourceArn,
     };
+    // The KMS API answers a refusal worded as AWS KMS words it; S3 answers "Access Denied".
+    const worded = action.startsWith('kms:');
+    const who = principal?.arn ?? ANONYMOUS_PRINCIPAL_ID;
     if (combined.decision === 'deny') {
-      evaluation.denial =
+      const denial: AccessDenial =
         combined.deniedBy === 'guardrails'
           ? { source: 'guardrails', policies: guardrailDenials(guardrails) }
           : { source: 'iam', policies: denyingStatements(iam) };
+      if (worded) {
+        const crossTenant = caller.tenantId !== resourceTenantId;
+        const why = denialReason(denial, action, iam, crossTenant, inputs.keyPolicy !== null, keyUse);
+        denial.message = refusalMessage(who, action, resourceArn, why);
+      }
+      evaluation.denial = denial;
       if (!explain) return evaluation;
     }
 
@@ -508,6 +552,14 @@ export class RequestAuthorizer implements Authorizer {
     const rule = classificationRule(action, clearance, labels, facts?.labelsData === true);
     if (rule !== null && evaluation.denial === null) {
       evaluation.denial = { source: 'classification', policies: [rule] };
+      if (worded) {
+        evaluation.denial.message = refusalMessage(
+          who,
+          action,
+          resourceArn,
+          `because mandatory access control forbids it (${rule})`,
+        );
+      }
     }
     if (explain) evaluation.classification = classificationCheck(rule, clearance, labels);
     return evaluation;
@@ -522,14 +574,21 @@ export class RequestAuthorizer implements Authorizer {
       bucketPolicy =
         cached !== undefined
           ? cached
-          : await this.#loadBucketPolicy(bucket.name, isOwnerAdministrator(caller, bucket), action);
+          : await this.#loadBucketPolicy(bucket.name, isOwnerAdministrator(caller, bucket.tenantId), action);
     }
-    if (isAnonymousCaller(caller)) return { bucketPolicy, identityPolicies: NO_POLICIES, attributes: null };
+    const kmsKey = target.kmsKey ?? null;
+    const keyPolicy =
+      kmsKey === null
+        ? null
+        : keyPolicyOf(kmsKey.policy, isOwnerAdministrator(caller, kmsKey.tenantId), action);
+    if (isAnonymousCaller(caller)) {
+      return { bucketPolicy, keyPolicy, identityPolicies: NO_POLICIES, attributes: null };
+    }
     const [identityPolicies, attributes] = await Promise.all([
       this.#identityPoliciesOf(caller),
       this.#attributesOf(caller),
     ]);
-    return { bucketPolicy, identityPolicies, attributes };
+    return { bucketPolicy, keyPolicy, identityPolicies, attributes };
   }
 
   /** The caller's attributes; a record of another tenant (never expected) counts as none. */
@@ -660,6 +719,9 @@ export class RequestAuthorizer implements Authorizer {
       ...this.#timeKeys,
     ];
     if (facts?.conditionKeys !== undefined) keys.push(...facts.conditionKeys);
+    if (facts?.keyUse !== undefined) keys.push(...keyUseConditionKeys(facts.keyUse));
+    // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account
+    if (target.kmsKey != null) keys.push(['kms:CallerAccount', caller.tenantId]);
     const versionId = facts?.versionId ?? null;
     if (versionId !== null) keys.push(['s3:VersionId', versionId]);
     if (
@@ -698,7 +760,12 @@ export class RequestAuthorizer implements Authorizer {
   }
 
   /** Everything a decision without request facts depends on, besides the policy objects compared on reuse. */
-  #decisionKey(caller: Caller, action: string, target: ActionTarget): string {
+  #decisionKey(
+    caller: Caller,
+    action: string,
+    target: ActionTarget,
+    keyUse: KeyUseJustification | null,
+  ): string {
     this.#startSecond();
     const bucket = target.bucket;
     return (
@@ -708,7 +775,9 @@ export class RequestAuthorizer implements Authorizer {
         ? ''
         : `\u0000${bucket.tenantId}\u0000${bucket.name}\u0000${bucket.classification ?? ''}` +
           `\u0000${target.objectLabel ?? ''}\u0000${bucket.jurisdiction ?? ''}\u0000${bucket.tier ?? ''}` +
-          (target.key === null ? '' : `\u0000/${target.key}`))
+          (target.key === null ? '' : `\u0000/${target.key}`)) +
+      (target.kmsKey == null ? '' : `\u0000k${target.kmsKey.arn}`) +
+      (keyUse === null ? '' : `\u0000j${keyUseKey(keyUse)}`)
     );
   }
 
@@ -769,10 +838,12 @@ export class RequestAuthorizer implements Authorizer {
     sourceLabel: SecurityLabel | null,
     resourceIsPublic: boolean,
     grantsPublicAccess: boolean,
+    keyUse: KeyUseJustification | null,
   ): GuardrailDecision {
     this.#startSecond();
     const identity = this.#memoSet?.readsEntityIdentity !== false;
     const bucket = target.bucket;
+    const kmsKey = target.kmsKey ?? null;
     const memoKey =
       `${action}\u0000${anonymous ? '' : caller.tenantId}\u0000${identity ? caller.principalId : ''}` +
       `\u0000${tagsKey(tags)}\u0000${labelKey(clearance)}\u0000${caller.secureTransport ? 1 : 0}${resourceIsPublic ? 1 : 0}` +
@@ -781,7 +852,9 @@ export class RequestAuthorizer implements Authorizer {
         ? ''
         : `\u0000${bucket.tenantId}\u0000${labelKey(resourceLabel)}\u0000${bucket.jurisdiction ?? ''}` +
           `\u0000${bucket.tier ?? ''}\u0000${identity ? bucket.name : ''}` +
-          (target.key === null ? '' : `\u0000/${identity ? target.key : ''}`));
+          (target.key === null ? '' : `\u0000/${identity ? target.key : ''}`)) +
+      (kmsKey === null ? '' : `\u0000k${kmsKey.tenantId}\u0000${identity ? kmsKey.keyId : ''}`) +
+      (keyUse === null ? '' : `\u0000j${keyUse.reason}\u0000${keyUse.approvalReference ?? ''}`);
     const remembered = this.#guardrailDecisions.get(memoKey);
     if (remembered !== undefined) return remembered;
     const decision = this.#guardrails.evaluate(
@@ -789,6 +862,7 @@ export class RequestAuthorizer implements Authorizer {
         resourceIsPublic,
         grantsPublicAccess,
         nowMs: this.#memoSecond * 1000,
+        keyUse,
       }),
     );
     if (this.#guardrailDecisions.size >= GUARDRAIL_MEMO_ENTRIES) this.#guardrailDecisions.clear();
@@ -805,7 +879,12 @@ export class RequestAuthorizer implements Authorizer {
     target: ActionTarget,
     resourceLabel: SecurityLabel | null,
     sourceLabel: SecurityLabel | null,
-    flags: { resourceIsPublic: boolean; grantsPublicAccess: boolean; nowMs: number },
+    flags: {
+      resourceIsPublic: boolean;
+      grantsPublicAccess: boolean;
+      nowMs: number;
+      keyUse: KeyUseJustification | null;
+    },
   ): GuardrailRequest {
     const principal: GuardrailPrincipal = anonymous
       ? { kind: 'anonymous' }
@@ -819,8 +898,11 @@ export class RequestAuthorizer implements Authorizer {
           tags,
         };
     const bucket = target.bucket;
+    const kmsKey = target.kmsKey ?? null;
     let resource: GuardrailResource;
-    if (bucket === null) {
+    if (kmsKey !== null) {
+      resource = { kind: 'kmsKey', tenantId: kmsKey.tenantId, keyId: kmsKey.keyId };
+    } else if (bucket === null) {
       resource = { kind: 'tenant', tenantId: caller.tenantId };
     } else {
       const facts = {
@@ -845,8 +927,8 @@ export class RequestAuthorizer implements Authorizer {
         secureTransport: caller.secureTransport,
         sourceIp,
         sourceJurisdiction: this.#jurisdictions?.jurisdictionOf(sourceIp) ?? UNKNOWN_JURISDICTION,
-        keyUseJustification: 'CUSTOMER_INITIATED_ACCESS',
-        approvalId: null,
+        keyUseJustification: flags.keyUse?.reason ?? 'CUSTOMER_INITIATED_ACCESS',
+        approvalId: flags.keyUse?.approvalReference ?? null,
         now: new Date(flags.nowMs),
         sourceLabel,
         grantsPublicAccess: flags.grantsPublicAccess,
@@ -973,14 +1055,79 @@ function classificationCheck(
   };
 }
 
-/** A caller administering the tenant that owns the bucket (the AWS "account root" of the bucket). */
-function isOwnerAdministrator(caller: Caller, bucket: TargetBucket | null): boolean {
+/** A caller administering the tenant that owns the resource (the AWS "account root" of a bucket or key). */
+function isOwnerAdministrator(caller: Caller, ownerTenantId: string | null): boolean {
   return (
     caller.isTenantAdmin &&
-    bucket !== null &&
-    bucket.tenantId === caller.tenantId &&
+    ownerTenantId !== null &&
+    ownerTenantId === caller.tenantId &&
     !isAnonymousCaller(caller)
   );
+}
+
+/** The tenant owning a target's bucket or KMS key; null for tenant-wide actions. */
+function ownerTenantOf(target: ActionTarget): string | null {
+  return target.bucket?.tenantId ?? target.kmsKey?.tenantId ?? null;
+}
+
+/**
+ * A target key's compiled policy. Stored policies were checked when written; one that no longer
+ * compiles fails every request closed, except its owner's repair of it
+ * (OWNER_ALWAYS_ALLOWED_ACTIONS), which proceeds as if the key had no policy.
+ */
+function keyPolicyOf(text: string, ownerAdministrator: boolean, action: string): CompiledKeyPolicy | null {
+  try {
+    return compiledKeyPolicy(text);
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
+    if (ownerAdministrator && OWNER_ALWAYS_ALLOWED_ACTIONS.has(action)) return null;
+    throw new Error('a stored key policy could not be evaluated', { cause: error });
+  }
+}
+
+/** Facts that hold nothing but a key use, which the decision memo keys (#decisionKey) cover. */
+function onlyKeyUse(facts: RequestFacts): boolean {
+  return Object.entries(facts).every(([name, value]) => name === 'keyUse' || value === undefined);
+}
+
+/** Every field of a key use that policies or the guardrails can read, as one memo key part. */
+function keyUseKey(keyUse: KeyUseJustification): string {
+  return (
+    `${keyUse.reason}\u0000${keyUse.approvalReference ?? ''}\u0000${keyUse.principalId}` +
+    `\u0000${keyUse.jurisdiction}\u0000${keyUse.service}`
+  );
+}
+
+/**
+ * Why a request was refused, worded as AWS words it after "User: … is not authorized to perform:
+ * … on resource: …": the layer (a guardrail, an identity-based or a resource-based policy) and, for
+ * a key use, the justification the policies saw.
+ */
+function denialReason(
+  denial: AccessDenial,
+  action: string,
+  iam: Decision,
+  crossTenant: boolean,
+  resourcePolicyRequired: boolean,
+  keyUse: KeyUseJustification | null,
+): string {
+  let reason: string;
+  if (denial.source === 'guardrails') {
+    reason = `with an explicit deny in a platform guardrail (${denial.policies.join(', ')})`;
+  } else if (iam.effect === 'ExplicitDeny') {
+    const deny = iam.contributions.find((c) => c.matched && c.effect === 'Deny');
+    const kind = deny?.policyKind === 'resource' ? 'a resource-based policy' : 'an identity-based policy';
+    reason = `with an explicit deny in ${kind} (${deny?.source ?? 'a policy'} ${describeStatement(deny)})`;
+  } else {
+    const allows = (kind: 'identity' | 'resource') =>
+      iam.contributions.some((c) => c.matched && c.effect === 'Allow' && c.policyKind === kind);
+    // A key policy must allow; across tenants both sides must: name the side that did not.
+    const resourceSide = !allows('resource') && (crossTenant ? allows('identity') : resourcePolicyRequired);
+    reason = `because no ${resourceSide ? 'resource-based' : 'identity-based'} policy allows the ${action} action`;
+  }
+  return keyUse === null
+    ? reason
+    : `${reason} (justification ${keyUse.reason} from jurisdiction ${keyUse.jurisdiction})`;
 }
 
 function identityPolicyLabel(policy: CompiledPolicy, index: number): string {

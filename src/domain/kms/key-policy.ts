@@ -1,18 +1,30 @@
-import { assertNever } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
+import {
+  authorize,
+  buildRequestContext,
+  KEY_POLICY_SIZE_LIMIT,
+  parsePolicy,
+  PolicyError,
+  type CompiledPolicy,
+  type Contribution,
+  type LabeledPolicy,
+  type RequestPrincipal,
+} from '../iam/policy/index.ts';
+import { parseIamPrincipalArn } from '../iam/policy/arn.ts';
 import { kmsError } from './errors.ts';
 import type { KeyUseJustification } from './justification.ts';
 
 /** The only key policy name AWS KMS has (https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html). */
 export const DEFAULT_POLICY_NAME = 'default';
 
+/** How decisions, explanations and denial records name a key's policy. */
+export const KEY_POLICY_LABEL = 'key policy';
+
 /**
  * The default key policy, as AWS writes it for a key created through the API without a policy
  * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html): the account —
- * here the tenant — may do everything with the key, which delegates access to identity policies.
- * Allow statements are stored and returned but not evaluated yet (until IAM policies land, tenant
- * administrators may use all of their tenant's keys); Deny statements are enforced on key use
- * (evaluateKeyUse below).
+ * here the tenant — may do everything with the key, which delegates access to the tenant's
+ * identity policies (its administrators' policy allows everything in the tenant).
  */
 export function defaultKeyPolicy(tenantId: string): string {
   return JSON.stringify(
@@ -35,9 +47,11 @@ export function defaultKeyPolicy(tenantId: string): string {
 }
 
 /**
- * Checks a policy document the way AWS does before storing it: at most 32 KiB, a JSON object
- * with a Statement (one statement or a list of them), each with an Effect of Allow or Deny.
- * Anything else is MalformedPolicyDocument.
+ * Checks a policy document before storing it: at most 32 KiB, and a resource policy of the IAM
+ * policy language (domain/iam/policy), which is what evaluates it — every statement with an
+ * Effect, a Principal, an Action and a Resource
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html). Anything else
+ * is MalformedPolicyDocument, with the parser's message naming the offending element.
  */
 export function checkKeyPolicy(document: string): string {
   if (document.length === 0 || Buffer.byteLength(document, 'utf8') > LIMITS.kmsKeyPolicyMaxBytes) {
@@ -46,25 +60,11 @@ export function checkKeyPolicy(document: string): string {
       `The key policy must be between 1 and ${LIMITS.kmsKeyPolicyMaxBytes} bytes`,
     );
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(document);
-  } catch {
-    throw kmsError('MalformedPolicyDocument', 'The key policy is not valid JSON');
-  }
-  if (!isObject(parsed)) throw kmsError('MalformedPolicyDocument', 'The key policy must be a JSON object');
-  const statements: unknown = parsed.Statement;
-  const list: unknown[] = Array.isArray(statements) ? statements : [statements];
-  if (statements === undefined || list.length === 0) {
-    throw kmsError('MalformedPolicyDocument', 'The key policy must contain a Statement');
-  }
-  for (const statement of list) {
-    if (!isObject(statement) || (statement.Effect !== 'Allow' && statement.Effect !== 'Deny')) {
-      throw kmsError('MalformedPolicyDocument', 'Every policy statement needs an Effect of Allow or Deny');
-    }
-    // Deny statements are enforced, so they must be understood; a Deny Sovra cannot evaluate is
-    // refused when stored rather than silently ignored at use.
-    if (statement.Effect === 'Deny') compileDeny(statement);
+    compiledKeyPolicy(document);
+  } catch (error) {
+    if (error instanceof PolicyError) throw kmsError('MalformedPolicyDocument', error.message);
+    throw error;
   }
   return document;
 }
@@ -78,50 +78,56 @@ export function checkPolicyName(name: string): void {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 // ---- evaluation -----------------------------------------------------------------------------------
 
-/**
- * Condition keys a key policy may test on a key use. `aws:PrincipalArn` is the caller's ARN in
- * the form `arn:aws:iam::<tenant>:user/<principal id>` (the tenant plays the AWS account).
- */
-export const KEY_POLICY_CONDITION_KEYS = [
-  'sovra:justificationreason',
-  'sovra:principalid',
-  'aws:principalarn',
-  'sovra:requestjurisdiction',
-  'sovra:service',
-] as const;
-
-/**
- * String condition operators of the IAM policy language
- * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_String).
- */
-const OPERATORS = [
-  'StringEquals',
-  'StringNotEquals',
-  'StringEqualsIgnoreCase',
-  'StringNotEqualsIgnoreCase',
-  'StringLike',
-  'StringNotLike',
-] as const;
-type Operator = (typeof OPERATORS)[number];
-
-interface CompiledCondition {
-  operator: Operator;
-  /** Lower-case condition key, as IAM condition keys are case-insensitive. */
-  key: string;
-  values: string[];
+/** A key policy compiled once per text, for the request authorizer and the key ring alike. */
+export interface CompiledKeyPolicy {
+  readonly text: string;
+  readonly policy: CompiledPolicy;
+  /** The policy as `resourcePolicies` of a policy set. */
+  readonly resourcePolicies: readonly LabeledPolicy[];
+  /** Whether any statement denies: a policy without one never refuses a service's use. */
+  readonly denies: boolean;
 }
 
-interface CompiledDeny {
-  sid: string | null;
-  actions: RegExp[];
-  principals: RegExp[] | null;
-  conditions: CompiledCondition[];
+/** Compiled key policies by text: policies are few and change rarely, uses are many. */
+const compiled = new Map<string, CompiledKeyPolicy>();
+
+/**
+ * The key policy `text` compiled as a resource policy of the IAM policy language; the same text
+ * gives the same object (while it stays in the bounded cache), so that decisions remembered
+ * against it are recognised. Fails with PolicyError when the text is no valid key policy.
+ */
+export function compiledKeyPolicy(text: string): CompiledKeyPolicy {
+  let entry = compiled.get(text);
+  if (entry === undefined) {
+    const policy = parsePolicy(text, { kind: 'resource', sizeLimit: KEY_POLICY_SIZE_LIMIT });
+    entry = Object.freeze({
+      text,
+      policy,
+      resourcePolicies: Object.freeze([{ label: KEY_POLICY_LABEL, policy }]),
+      denies: policy.statements.some((statement) => statement.source.effect === 'Deny'),
+    });
+    if (compiled.size >= LIMITS.kmsKeyRecordCacheEntries) compiled.clear();
+    compiled.set(text, entry);
+  }
+  return entry;
+}
+
+/**
+ * The condition keys a key use brings to policies (key policies, and identity policies on the
+ * KMS API), besides the IAM ones: why the key is used and by whom, from where, through which
+ * service. `aws:PrincipalArn` comes from the principal itself.
+ */
+export function keyUseConditionKeys(
+  justification: KeyUseJustification,
+): (readonly [string, string | readonly string[]])[] {
+  return [
+    ['sovra:JustificationReason', justification.reason],
+    ['sovra:PrincipalId', justification.principalId],
+    ['sovra:RequestJurisdiction', justification.jurisdiction],
+    ['sovra:Service', justification.service],
+  ];
 }
 
 export type KeyUseDecision = { granted: true } | { granted: false; denialReason: string };
@@ -132,150 +138,71 @@ export function principalArnOf(tenantId: string, principalId: string): string {
 }
 
 /**
- * Decides a key use under a key's policy, as IAM does for the statements Sovra evaluates: an
- * explicit Deny whose Action, Principal and every Condition match denies, whatever any Allow
- * says (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
- * Within a condition block operators and keys are ANDed and a key's values ORed; a key absent
- * from the request matches no positive operator and every negated one.
+ * Decides a service's key use under a key's policy: the S3 data path, XKS and lifecycle, and a
+ * platform operator's approved use. Their own protocol authorized the request (an S3 request on
+ * its bucket, an operator by the lockbox gate), so only the key policy's explicit denies count
+ * here, evaluated by the IAM policy engine as the request authorizer evaluates them for the KMS
+ * API (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+ * a Deny whose Action, Resource, Principal and every Condition match denies. A KMS API request
+ * is decided by the request authorizer (key policy and identity policies together) and not
+ * evaluated here again.
  */
 export function evaluateKeyUse(
   policy: string,
   action: string,
   justification: KeyUseJustification,
+  key: { arn: string; tenantId: string },
 ): KeyUseDecision {
-  const denies = compiledDenies(policy);
-  if (denies.length === 0) return GRANTED;
-  const principalArn = principalArnOf(justification.tenantId, justification.principalId);
-  const context = new Map<string, string>([
-    ['sovra:justificationreason', justification.reason],
-    ['sovra:principalid', justification.principalId],
-    ['aws:principalarn', principalArn],
-    ['sovra:requestjurisdiction', justification.jurisdiction],
-    ['sovra:service', justification.service],
-  ]);
-  for (const deny of denies) {
-    if (!deny.actions.some((pattern) => pattern.test(action))) continue;
-    if (deny.principals !== null && !deny.principals.some((pattern) => pattern.test(principalArn))) continue;
-    if (!deny.conditions.every((condition) => conditionHolds(condition, context.get(condition.key))))
-      continue;
-    const by = deny.sid === null ? 'an explicit deny' : `statement ${JSON.stringify(deny.sid)}`;
-    return {
-      granted: false,
-      denialReason: `${action} with justification ${justification.reason} from jurisdiction ${justification.jurisdiction} is denied by the key policy (${by})`,
-    };
-  }
-  return GRANTED;
+  const keyPolicy = storedKeyPolicy(policy);
+  if (!keyPolicy.denies) return GRANTED;
+  const keys = keyUseConditionKeys(justification);
+  if (justification.sourceIp !== '') keys.push(['aws:SourceIp', plainAddress(justification.sourceIp)]);
+  const decision = authorize(
+    buildRequestContext({
+      principal: requestPrincipalOf(justification),
+      action,
+      resource: key.arn,
+      resourceTenantId: key.tenantId,
+      conditionKeys: keys,
+    }),
+    { identityPolicies: [], resourcePolicies: keyPolicy.resourcePolicies },
+  );
+  if (decision.effect !== 'ExplicitDeny') return GRANTED;
+  const deny = decision.contributions.find((c) => c.matched && c.effect === 'Deny');
+  return {
+    granted: false,
+    denialReason: `${action} with justification ${justification.reason} from jurisdiction ${justification.jurisdiction} is denied by the key policy (${describeStatement(deny)})`,
+  };
 }
 
 const GRANTED: KeyUseDecision = { granted: true };
 
-/** Compiled Deny statements by policy text: policies are few and change rarely, uses are many. */
-const compiledCache = new Map<string, CompiledDeny[]>();
-const COMPILED_CACHE_MAX = 1024;
+/** `statement "Sid"`, or the statement's position when it has no Sid. */
+export function describeStatement(contribution: Contribution | undefined): string {
+  if (contribution === undefined) return 'an explicit deny';
+  return contribution.sid === null || contribution.sid === ''
+    ? `statement ${contribution.statementIndex}`
+    : `statement ${JSON.stringify(contribution.sid)}`;
+}
 
-function compiledDenies(policy: string): CompiledDeny[] {
-  const cached = compiledCache.get(policy);
-  if (cached !== undefined) return cached;
-  let compiled: CompiledDeny[];
+/** A stored policy was checked when written; one that no longer compiles is a corrupt row. */
+function storedKeyPolicy(policy: string): CompiledKeyPolicy {
   try {
-    const parsed: unknown = JSON.parse(policy);
-    const statements: unknown = isObject(parsed) ? parsed.Statement : undefined;
-    const list: unknown[] = Array.isArray(statements) ? statements : [statements];
-    compiled = list.filter((s) => isObject(s) && s.Effect === 'Deny').map((s) => compileDeny(s));
+    return compiledKeyPolicy(policy);
   } catch (error) {
-    // Stored policies were checked when written; one that no longer parses is a corrupt row.
     throw new Error('a stored key policy could not be evaluated', { cause: error });
   }
-  if (compiledCache.size >= COMPILED_CACHE_MAX) compiledCache.clear();
-  compiledCache.set(policy, compiled);
-  return compiled;
 }
 
-function compileDeny(statement: unknown): CompiledDeny {
-  if (!isObject(statement)) throw malformed('A policy statement must be an object');
-  if (statement.NotAction !== undefined || statement.NotPrincipal !== undefined) {
-    throw malformed('Sovra does not evaluate NotAction or NotPrincipal in Deny statements');
-  }
-  const sid = typeof statement.Sid === 'string' ? statement.Sid : null;
-  const actions = stringList(statement.Action, 'Action').map((action) => wildcard(action, true));
-  if (actions.length === 0) throw malformed('A Deny statement needs an Action');
-  return {
-    sid,
-    actions,
-    principals: compilePrincipal(statement.Principal),
-    conditions: compileConditions(statement.Condition),
-  };
+function requestPrincipalOf(justification: KeyUseJustification): RequestPrincipal {
+  const arn = principalArnOf(justification.tenantId, justification.principalId);
+  // A use with no identifiable requester (an unexplained use) is nobody's: only "*" matches it.
+  return parseIamPrincipalArn(arn) === null
+    ? { kind: 'anonymous' }
+    : { kind: 'iam', arn, tenantId: justification.tenantId };
 }
 
-function compilePrincipal(principal: unknown): RegExp[] | null {
-  if (principal === undefined || principal === '*') return null;
-  if (!isObject(principal) || Object.keys(principal).some((name) => name !== 'AWS')) {
-    throw malformed('A Deny statement\'s Principal must be "*" or {"AWS": ...}');
-  }
-  const arns = stringList(principal.AWS, 'Principal.AWS');
-  if (arns.includes('*')) return null;
-  return arns.map((arn) => wildcard(arn, false));
-}
-
-function compileConditions(block: unknown): CompiledCondition[] {
-  if (block === undefined) return [];
-  if (!isObject(block)) throw malformed('Condition must be an object');
-  const conditions: CompiledCondition[] = [];
-  for (const [operatorName, tests] of Object.entries(block)) {
-    const operator = OPERATORS.find((candidate) => candidate === operatorName);
-    if (operator === undefined) {
-      throw malformed(`Sovra does not evaluate the condition operator ${operatorName} in Deny statements`);
-    }
-    if (!isObject(tests)) throw malformed(`Condition ${operatorName} must be an object`);
-    for (const [keyName, values] of Object.entries(tests)) {
-      const key = keyName.toLowerCase();
-      if (!KEY_POLICY_CONDITION_KEYS.some((known) => known === key)) {
-        throw malformed(`Sovra does not know the condition key ${keyName}`);
-      }
-      conditions.push({ operator, key, values: stringList(values, `${operatorName}.${keyName}`) });
-    }
-  }
-  return conditions;
-}
-
-function conditionHolds(condition: CompiledCondition, value: string | undefined): boolean {
-  const matches = (test: (expected: string) => boolean): boolean =>
-    value !== undefined && condition.values.some(test);
-  switch (condition.operator) {
-    case 'StringEquals':
-      return matches((expected) => expected === value);
-    case 'StringNotEquals':
-      return !matches((expected) => expected === value);
-    case 'StringEqualsIgnoreCase':
-      return matches((expected) => expected.toLowerCase() === value?.toLowerCase());
-    case 'StringNotEqualsIgnoreCase':
-      return !matches((expected) => expected.toLowerCase() === value?.toLowerCase());
-    case 'StringLike':
-      return matches((expected) => wildcard(expected, false).test(value ?? ''));
-    case 'StringNotLike':
-      return !matches((expected) => wildcard(expected, false).test(value ?? ''));
-    default:
-      return assertNever(condition.operator, 'condition operator');
-  }
-}
-
-function stringList(value: unknown, field: string): string[] {
-  const list: unknown[] = Array.isArray(value) ? value : [value];
-  if (value === undefined || !list.every((item): item is string => typeof item === 'string')) {
-    throw malformed(`${field} must be a string or a list of strings`);
-  }
-  return list;
-}
-
-/** IAM wildcards: `*` any run of characters, `?` one; actions compare case-insensitively. */
-function wildcard(pattern: string, ignoreCase: boolean): RegExp {
-  const body = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${body}$`, ignoreCase ? 'is' : 's');
-}
-
-function malformed(message: string) {
-  return kmsError('MalformedPolicyDocument', message);
+/** aws:SourceIp of an IPv4 client reached through a dual-stack socket is the IPv4 address. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -41,6 +41,18 @@ export function parseKeyReference(text: string, scope: KeyScope, allowAlias: boo
   return reference;
 }
 
+/**
+ * The tenant a key or alias ARN of this region names (its account field), or null when the text
+ * is no such ARN: key ids and alias names always name the caller's own tenant's keys.
+ */
+export function tenantOfKeyArn(text: string, region: string): string | null {
+  const prefix = `arn:aws:kms:${region}:`;
+  if (text.length > LIMITS.kmsKeyReferenceMaxChars || !text.startsWith(prefix)) return null;
+  const rest = text.slice(prefix.length);
+  const colon = rest.indexOf(':');
+  return colon <= 0 ? null : rest.slice(0, colon);
+}
+
 function parseAny(text: string, scope: KeyScope): KeyReference | null {
   if (text.length === 0 || text.length > LIMITS.kmsKeyReferenceMaxChars) return null;
   if (UUID.test(text)) return { kind: 'key', keyId: text.toLowerCase() };

@@ -22,12 +22,19 @@ import {
 } from './key-material.ts';
 import type { KeyUseDecisionRecorder } from './decision-records.ts';
 import type { KeyUseJustification } from './justification.ts';
-import { checkKeyPolicy, checkPolicyName, defaultKeyPolicy, evaluateKeyUse } from './key-policy.ts';
+import {
+  checkKeyPolicy,
+  checkPolicyName,
+  defaultKeyPolicy,
+  evaluateKeyUse,
+  type KeyUseDecision,
+} from './key-policy.ts';
 import {
   aliasArn,
   checkAliasName,
   keyArn,
   parseKeyReference,
+  tenantOfKeyArn,
   type KeyReference,
   type KeyScope,
 } from './key-references.ts';
@@ -103,6 +110,35 @@ export interface RotationEntry {
   rotationType: RotationType;
 }
 
+/**
+ * A key as a request names it, found before the request is authorized (KeyRing.namedKey), with
+ * the error the request gets if there is no such key.
+ */
+export interface NamedKey {
+  key: KmsKeyRecord;
+  arn: string;
+  /** The version the request uses: the current one, or the one a ciphertext names. */
+  version: number;
+  /**
+   * What the request is answered when the key does not exist (NotFound, or for a ciphertext
+   * InvalidCiphertext) — also when another tenant's key is refused, so that nobody learns from a
+   * refusal that a foreign key exists.
+   */
+  ifMissing: KmsError;
+}
+
+/** How a key's use was decided before the key ring sees it. */
+export interface KeyUseInput {
+  justification?: KeyUseJustification;
+  /**
+   * The KMS API's request authorizer has decided this use with the key policy as the resource
+   * policy (kms-endpoint.ts): the ring records the grant and does not evaluate the key policy a
+   * second time. Absent or false (S3 data path, XKS, lifecycle, an operator's approved use): the
+   * ring evaluates the key policy's denies (evaluateKeyUse).
+   */
+  keyPolicyEvaluated?: boolean;
+}
+
 export interface MaintenanceReport {
   keysDeleted: number;
   versionsDeleted: number;
@@ -149,6 +185,67 @@ export class KeyRing {
       maxEntries: options.materialCache?.maxEntries ?? LIMITS.kmsKeyMaterialCacheEntries,
       ttlMs: options.materialCache?.ttlMs ?? LIMITS.kmsKeyMaterialCacheTtlMs,
       clock: options.clock,
+    });
+  }
+
+  // ---- authorization ----------------------------------------------------------------------------
+
+  /**
+   * The key a request names, looked up so that the request can be authorized on it before it
+   * runs (protocols/kms/kms-endpoint.ts). Key ids and alias names are the caller's tenant's; with
+   * `acrossTenants` a key ARN or alias ARN may name another tenant's key (AWS: "To specify a KMS
+   * key in a different AWS account, you must use the key ARN or alias ARN",
+   * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html).
+   * Records come from the hot path's caches; a key that is not there fails as the operation
+   * itself would (KeyNotFound, AliasNotFound).
+   */
+  async namedKey(
+    callerTenantId: string,
+    reference: string,
+    options: { allowAlias: boolean; acrossTenants: boolean },
+  ): Promise<NamedKey> {
+    const named = options.acrossTenants ? tenantOfKeyArn(reference, this.#region) : null;
+    const tenantId = named ?? callerTenantId;
+    const parsed = parseKeyReference(reference, this.#scope(tenantId), options.allowAlias);
+    const ifMissing =
+      parsed.kind === 'alias'
+        ? this.#aliasNotFound(tenantId, parsed.aliasName)
+        : this.#keyNotFound(tenantId, parsed.keyId);
+    const keyId = await this.#cachedKeyId(tenantId, parsed);
+    const key = await this.#cachedKey(keyId);
+    if (key?.tenantId !== tenantId || key === null) throw ifMissing;
+    return { key, arn: this.#arn(key), version: key.currentVersion, ifMissing };
+  }
+
+  /**
+   * The key a ciphertext blob names (Decrypt, ReEncrypt's source), looked up as namedKey does;
+   * another tenant's only with `acrossTenants`. A malformed blob, or one naming no such key, fails
+   * with the one InvalidCiphertext error.
+   */
+  async ciphertextKey(callerTenantId: string, blob: Uint8Array, acrossTenants: boolean): Promise<NamedKey> {
+    if (blob.length > LIMITS.kmsCiphertextBlobMaxBytes) throw invalidCiphertext();
+    const header = readCiphertextHeader(blob);
+    const key = await this.#cachedKey(header.keyId);
+    if (key?.keyUsage !== 'ENCRYPT_DECRYPT' || (!acrossTenants && key.tenantId !== callerTenantId)) {
+      throw invalidCiphertext();
+    }
+    return { key, arn: this.#arn(key), version: header.version, ifMissing: invalidCiphertext() };
+  }
+
+  /**
+   * Records a key use that the KMS API's request authorizer refused, as the ring records the
+   * decisions it takes itself (#authorizeUse): in the key owner's decision log, with the
+   * requester's justification.
+   */
+  recordRefusedUse(named: NamedKey, justification: KeyUseJustification, denialReason: string): void {
+    this.#decisions?.record({
+      decidedAt: this.#clock.now(),
+      tenantId: named.key.tenantId,
+      keyId: named.key.keyId,
+      keyVersion: named.version,
+      decision: 'denied',
+      denialReason,
+      justification,
     });
   }
 
@@ -515,18 +612,17 @@ export class KeyRing {
 
   async encrypt(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       keyReference: string;
       plaintext: Uint8Array;
       context: EncryptionContext;
       dryRun: boolean;
-      justification?: KeyUseJustification;
     },
   ): Promise<{ ciphertextBlob: Buffer; keyArn: string }> {
     checkByteLength(input.plaintext, 1, LIMITS.kmsKeyRingPlaintextMaxBytes, 'Plaintext');
     checkEncryptionContext(input.context, 'EncryptionContext');
     const key = await this.#usableKey(tenantId, input.keyReference, 'ENCRYPT_DECRYPT');
-    this.#authorizeUse(key, key.currentVersion, tenantId, 'Encrypt', input.justification);
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Encrypt', input);
     if (input.dryRun) throw dryRunSucceeded();
     const ciphertextBlob = await this.#withMaterial(key, key.currentVersion, (material) =>
       sealCiphertext(
@@ -547,17 +643,16 @@ export class KeyRing {
    */
   async decrypt(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       ciphertextBlob: Uint8Array;
       context: EncryptionContext;
       keyReference: string | null;
       dryRun: boolean;
-      justification?: KeyUseJustification;
     },
   ): Promise<{ plaintext: Buffer; keyArn: string }> {
     checkEncryptionContext(input.context, 'EncryptionContext');
     const { key, version } = await this.#keyOfCiphertext(tenantId, input.ciphertextBlob, input.keyReference);
-    this.#authorizeUse(key, version, tenantId, 'Decrypt', input.justification);
+    this.#authorizeUse(key, version, tenantId, 'Decrypt', input);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = await this.#withMaterial(key, version, (material) =>
       openCiphertext(material, input.ciphertextBlob, input.context),
@@ -568,12 +663,11 @@ export class KeyRing {
   /** A fresh data key, in the clear and wrapped by the KMS key. */
   async generateDataKey(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       keyReference: string;
       numberOfBytes: number;
       context: EncryptionContext;
       dryRun: boolean;
-      justification?: KeyUseJustification;
     },
   ): Promise<{ plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string }> {
     checkIntegerRange(input.numberOfBytes, 1, LIMITS.kmsDataKeyMaxBytes, 'NumberOfBytes');
@@ -583,7 +677,7 @@ export class KeyRing {
       input.justification?.operation === 'GenerateDataKeyWithoutPlaintext'
         ? 'GenerateDataKeyWithoutPlaintext'
         : 'GenerateDataKey';
-    this.#authorizeUse(key, key.currentVersion, tenantId, operation, input.justification);
+    this.#authorizeUse(key, key.currentVersion, tenantId, operation, input);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = randomBytes(input.numberOfBytes);
     const ciphertextBlob = await this.#withMaterial(key, key.currentVersion, (material) =>
@@ -592,25 +686,34 @@ export class KeyRing {
     return { plaintext, ciphertextBlob, keyArn: this.#arn(key) };
   }
 
-  /** Decrypts under the source key and context and encrypts under the destination's; the plaintext never leaves. */
+  /**
+   * Decrypts under the source key and context and encrypts under the destination's; the plaintext
+   * never leaves. `tenantId` owns the source key; `destinationTenantId`, when given, the
+   * destination key (a cross-tenant ReEncrypt the KMS API authorized on both keys).
+   */
   async reEncrypt(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       ciphertextBlob: Uint8Array;
       sourceContext: EncryptionContext;
       sourceKeyReference: string | null;
       destinationKeyReference: string;
       destinationContext: EncryptionContext;
       dryRun: boolean;
-      justification?: KeyUseJustification;
+      destinationTenantId?: string;
     },
   ): Promise<{ ciphertextBlob: Buffer; sourceKeyArn: string; keyArn: string }> {
     checkEncryptionContext(input.sourceContext, 'SourceEncryptionContext');
     checkEncryptionContext(input.destinationContext, 'DestinationEncryptionContext');
+    const destinationTenantId = input.destinationTenantId ?? tenantId;
     const source = await this.#keyOfCiphertext(tenantId, input.ciphertextBlob, input.sourceKeyReference);
-    const destination = await this.#usableKey(tenantId, input.destinationKeyReference, 'ENCRYPT_DECRYPT');
-    this.#authorizeUse(source.key, source.version, tenantId, 'ReEncryptFrom', input.justification);
-    this.#authorizeUse(destination, destination.currentVersion, tenantId, 'ReEncryptTo', input.justification);
+    const destination = await this.#usableKey(
+      destinationTenantId,
+      input.destinationKeyReference,
+      'ENCRYPT_DECRYPT',
+    );
+    this.#authorizeUse(source.key, source.version, tenantId, 'ReEncryptFrom', input);
+    this.#authorizeUse(destination, destination.currentVersion, destinationTenantId, 'ReEncryptTo', input);
     if (input.dryRun) throw dryRunSucceeded();
     const plaintext = await this.#withMaterial(source.key, source.version, (material) =>
       openCiphertext(material, input.ciphertextBlob, input.sourceContext),
@@ -641,21 +744,20 @@ export class KeyRing {
    */
   async sign(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       keyReference: string;
       message: Uint8Array;
       /** RAW when absent, as in AWS KMS. */
       messageType?: MessageType;
       algorithm: string;
       dryRun: boolean;
-      justification?: KeyUseJustification;
     },
   ): Promise<{ signature: Buffer; keyArn: string; algorithm: SigningAlgorithm }> {
     checkByteLength(input.message, 1, LIMITS.kmsSignMessageMaxBytes, 'Message');
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
     const digestSigner = this.#checkMessageType(algorithm, input.messageType ?? 'RAW', input.message);
-    this.#authorizeUse(key, key.currentVersion, tenantId, 'Sign', input.justification);
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Sign', input);
     if (input.dryRun) throw dryRunSucceeded();
     const signature = await this.#withMaterial(key, key.currentVersion, (material) =>
       digestSigner === null
@@ -668,7 +770,7 @@ export class KeyRing {
   /** Resolves when the signature is valid; an invalid one fails with InvalidSignature, as AWS KMS does. */
   async verify(
     tenantId: string,
-    input: {
+    input: KeyUseInput & {
       keyReference: string;
       message: Uint8Array;
       /** RAW when absent, as in AWS KMS. */
@@ -676,7 +778,6 @@ export class KeyRing {
       signature: Uint8Array;
       algorithm: string;
       dryRun: boolean;
-      justification?: KeyUseJustification;
     },
   ): Promise<{ keyArn: string; algorithm: SigningAlgorithm }> {
     checkByteLength(input.message, 1, LIMITS.kmsSignMessageMaxBytes, 'Message');
@@ -684,7 +785,7 @@ export class KeyRing {
     const key = await this.#usableKey(tenantId, input.keyReference, 'SIGN_VERIFY');
     const algorithm = this.#signingAlgorithm(key, input.algorithm);
     const digestSigner = this.#checkMessageType(algorithm, input.messageType ?? 'RAW', input.message);
-    this.#authorizeUse(key, key.currentVersion, tenantId, 'Verify', input.justification);
+    this.#authorizeUse(key, key.currentVersion, tenantId, 'Verify', input);
     if (input.dryRun) throw dryRunSucceeded();
     // Asymmetric keys never rotate, so the first version's public key is the key's.
     const version = await this.#store.getKeyVersion(key.keyId, key.currentVersion);
@@ -967,23 +1068,32 @@ export class KeyRing {
   /**
    * Decides one key use under the key's policy and records the decision, granted or denied,
    * before anything is done with the key; a denial is KeyUseDenied (AccessDeniedException on the
-   * KMS API, AccessDenied on S3) whose message says why. A use without a justification is the
-   * tenant's own (CUSTOMER_INITIATED_ACCESS) from an unknown requester.
+   * KMS API, AccessDenied on S3) whose message says why. A use the KMS API's request authorizer
+   * has decided with the key policy is recorded as granted without evaluating the policy again.
+   * A use without a justification is the tenant's own (CUSTOMER_INITIATED_ACCESS) from an
+   * unknown requester.
    */
   #authorizeUse(
     key: KmsKeyRecord,
     version: number,
     tenantId: string,
     operation: string,
-    given: KeyUseJustification | undefined,
+    use: KeyUseInput,
   ): void {
+    const given = use.justification;
     const justification: KeyUseJustification =
       given === undefined
         ? { ...UNEXPLAINED_USE, tenantId, operation }
         : given.operation === operation
           ? given
           : { ...given, operation };
-    const decision = evaluateKeyUse(key.policy, `kms:${operation}`, justification);
+    const decision =
+      use.keyPolicyEvaluated === true
+        ? GRANTED_BY_REQUEST_AUTHORIZER
+        : evaluateKeyUse(key.policy, `kms:${operation}`, justification, {
+            arn: this.#arn(key),
+            tenantId: key.tenantId,
+          });
     this.#decisions?.record({
       decidedAt: this.#clock.now(),
       tenantId,
@@ -1131,6 +1241,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const SHA256_DIGEST_BYTES = 32;
 /** ML-DSA's message representative mu is 64 bytes (FIPS 204 §6.2, Algorithm 7). */
 const ML_DSA_MU_BYTES = 64;
+
+const GRANTED_BY_REQUEST_AUTHORIZER: KeyUseDecision = { granted: true };
 
 const UNEXPLAINED_USE: Omit<KeyUseJustification, 'tenantId' | 'operation'> = {
   principalId: 'unknown',

@@ -1,22 +1,36 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Authorizer } from '../../domain/iam/authorizer.ts';
+import { denialOf, type AccessDenial, type Authorizer } from '../../domain/iam/authorizer.ts';
+import { ROOT_TENANT_ID } from '../../domain/iam/bootstrap.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import {
   APPROVAL_REFERENCE_HEADER,
   JUSTIFICATION_HEADER,
   parseJustification,
+  type KeyUseJustification,
 } from '../../domain/kms/justification.ts';
-import type { KeyRing } from '../../domain/kms/key-ring.ts';
+import { checkAliasName } from '../../domain/kms/key-references.ts';
+import type { KeyRing, NamedKey } from '../../domain/kms/key-ring.ts';
+import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
+import { ACCESS_APPROVAL_HEADER } from '../../domain/lockbox/operator-access-gate.ts';
 import { UNKNOWN_JURISDICTION, type JurisdictionMap } from '../../domain/residency/jurisdiction.ts';
 import type { Clock } from '../../platform/clock.ts';
+import { assertNever } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
 import { SigningKeyCache } from '../sigv4/signing-key.ts';
 import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { kmsProtocolError, toKmsWireError } from './errors.ts';
-import { operationOfTarget, runOperation, type KmsOperation } from './operations.ts';
+import {
+  CROSS_TENANT_OPERATIONS,
+  KEY_USE_ACTIONS,
+  operationOfTarget,
+  prepareOperation,
+  type KeyTarget,
+  type KmsOperation,
+  type OperationScope,
+} from './operations.ts';
 import { RequestFields } from './request-fields.ts';
 import { readBoundedBody } from '../bounded-body.ts';
 
@@ -27,6 +41,11 @@ export interface KmsEndpointLog {
 export interface KmsEndpointOptions {
   keyRing: KeyRing;
   credentials: CredentialResolver;
+  /**
+   * Decides `kms:<Operation>` on the key's ARN with its key policy as the resource policy
+   * (RequestAuthorizer, behind ApprovedOperatorAuthorizer for operators' approved access). Its
+   * decision is the key policy's evaluation: the key ring does not evaluate the policy again.
+   */
   authorizer: Authorizer;
   clock: Clock;
   region: string;
@@ -34,12 +53,18 @@ export interface KmsEndpointOptions {
   jurisdictions?: JurisdictionMap;
 }
 
-/** Outcome of one request, for the access log and (later) the audit log. */
+/** Outcome of one request, for the access log and the audit log. */
 export interface KmsOutcome {
   operation: KmsOperation | null;
   principalId: string | null;
   tenantId: string | null;
   errorCode: string | null;
+  /** The ARN of the key the request acted on (the first, for ReEncrypt the source), once authorized or refused on it. */
+  resource: string | null;
+  /** The tenant owning that key: a cross-tenant use is in its owner's audit view. */
+  resourceTenantId: string | null;
+  /** Who refused, when authorization refused (errorCode AccessDeniedException). */
+  denial: AccessDenial | null;
 }
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -50,18 +75,29 @@ export function isKmsRequest(req: IncomingMessage): boolean {
   return typeof target === 'string' && target.startsWith('TrentService.');
 }
 
+/** A blank outcome; the caller may pass its own so it can read it while the response is written. */
+export function newKmsOutcome(): KmsOutcome {
+  return {
+    operation: null,
+    principalId: null,
+    tenantId: null,
+    errorCode: null,
+    resource: null,
+    resourceTenantId: null,
+    denial: null,
+  };
+}
+
 /**
  * The AWS KMS JSON 1.1 protocol (https://docs.aws.amazon.com/kms/latest/APIReference/Welcome.html):
  * POST / with `X-Amz-Target: TrentService.<Operation>` and a JSON body, signed with SigV4 for the
- * `kms` service by the same access keys as S3. Read a bounded body → authenticate → authorize
- * `kms:<Operation>` → run it on the key ring as the caller's tenant → answer JSON; every failure
- * is `{"__type", "message"}` from the one table in errors.ts, with `x-amzn-RequestId`.
+ * `kms` service by the same access keys as S3. Read a bounded body → authenticate → find the keys
+ * the operation names → authorize `kms:<Operation>` on each key's ARN, with its key policy, the
+ * caller's identity policies, the guardrails and the key use's justification (or, for an
+ * operator's request naming an approval, the lockbox gate) → run it on the key ring as the key
+ * owner's tenant → answer JSON; every failure is `{"__type", "message"}` from the one table in
+ * errors.ts, with `x-amzn-RequestId`.
  */
-/** A blank outcome; the caller may pass its own so it can read it while the response is written. */
-export function newKmsOutcome(): KmsOutcome {
-  return { operation: null, principalId: null, tenantId: null, errorCode: null };
-}
-
 export class KmsEndpoint {
   readonly #o: KmsEndpointOptions;
   readonly #signingKeys = new SigningKeyCache();
@@ -92,39 +128,151 @@ export class KmsEndpoint {
       const caller = await this.#authenticate(req, body, requestId);
       outcome.principalId = caller.principalId;
       outcome.tenantId = caller.tenantId;
-      await this.#o.authorizer.authorize(caller, `kms:${operation}`, { bucket: null, key: null });
-      // Every key use says why (domain/kms/justification.ts); the key policy may deny by it.
-      const justification = parseJustification(
-        {
-          principalId: caller.principalId,
-          tenantId: caller.tenantId,
-          service: 'kms',
-          sourceIp: caller.sourceIp,
-          jurisdiction: this.#o.jurisdictions?.jurisdictionOf(caller.sourceIp) ?? UNKNOWN_JURISDICTION,
-          requestId,
-        },
-        singleHeader(req, JUSTIFICATION_HEADER),
-        singleHeader(req, APPROVAL_REFERENCE_HEADER),
-        operation,
-      );
-      const response = await runOperation(
-        operation,
-        this.#o.keyRing,
-        caller.tenantId,
-        new RequestFields(body),
-        justification,
-      );
-      send(res, 200, response);
+      const justification = this.#justification(req, caller, operation);
+      const prepared = prepareOperation(operation, new RequestFields(body));
+      const scope = await this.#authorize(caller, operation, prepared.targets, justification, outcome);
+      send(res, 200, await prepared.run(this.#o.keyRing, scope));
     } catch (error) {
       const wire = toKmsWireError(error);
       outcome.errorCode = wire.type;
       if (!wire.known) log.error({ err: error, requestId }, 'KMS request failed with an internal error');
-      const message = wire.known ? wire.message : `${wire.message} Request id: ${requestId}.`;
+      // A refusal says which layer refused, as AWS KMS does; other errors keep their own message.
+      const refusal = outcome.denial?.message;
+      const message = !wire.known
+        ? `${wire.message} Request id: ${requestId}.`
+        : refusal !== undefined && denialOf(error) !== null
+          ? refusal
+          : wire.message;
       if (res.headersSent) res.destroy();
       else send(res, wire.status, { __type: wire.type, message }, !req.complete);
       if (!req.complete && !req.destroyed) req.resume();
     }
     return outcome;
+  }
+
+  /**
+   * Why the caller uses keys (domain/kms/justification.ts), which policies and guardrails read.
+   * An operator acting under an access approval supports a tenant by definition: its uses are
+   * OPERATOR_SUPPORT under that approval, whatever the headers say.
+   */
+  #justification(req: IncomingMessage, caller: Caller, operation: KmsOperation): KeyUseJustification {
+    const requester = {
+      principalId: caller.principalId,
+      tenantId: caller.tenantId,
+      service: 'kms' as const,
+      sourceIp: caller.sourceIp,
+      jurisdiction: this.#o.jurisdictions?.jurisdictionOf(caller.sourceIp) ?? UNKNOWN_JURISDICTION,
+      requestId: caller.requestId,
+    };
+    if (caller.operatorApproval !== undefined) {
+      return parseJustification(requester, 'OPERATOR_SUPPORT', caller.operatorApproval.approvalId, operation);
+    }
+    return parseJustification(
+      requester,
+      singleHeader(req, JUSTIFICATION_HEADER),
+      singleHeader(req, APPROVAL_REFERENCE_HEADER),
+      operation,
+    );
+  }
+
+  /**
+   * Authorizes the operation: tenant-wide on `*`, else on every key it names, in turn. Returns
+   * whose keys it then runs on. A refused use of another tenant's key is answered as if the key
+   * did not exist (and recorded so in the caller's view), so that refusals never tell a tenant
+   * that a foreign key exists; only a platform operator's refusal by the lockbox is
+   * AccessDeniedException naming why (the tenant sees the refused use too). Refused key uses are
+   * decisions of the key owner's decision log, as granted ones are.
+   */
+  async #authorize(
+    caller: Caller,
+    operation: KmsOperation,
+    targets: readonly KeyTarget[],
+    justification: KeyUseJustification,
+    outcome: KmsOutcome,
+  ): Promise<OperationScope> {
+    // A request naming an approval is decided by the lockbox gate alone (which refuses anyone but
+    // a platform operator); the key ring then applies the key policy's denies to its key uses.
+    const approved = caller.operatorApproval !== undefined;
+    const operator = approved && caller.tenantId === ROOT_TENANT_ID;
+    const scope: OperationScope = {
+      tenantId: caller.tenantId,
+      destinationTenantId: caller.tenantId,
+      justification,
+      keyPolicyEvaluated: !approved,
+    };
+    const facts = { keyUse: justification };
+    if (targets.length === 0) {
+      try {
+        await this.#o.authorizer.authorize(caller, `kms:${operation}`, { bucket: null, key: null }, facts);
+      } catch (error) {
+        outcome.denial = denialOf(error);
+        throw error;
+      }
+      return scope;
+    }
+    const acrossTenants = CROSS_TENANT_OPERATIONS.has(operation) || operator;
+    for (const target of targets) {
+      const named = await this.#namedKey(caller.tenantId, target, acrossTenants);
+      const foreign = named.key.tenantId !== caller.tenantId;
+      try {
+        await this.#o.authorizer.authorize(
+          caller,
+          target.action,
+          {
+            bucket: null,
+            key: null,
+            kmsKey: {
+              keyId: named.key.keyId,
+              tenantId: named.key.tenantId,
+              arn: named.arn,
+              policy: named.key.policy,
+            },
+          },
+          facts,
+        );
+      } catch (error) {
+        const denial = denialOf(error);
+        if (denial === null) throw error;
+        if (KEY_USE_ACTIONS.has(target.action)) {
+          this.#o.keyRing.recordRefusedUse(
+            named,
+            { ...justification, operation: target.action.slice('kms:'.length) },
+            denial.message ?? `${target.action} is denied (${denial.source})`,
+          );
+        }
+        if (foreign && !(operator && denial.source === 'lockbox')) throw named.ifMissing;
+        outcome.denial = denial;
+        outcome.resource ??= named.arn;
+        outcome.resourceTenantId ??= named.key.tenantId;
+        throw error;
+      }
+      outcome.resource ??= named.arn;
+      outcome.resourceTenantId ??= named.key.tenantId;
+      if (target.action === 'kms:ReEncryptTo') scope.destinationTenantId = named.key.tenantId;
+      else scope.tenantId = named.key.tenantId;
+    }
+    return scope;
+  }
+
+  async #namedKey(callerTenantId: string, target: KeyTarget, acrossTenants: boolean): Promise<NamedKey> {
+    const ring = this.#o.keyRing;
+    switch (target.kind) {
+      case 'key':
+        return ring.namedKey(callerTenantId, target.reference, {
+          allowAlias: target.allowAlias,
+          acrossTenants,
+        });
+      case 'ciphertext':
+        return ring.ciphertextKey(callerTenantId, target.blob, acrossTenants);
+      case 'alias':
+        // An alias is always the caller's own; its name is checked as the operation checks it.
+        return ring.namedKey(callerTenantId, checkAliasName(target.aliasName, false), {
+          allowAlias: true,
+          acrossTenants: false,
+        });
+      default:
+        return assertNever(target, 'key target');
+    }
   }
 
   async #authenticate(req: IncomingMessage, body: Buffer, requestId: string): Promise<Caller> {
@@ -181,8 +329,26 @@ export class KmsEndpoint {
       requestId,
       sourceIp: req.socket.remoteAddress ?? '',
       secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
+      ...operatorApprovalOf(req),
     };
   }
+}
+
+/**
+ * The lockbox headers of an operator's request: the approval it uses and the operator's signed
+ * attestation (domain/lockbox), as on S3. Only present headers are passed on; the gate decides.
+ */
+function operatorApprovalOf(req: IncomingMessage): Pick<Caller, 'operatorApproval'> {
+  const approvalId = singleHeader(req, ACCESS_APPROVAL_HEADER);
+  if (approvalId === undefined) return {};
+  const attestation = singleHeader(req, ATTESTATION_HEADER);
+  let attestationNote: string | null = null;
+  try {
+    if (attestation !== undefined) attestationNote = decodeAttestationHeader(attestation);
+  } catch {
+    // A malformed attestation is no attestation: the gate refuses (AttestationRequired).
+  }
+  return { operatorApproval: { approvalId, attestationNote } };
 }
 
 /** A header given once; repeated, it is ambiguous and refused like a malformed one. */

@@ -112,16 +112,87 @@ const AWS_SIGNING_ALGORITHMS = [
 const KEY_ID_MAX = LIMITS.kmsKeyReferenceMaxChars;
 
 /**
- * Runs one operation: reads its members, calls the key ring as the caller's tenant, and shapes
- * the response as the AWS API reference does for that operation.
+ * The operations that accept another tenant's key, named by its key ARN or alias ARN, as AWS KMS
+ * accepts another account's for these (the "Cross-account use" column of
+ * https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html); every
+ * other operation acts on the caller's own keys only.
  */
-export async function runOperation(
-  operation: KmsOperation,
-  ring: KeyRing,
-  tenantId: string,
-  fields: RequestFields,
-  justification?: KeyUseJustification,
-): Promise<KmsResponse> {
+export const CROSS_TENANT_OPERATIONS: ReadonlySet<KmsOperation> = new Set<KmsOperation>([
+  'DescribeKey',
+  'GetPublicKey',
+  'Encrypt',
+  'Decrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'ReEncrypt',
+  'Sign',
+  'Verify',
+]);
+
+/**
+ * The IAM actions that are key uses (the `KeyUse` group of sovra.cedarschema): their decisions,
+ * granted or refused, are recorded with the requester's justification.
+ */
+export const KEY_USE_ACTIONS: ReadonlySet<string> = new Set([
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:Sign',
+  'kms:Verify',
+]);
+
+/**
+ * A key an operation is authorized on, with the IAM action: a key named by KeyId (or
+ * TargetKeyId, DestinationKeyId), the key a ciphertext names, or the key an alias points to.
+ */
+export type KeyTarget =
+  | { kind: 'key'; action: string; reference: string; allowAlias: boolean }
+  | { kind: 'ciphertext'; action: string; blob: Uint8Array }
+  | { kind: 'alias'; action: string; aliasName: string };
+
+/** Whose keys an operation runs on, and how its key uses were decided. */
+export interface OperationScope {
+  /** The caller's tenant, or the owner of the key a cross-tenant request names. */
+  tenantId: string;
+  /** The owner of ReEncrypt's destination key. */
+  destinationTenantId: string;
+  justification?: KeyUseJustification;
+  /** The request authorizer decided the key uses with the key policy (KeyUseInput). */
+  keyPolicyEvaluated: boolean;
+}
+
+/**
+ * One request, its members read and checked: what it is authorized on, and how it runs. Every
+ * member is read before anything is authorized or looked up, so a malformed request fails as
+ * malformed whatever the caller may do.
+ *
+ * `targets` are the keys the operation acts on, each authorized as its own resource (the key's
+ * ARN, with the key policy), as the "Resources" column of AWS's actions table says
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html):
+ * ReEncrypt is kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the destination;
+ * UpdateAlias needs the alias's current key and its new one. Alias operations are authorized on
+ * the keys alone (Sovra has no alias resources in policies). No targets: the operation is
+ * tenant-wide (CreateKey, ListKeys, ListAliases, GenerateRandom) and its resource is `*`.
+ */
+export interface PreparedOperation {
+  targets: KeyTarget[];
+  /** Calls the key ring as the tenant of `scope` and shapes the response as the AWS API reference does. */
+  run(ring: KeyRing, scope: OperationScope): Promise<KmsResponse>;
+}
+
+/** Reads and checks one operation's members (see PreparedOperation). */
+export function prepareOperation(operation: KmsOperation, fields: RequestFields): PreparedOperation {
+  const action = `kms:${operation}`;
+  const on = (reference: string, allowAlias: boolean): KeyTarget[] => [
+    { kind: 'key', action, reference, allowAlias },
+  ];
+  const use = (scope: OperationScope) => ({
+    justification: scope.justification,
+    keyPolicyEvaluated: scope.keyPolicyEvaluated,
+  });
   switch (operation) {
     case 'CreateKey': {
       refuseUnsupported(fields, ['CustomKeyStoreId', 'XksKeyId']);
@@ -129,274 +200,436 @@ export async function runOperation(
         throw kmsError('UnsupportedOperation', 'Multi-Region keys are not supported by Sovra.');
       }
       fields.enumValue('Origin', ['AWS_KMS'], AWS_ORIGINS);
-      const keySpec =
-        fields.enumValue('KeySpec', KEY_SPECS, AWS_KEY_SPECS) ??
-        fields.enumValue('CustomerMasterKeySpec', KEY_SPECS, AWS_KEY_SPECS) ??
-        'SYMMETRIC_DEFAULT';
-      const key = await ring.createKey(tenantId, {
-        keySpec,
+      const input = {
+        keySpec:
+          fields.enumValue('KeySpec', KEY_SPECS, AWS_KEY_SPECS) ??
+          fields.enumValue('CustomerMasterKeySpec', KEY_SPECS, AWS_KEY_SPECS) ??
+          'SYMMETRIC_DEFAULT',
         keyUsage: fields.enumValue('KeyUsage', KEY_USAGES, AWS_KEY_USAGES),
         description: fields.optionalString('Description', 0, LIMITS.kmsDescriptionMaxChars) ?? '',
         policy: fields.optionalString('Policy', 1, LIMITS.kmsKeyPolicyMaxBytes),
         tags: fields.tags('Tags', LIMITS.kmsTagsPerKeyMax),
-      });
-      return { KeyMetadata: keyMetadata(key) };
+      };
+      return {
+        targets: [],
+        run: async (ring, scope) => ({
+          KeyMetadata: keyMetadata(await ring.createKey(scope.tenantId, input)),
+        }),
+      };
     }
-    case 'DescribeKey':
-      return { KeyMetadata: keyMetadata(await ring.describeKey(tenantId, keyId(fields))) };
+    case 'DescribeKey': {
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, true),
+        run: async (ring, scope) => ({
+          KeyMetadata: keyMetadata(await ring.describeKey(scope.tenantId, reference)),
+        }),
+      };
+    }
     case 'ListKeys': {
-      const page = await ring.listKeys(
-        tenantId,
-        pageRequest(fields, LIMITS.kmsListKeysMax, LIMITS.kmsListKeysDefault),
-      );
-      return paged(page, 'Keys', (key) => ({ KeyId: key.keyId, KeyArn: key.arn }));
+      const page = pageRequest(fields, LIMITS.kmsListKeysMax, LIMITS.kmsListKeysDefault);
+      return {
+        targets: [],
+        run: async (ring, scope) =>
+          paged(await ring.listKeys(scope.tenantId, page), 'Keys', (key) => ({
+            KeyId: key.keyId,
+            KeyArn: key.arn,
+          })),
+      };
     }
     case 'EnableKey':
-      await ring.enableKey(tenantId, keyId(fields));
-      return {};
-    case 'DisableKey':
-      await ring.disableKey(tenantId, keyId(fields));
-      return {};
-    case 'UpdateKeyDescription':
-      await ring.updateKeyDescription(
-        tenantId,
-        keyId(fields),
-        fields.requiredString('Description', 0, LIMITS.kmsDescriptionMaxChars),
-      );
-      return {};
+    case 'DisableKey': {
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          if (operation === 'EnableKey') await ring.enableKey(scope.tenantId, reference);
+          else await ring.disableKey(scope.tenantId, reference);
+          return {};
+        },
+      };
+    }
+    case 'UpdateKeyDescription': {
+      const reference = keyId(fields);
+      const description = fields.requiredString('Description', 0, LIMITS.kmsDescriptionMaxChars);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.updateKeyDescription(scope.tenantId, reference, description);
+          return {};
+        },
+      };
+    }
     case 'CreateAlias':
-      await ring.createAlias(
-        tenantId,
-        aliasName(fields),
-        fields.requiredString('TargetKeyId', 1, KEY_ID_MAX),
-      );
-      return {};
-    case 'UpdateAlias':
-      await ring.updateAlias(
-        tenantId,
-        aliasName(fields),
-        fields.requiredString('TargetKeyId', 1, KEY_ID_MAX),
-      );
-      return {};
-    case 'DeleteAlias':
-      await ring.deleteAlias(tenantId, aliasName(fields));
-      return {};
+    case 'UpdateAlias': {
+      const alias = aliasName(fields);
+      const target = fields.requiredString('TargetKeyId', 1, KEY_ID_MAX);
+      return {
+        targets:
+          operation === 'CreateAlias'
+            ? on(target, false)
+            : [{ kind: 'alias', action, aliasName: alias }, ...on(target, false)],
+        run: async (ring, scope) => {
+          if (operation === 'CreateAlias') await ring.createAlias(scope.tenantId, alias, target);
+          else await ring.updateAlias(scope.tenantId, alias, target);
+          return {};
+        },
+      };
+    }
+    case 'DeleteAlias': {
+      const alias = aliasName(fields);
+      return {
+        targets: [{ kind: 'alias', action, aliasName: alias }],
+        run: async (ring, scope) => {
+          await ring.deleteAlias(scope.tenantId, alias);
+          return {};
+        },
+      };
+    }
     case 'ListAliases': {
-      const page = await ring.listAliases(
-        tenantId,
-        fields.optionalString('KeyId', 1, KEY_ID_MAX),
-        pageRequest(fields, LIMITS.kmsListAliasesMax, LIMITS.kmsListAliasesDefault),
-      );
-      return paged(page, 'Aliases', (alias) => ({
-        AliasName: alias.aliasName,
-        AliasArn: alias.arn,
-        TargetKeyId: alias.keyId,
-        CreationDate: epochSeconds(alias.createdAt),
-        LastUpdatedDate: epochSeconds(alias.updatedAt),
-      }));
+      const reference = fields.optionalString('KeyId', 1, KEY_ID_MAX);
+      const page = pageRequest(fields, LIMITS.kmsListAliasesMax, LIMITS.kmsListAliasesDefault);
+      return {
+        targets: [],
+        run: async (ring, scope) =>
+          paged(await ring.listAliases(scope.tenantId, reference, page), 'Aliases', (alias) => ({
+            AliasName: alias.aliasName,
+            AliasArn: alias.arn,
+            TargetKeyId: alias.keyId,
+            CreationDate: epochSeconds(alias.createdAt),
+            LastUpdatedDate: epochSeconds(alias.updatedAt),
+          })),
+      };
     }
     case 'Encrypt': {
       checkEncryptionAlgorithm(fields, 'EncryptionAlgorithm');
-      const result = await ring.encrypt(tenantId, {
-        keyReference: keyId(fields),
-        plaintext: fields.requiredBlob('Plaintext', LIMITS.kmsPlaintextMaxBytes),
-        context: encryptionContext(fields, 'EncryptionContext'),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
+      const reference = keyId(fields);
+      const plaintext = fields.requiredBlob('Plaintext', LIMITS.kmsPlaintextMaxBytes);
+      const context = encryptionContext(fields, 'EncryptionContext');
+      const dryRun = fields.boolean('DryRun');
       return {
-        CiphertextBlob: base64(result.ciphertextBlob),
-        KeyId: result.keyArn,
-        EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        targets: on(reference, true),
+        run: async (ring, scope) => {
+          const result = await ring.encrypt(scope.tenantId, {
+            keyReference: reference,
+            plaintext,
+            context,
+            dryRun,
+            ...use(scope),
+          });
+          return {
+            CiphertextBlob: base64(result.ciphertextBlob),
+            KeyId: result.keyArn,
+            EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+          };
+        },
       };
     }
     case 'Decrypt': {
       refuseUnsupported(fields, ['Recipient']);
       checkEncryptionAlgorithm(fields, 'EncryptionAlgorithm');
-      const result = await ring.decrypt(tenantId, {
-        ciphertextBlob: fields.requiredBlob('CiphertextBlob', LIMITS.kmsCiphertextBlobMaxBytes),
-        context: encryptionContext(fields, 'EncryptionContext'),
-        keyReference: fields.optionalString('KeyId', 1, KEY_ID_MAX),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
-      try {
-        return {
-          KeyId: result.keyArn,
-          Plaintext: base64(result.plaintext),
-          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        };
-      } finally {
-        result.plaintext.fill(0);
-      }
+      const ciphertextBlob = fields.requiredBlob('CiphertextBlob', LIMITS.kmsCiphertextBlobMaxBytes);
+      const context = encryptionContext(fields, 'EncryptionContext');
+      const reference = fields.optionalString('KeyId', 1, KEY_ID_MAX);
+      const dryRun = fields.boolean('DryRun');
+      return {
+        targets: [{ kind: 'ciphertext', action, blob: ciphertextBlob }],
+        run: async (ring, scope) => {
+          const result = await ring.decrypt(scope.tenantId, {
+            ciphertextBlob,
+            context,
+            keyReference: reference,
+            dryRun,
+            ...use(scope),
+          });
+          try {
+            return {
+              KeyId: result.keyArn,
+              Plaintext: base64(result.plaintext),
+              EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+            };
+          } finally {
+            result.plaintext.fill(0);
+          }
+        },
+      };
     }
     case 'GenerateDataKey':
     case 'GenerateDataKeyWithoutPlaintext': {
       refuseUnsupported(fields, ['Recipient']);
-      const result = await ring.generateDataKey(tenantId, {
-        keyReference: keyId(fields),
-        numberOfBytes: dataKeyBytes(fields),
-        context: encryptionContext(fields, 'EncryptionContext'),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
-      try {
-        const response: KmsResponse = { CiphertextBlob: base64(result.ciphertextBlob), KeyId: result.keyArn };
-        if (operation === 'GenerateDataKey') response.Plaintext = base64(result.plaintext);
-        return response;
-      } finally {
-        result.plaintext.fill(0);
-      }
+      const reference = keyId(fields);
+      const numberOfBytes = dataKeyBytes(fields);
+      const context = encryptionContext(fields, 'EncryptionContext');
+      const dryRun = fields.boolean('DryRun');
+      return {
+        targets: on(reference, true),
+        run: async (ring, scope) => {
+          const result = await ring.generateDataKey(scope.tenantId, {
+            keyReference: reference,
+            numberOfBytes,
+            context,
+            dryRun,
+            ...use(scope),
+          });
+          try {
+            const response: KmsResponse = {
+              CiphertextBlob: base64(result.ciphertextBlob),
+              KeyId: result.keyArn,
+            };
+            if (operation === 'GenerateDataKey') response.Plaintext = base64(result.plaintext);
+            return response;
+          } finally {
+            result.plaintext.fill(0);
+          }
+        },
+      };
     }
     case 'ReEncrypt': {
       checkEncryptionAlgorithm(fields, 'SourceEncryptionAlgorithm');
       checkEncryptionAlgorithm(fields, 'DestinationEncryptionAlgorithm');
-      const result = await ring.reEncrypt(tenantId, {
-        ciphertextBlob: fields.requiredBlob('CiphertextBlob', LIMITS.kmsCiphertextBlobMaxBytes),
-        sourceContext: encryptionContext(fields, 'SourceEncryptionContext'),
-        sourceKeyReference: fields.optionalString('SourceKeyId', 1, KEY_ID_MAX),
-        destinationKeyReference: fields.requiredString('DestinationKeyId', 1, KEY_ID_MAX),
-        destinationContext: encryptionContext(fields, 'DestinationEncryptionContext'),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
+      const ciphertextBlob = fields.requiredBlob('CiphertextBlob', LIMITS.kmsCiphertextBlobMaxBytes);
+      const sourceContext = encryptionContext(fields, 'SourceEncryptionContext');
+      const sourceKeyReference = fields.optionalString('SourceKeyId', 1, KEY_ID_MAX);
+      const destinationKeyReference = fields.requiredString('DestinationKeyId', 1, KEY_ID_MAX);
+      const destinationContext = encryptionContext(fields, 'DestinationEncryptionContext');
+      const dryRun = fields.boolean('DryRun');
       return {
-        CiphertextBlob: base64(result.ciphertextBlob),
-        SourceKeyId: result.sourceKeyArn,
-        KeyId: result.keyArn,
-        SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        targets: [
+          { kind: 'ciphertext', action: 'kms:ReEncryptFrom', blob: ciphertextBlob },
+          { kind: 'key', action: 'kms:ReEncryptTo', reference: destinationKeyReference, allowAlias: true },
+        ],
+        run: async (ring, scope) => {
+          const result = await ring.reEncrypt(scope.tenantId, {
+            ciphertextBlob,
+            sourceContext,
+            sourceKeyReference,
+            destinationKeyReference,
+            destinationContext,
+            destinationTenantId: scope.destinationTenantId,
+            dryRun,
+            ...use(scope),
+          });
+          return {
+            CiphertextBlob: base64(result.ciphertextBlob),
+            SourceKeyId: result.sourceKeyArn,
+            KeyId: result.keyArn,
+            SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+            DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+          };
+        },
       };
     }
     case 'GenerateRandom': {
       refuseUnsupported(fields, ['CustomKeyStoreId', 'Recipient']);
       const count = fields.optionalInteger('NumberOfBytes', 1, LIMITS.kmsRandomMaxBytes);
       if (count === null) throw missingMember('NumberOfBytes');
-      return { Plaintext: base64(ring.generateRandom(count)) };
+      return {
+        targets: [],
+        run: (ring) => Promise.resolve({ Plaintext: base64(ring.generateRandom(count)) }),
+      };
     }
-    case 'EnableKeyRotation':
-      await ring.enableKeyRotation(
-        tenantId,
-        keyId(fields),
-        fields.optionalInteger(
-          'RotationPeriodInDays',
-          LIMITS.kmsRotationPeriodDaysMin,
-          LIMITS.kmsRotationPeriodDaysMax,
-        ),
+    case 'EnableKeyRotation': {
+      const reference = keyId(fields);
+      const periodDays = fields.optionalInteger(
+        'RotationPeriodInDays',
+        LIMITS.kmsRotationPeriodDaysMin,
+        LIMITS.kmsRotationPeriodDaysMax,
       );
-      return {};
-    case 'DisableKeyRotation':
-      await ring.disableKeyRotation(tenantId, keyId(fields));
-      return {};
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.enableKeyRotation(scope.tenantId, reference, periodDays);
+          return {};
+        },
+      };
+    }
+    case 'DisableKeyRotation': {
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.disableKeyRotation(scope.tenantId, reference);
+          return {};
+        },
+      };
+    }
     case 'GetKeyRotationStatus': {
-      const status = await ring.getKeyRotationStatus(tenantId, keyId(fields));
-      const response: KmsResponse = { KeyId: status.keyArn, KeyRotationEnabled: status.enabled };
-      if (status.rotationPeriodDays !== null) response.RotationPeriodInDays = status.rotationPeriodDays;
-      if (status.nextRotationAt !== null) response.NextRotationDate = epochSeconds(status.nextRotationAt);
-      return response;
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          const status = await ring.getKeyRotationStatus(scope.tenantId, reference);
+          const response: KmsResponse = { KeyId: status.keyArn, KeyRotationEnabled: status.enabled };
+          if (status.rotationPeriodDays !== null) response.RotationPeriodInDays = status.rotationPeriodDays;
+          if (status.nextRotationAt !== null) response.NextRotationDate = epochSeconds(status.nextRotationAt);
+          return response;
+        },
+      };
     }
-    case 'RotateKeyOnDemand':
-      return { KeyId: await ring.rotateKeyOnDemand(tenantId, keyId(fields)) };
+    case 'RotateKeyOnDemand': {
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => ({ KeyId: await ring.rotateKeyOnDemand(scope.tenantId, reference) }),
+      };
+    }
     case 'ListKeyRotations': {
-      const page = await ring.listKeyRotations(
-        tenantId,
-        keyId(fields),
-        pageRequest(fields, LIMITS.kmsListKeysMax, LIMITS.kmsListKeysDefault),
-      );
-      return paged(page, 'Rotations', (rotation) => ({
-        KeyId: rotation.keyId,
-        RotationDate: epochSeconds(rotation.rotatedAt),
-        RotationType: rotation.rotationType,
-      }));
+      const reference = keyId(fields);
+      const page = pageRequest(fields, LIMITS.kmsListKeysMax, LIMITS.kmsListKeysDefault);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) =>
+          paged(await ring.listKeyRotations(scope.tenantId, reference, page), 'Rotations', (rotation) => ({
+            KeyId: rotation.keyId,
+            RotationDate: epochSeconds(rotation.rotatedAt),
+            RotationType: rotation.rotationType,
+          })),
+      };
     }
     case 'ScheduleKeyDeletion': {
-      const key = await ring.scheduleKeyDeletion(
-        tenantId,
-        keyId(fields),
-        fields.optionalInteger(
-          'PendingWindowInDays',
-          LIMITS.kmsPendingWindowDaysMin,
-          LIMITS.kmsPendingWindowDaysMax,
-        ),
+      const reference = keyId(fields);
+      const pendingWindowDays = fields.optionalInteger(
+        'PendingWindowInDays',
+        LIMITS.kmsPendingWindowDaysMin,
+        LIMITS.kmsPendingWindowDaysMax,
       );
       return {
-        KeyId: key.arn,
-        DeletionDate: key.deletionDate === null ? undefined : epochSeconds(key.deletionDate),
-        KeyState: key.keyState,
-        PendingWindowInDays: key.pendingWindowDays,
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          const key = await ring.scheduleKeyDeletion(scope.tenantId, reference, pendingWindowDays);
+          return {
+            KeyId: key.arn,
+            DeletionDate: key.deletionDate === null ? undefined : epochSeconds(key.deletionDate),
+            KeyState: key.keyState,
+            PendingWindowInDays: key.pendingWindowDays,
+          };
+        },
       };
     }
-    case 'CancelKeyDeletion':
-      return { KeyId: (await ring.cancelKeyDeletion(tenantId, keyId(fields))).arn };
-    case 'TagResource':
-      await ring.tagResource(tenantId, keyId(fields), requiredTags(fields));
-      return {};
-    case 'UntagResource':
-      await ring.untagResource(
-        tenantId,
-        keyId(fields),
-        fields.stringList('TagKeys', LIMITS.kmsTagsPerKeyMax, LIMITS.kmsTagKeyMaxChars),
-      );
-      return {};
+    case 'CancelKeyDeletion': {
+      const reference = keyId(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => ({
+          KeyId: (await ring.cancelKeyDeletion(scope.tenantId, reference)).arn,
+        }),
+      };
+    }
+    case 'TagResource': {
+      const reference = keyId(fields);
+      const tags = requiredTags(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.tagResource(scope.tenantId, reference, tags);
+          return {};
+        },
+      };
+    }
+    case 'UntagResource': {
+      const reference = keyId(fields);
+      const tagKeys = fields.stringList('TagKeys', LIMITS.kmsTagsPerKeyMax, LIMITS.kmsTagKeyMaxChars);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.untagResource(scope.tenantId, reference, tagKeys);
+          return {};
+        },
+      };
+    }
     case 'ListResourceTags': {
-      const page = await ring.listResourceTags(
-        tenantId,
-        keyId(fields),
-        pageRequest(fields, LIMITS.kmsListTagsMax, LIMITS.kmsListTagsMax),
-      );
-      return paged(page, 'Tags', (tag) => ({ TagKey: tag.key, TagValue: tag.value }));
+      const reference = keyId(fields);
+      const page = pageRequest(fields, LIMITS.kmsListTagsMax, LIMITS.kmsListTagsMax);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) =>
+          paged(await ring.listResourceTags(scope.tenantId, reference, page), 'Tags', (tag) => ({
+            TagKey: tag.key,
+            TagValue: tag.value,
+          })),
+      };
     }
     case 'GetKeyPolicy': {
+      const reference = keyId(fields);
       const name = policyName(fields);
-      return { Policy: await ring.getKeyPolicy(tenantId, keyId(fields), name), PolicyName: name };
-    }
-    case 'PutKeyPolicy':
-      await ring.putKeyPolicy(
-        tenantId,
-        keyId(fields),
-        policyName(fields),
-        fields.requiredString('Policy', 1, LIMITS.kmsKeyPolicyMaxBytes),
-      );
-      return {};
-    case 'ListKeyPolicies':
-      await ring.describeKey(tenantId, keyIdOnly(fields));
-      return { PolicyNames: [DEFAULT_POLICY_NAME], Truncated: false };
-    case 'Sign': {
-      const result = await ring.sign(tenantId, {
-        keyReference: keyId(fields),
-        message: fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes),
-        messageType: messageType(fields),
-        algorithm: signingAlgorithm(fields),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
       return {
-        KeyId: result.keyArn,
-        Signature: base64(result.signature),
-        SigningAlgorithm: result.algorithm,
+        targets: on(reference, false),
+        run: async (ring, scope) => ({
+          Policy: await ring.getKeyPolicy(scope.tenantId, reference, name),
+          PolicyName: name,
+        }),
       };
     }
+    case 'PutKeyPolicy': {
+      const reference = keyId(fields);
+      const name = policyName(fields);
+      const policy = fields.requiredString('Policy', 1, LIMITS.kmsKeyPolicyMaxBytes);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.putKeyPolicy(scope.tenantId, reference, name, policy);
+          return {};
+        },
+      };
+    }
+    case 'ListKeyPolicies': {
+      const reference = keyIdOnly(fields);
+      return {
+        targets: on(reference, false),
+        run: async (ring, scope) => {
+          await ring.describeKey(scope.tenantId, reference);
+          return { PolicyNames: [DEFAULT_POLICY_NAME], Truncated: false };
+        },
+      };
+    }
+    case 'Sign':
     case 'Verify': {
-      const result = await ring.verify(tenantId, {
-        keyReference: keyId(fields),
-        message: fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes),
-        messageType: messageType(fields),
-        signature: fields.requiredBlob('Signature', LIMITS.kmsSignatureMaxBytes),
-        algorithm: signingAlgorithm(fields),
-        dryRun: fields.boolean('DryRun'),
-        justification,
-      });
-      return { KeyId: result.keyArn, SignatureValid: true, SigningAlgorithm: result.algorithm };
+      const reference = keyId(fields);
+      const message = fields.requiredBlob('Message', LIMITS.kmsSignMessageMaxBytes);
+      const type = messageType(fields);
+      const signature =
+        operation === 'Verify' ? fields.requiredBlob('Signature', LIMITS.kmsSignatureMaxBytes) : null;
+      const algorithm = signingAlgorithm(fields);
+      const dryRun = fields.boolean('DryRun');
+      return {
+        targets: on(reference, true),
+        run: async (ring, scope) => {
+          const input = {
+            keyReference: reference,
+            message,
+            messageType: type,
+            algorithm,
+            dryRun,
+            ...use(scope),
+          };
+          if (signature === null) {
+            const result = await ring.sign(scope.tenantId, input);
+            return {
+              KeyId: result.keyArn,
+              Signature: base64(result.signature),
+              SigningAlgorithm: result.algorithm,
+            };
+          }
+          const result = await ring.verify(scope.tenantId, { ...input, signature });
+          return { KeyId: result.keyArn, SignatureValid: true, SigningAlgorithm: result.algorithm };
+        },
+      };
     }
     case 'GetPublicKey': {
-      const result = await ring.getPublicKey(tenantId, keyId(fields));
+      const reference = keyId(fields);
       return {
-        KeyId: result.key.arn,
-        PublicKey: base64(result.publicKey),
-        CustomerMasterKeySpec: result.key.keySpec,
-        KeySpec: result.key.keySpec,
-        KeyUsage: result.key.keyUsage,
-        SigningAlgorithms: result.signingAlgorithms,
+        targets: on(reference, true),
+        run: async (ring, scope) => {
+          const result = await ring.getPublicKey(scope.tenantId, reference);
+          return {
+            KeyId: result.key.arn,
+            PublicKey: base64(result.publicKey),
+            CustomerMasterKeySpec: result.key.keySpec,
+            KeySpec: result.key.keySpec,
+            KeyUsage: result.key.keyUsage,
+            SigningAlgorithms: result.signingAlgorithms,
+          };
+        },
       };
     }
     default:
