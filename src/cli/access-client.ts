@@ -23,6 +23,14 @@ export interface AccessRequestsPage {
   nextAfter: string | null;
 }
 
+/** An accepted attestation revocation as the server renders it (renderRevocation). */
+export type AttestationRevocationDocument = Record<string, unknown> & { id: string; seq: number };
+
+export interface AttestationRevocationsPage {
+  revocations: AttestationRevocationDocument[];
+  nextAfter: string | null;
+}
+
 export type AccessDecision = 'approve' | 'deny' | 'revoke' | 'confirm' | 'acknowledge';
 
 /** The caller's tenant's security notification setting as the server renders it. */
@@ -105,6 +113,30 @@ export class AccessClient {
       .notifications;
   }
 
+  /** Submits a security office's revocation note (a platform operator). */
+  async revokeAttestation(note: string): Promise<AttestationRevocationDocument> {
+    const answer = await this.#send(
+      'POST',
+      '_sovra/access/attestation-revocations',
+      note,
+      null,
+      'text/plain',
+    );
+    return (JSON.parse(answer.toString('utf8')) as { revocation: AttestationRevocationDocument }).revocation;
+  }
+
+  /** Accepted revocations in acceptance order (platform operators). */
+  async revocations(query: Record<string, string>): Promise<AttestationRevocationsPage> {
+    const search = new URLSearchParams(query).toString();
+    const answer = await this.#send(
+      'GET',
+      `_sovra/access/attestation-revocations${search === '' ? '' : `?${search}`}`,
+      '',
+      null,
+    );
+    return JSON.parse(answer.toString('utf8')) as AttestationRevocationsPage;
+  }
+
   async #request(
     method: 'GET' | 'POST',
     path: string,
@@ -120,9 +152,10 @@ export class AccessClient {
     path: string,
     body: string,
     attestationNote: string | null,
+    contentType = 'application/json',
   ): Promise<Buffer> {
     const headers: Record<string, string> =
-      method === 'POST' || method === 'PUT' ? { 'content-type': 'application/json' } : {};
+      method === 'POST' || method === 'PUT' ? { 'content-type': contentType } : {};
     if (attestationNote !== null) headers[ATTESTATION_HEADER] = encodeAttestationHeader(attestationNote);
     return sendSovraRequest(
       {

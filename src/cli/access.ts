@@ -1,9 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { generateNoteKey, parseSignerKey } from '../domain/audit/tlog/note-keys.ts';
-import { signAttestation } from '../domain/lockbox/attestation.ts';
+import { inspectAttestation, signAttestation } from '../domain/lockbox/attestation.ts';
+import {
+  signAttestationRevocation,
+  type RevokedAttestations,
+} from '../domain/lockbox/attestation-revocation.ts';
 import { ACCESS_REQUEST_STATUSES } from '../domain/lockbox/access-request.ts';
-import { LIST_PAGE_MAX } from '../domain/lockbox/limits.ts';
+import { LIST_PAGE_MAX, REVOCATION_LIST_PAGE_MAX } from '../domain/lockbox/limits.ts';
 import { systemClock } from '../platform/clock.ts';
 import { isSovraError } from '../platform/errors.ts';
 import { AccessClient, AccessRequestError, type AccessDecision } from './access-client.ts';
@@ -19,14 +23,14 @@ type Options = Record<string, string | string[] | boolean | undefined>;
 /**
  * `sovra access …`: operator access approval (the lockbox). Operators file requests with their
  * security office's attestation; the tenant's administrators list, approve, deny, revoke and
- * acknowledge; a second operator confirms break-glass requests. `attest` and `attestation-key`
- * act as a small security office (tests and small deployments). Output is JSON.
+ * acknowledge; a second operator confirms break-glass requests. `attest`, `attestation-key` and
+ * `revoke-attestation` act as a small security office (tests and small deployments). Output is JSON.
  */
 export function accessCommand(env: Record<string, string | undefined>): Command {
   const access = new Command('access').description(
     'operator access approval: request, list, approve, deny, revoke, confirm (break-glass) and acknowledge access to tenant data; where the tenant’s security notifications go',
   );
-  const apiCommand = (name: string, description: string, parent: Command = access) =>
+  const endpointCommand = (name: string, description: string, parent: Command = access) =>
     parent
       .command(name)
       .description(description)
@@ -39,8 +43,12 @@ export function accessCommand(env: Record<string, string | undefined>): Command 
         new Option('--region <region>', 'signing region [env SOVRA_REGION]').default(
           env.SOVRA_REGION ?? DEFAULT_REGION,
         ),
-      )
-      .requiredOption('--credentials <file>', 'JSON credentials (accessKeyId, secretAccessKey; mode 0600)');
+      );
+  const apiCommand = (name: string, description: string, parent: Command = access) =>
+    endpointCommand(name, description, parent).requiredOption(
+      '--credentials <file>',
+      'JSON credentials (accessKeyId, secretAccessKey; mode 0600)',
+    );
 
   apiCommand('request', 'file an access request to a tenant’s data (platform operators, with an attestation)')
     .requiredOption('--tenant <id>', 'the tenant whose data is concerned')
@@ -213,6 +221,69 @@ export function accessCommand(env: Record<string, string | undefined>): Command 
       });
     });
 
+  endpointCommand(
+    'revoke-attestation',
+    'revoke operator attestations as a security office (sovra-operator-attestation-revocation/v1 signed note) and submit the revocation (platform operators)',
+  )
+    .requiredOption(
+      '--office-key <file>',
+      'the security office’s signer key file (from `sovra access attestation-key`)',
+    )
+    .option('--attestation <file>', 'revoke this one attestation note')
+    .option('--subject <principalId>', 'with --before: revoke every attestation of this operator …')
+    .option('--before <iso8601>', '… issued before this time (at the latest now)')
+    .requiredOption('--reason <text>', 'why (kept with the revocation and in the audit log)')
+    .option('--out <file>', 'only write the signed note to this file, submit nothing')
+    .option('--credentials <file>', 'JSON credentials of a platform operator, to submit (mode 0600)')
+    .action(async (options: Options) => {
+      await run(async () => {
+        const revoked = revokedOf(options);
+        if (revoked === null) {
+          return failCommand('name what to revoke: --attestation FILE, or --subject S and --before TIME');
+        }
+        if (typeof options.out !== 'string' && typeof options.credentials !== 'string') {
+          return failCommand('--credentials is needed to submit the revocation (or --out to only write it)');
+        }
+        const signer = parseSignerKey(readFileSync(String(options.officeKey), 'utf8').trim(), systemClock);
+        const note = await signAttestationRevocation(
+          { ...revoked, reason: String(options.reason), revokedAtMs: Date.now() },
+          signer,
+        );
+        if (typeof options.out === 'string') {
+          writeFileSync(options.out, note, { mode: 0o600, flag: 'wx' });
+          return;
+        }
+        printJson(await clientOf(options).revokeAttestation(note));
+      });
+    });
+
+  apiCommand(
+    'revocations',
+    'list the attestation revocations the platform accepted, oldest first, one JSON document per line (platform operators)',
+  )
+    .option('--limit <n>', 'at most this many revocations', '100')
+    .action(async (options: Options) => {
+      await run(async () => {
+        const wanted = Number(options.limit);
+        if (!Number.isSafeInteger(wanted) || wanted < 1)
+          return failCommand('--limit must be a positive integer');
+        const client = clientOf(options);
+        let printed = 0;
+        let after: string | null = null;
+        do {
+          const page = await client.revocations({
+            ...(after === null ? {} : { after }),
+            limit: String(Math.min(REVOCATION_LIST_PAGE_MAX, wanted - printed)),
+          });
+          for (const revocation of page.revocations.slice(0, wanted - printed)) {
+            process.stdout.write(`${JSON.stringify(revocation)}\n`);
+            printed += 1;
+          }
+          after = page.nextAfter;
+        } while (after !== null && printed < wanted);
+      });
+    });
+
   access
     .command('attestation-key')
     .description(
@@ -237,6 +308,29 @@ function clientOf(options: Options): AccessClient {
     readCredentialsFile(String(options.credentials)),
     String(options.region),
   );
+}
+
+/**
+ * What `revoke-attestation` revokes, with the subject: one attestation (its file, read but not
+ * verified: the office revokes what it issued) or everything issued before a time. Null when the
+ * options name neither or both.
+ */
+function revokedOf(options: Options): { subject: string; revoked: RevokedAttestations } | null {
+  const byFile = typeof options.attestation === 'string';
+  const byTime = typeof options.subject === 'string' || typeof options.before === 'string';
+  if (byFile === byTime) return null;
+  if (byFile) {
+    const attestation = inspectAttestation(readAttestation(options));
+    return {
+      subject: attestation.subject,
+      revoked: { kind: 'attestation', attestationSha256: attestation.sha256 },
+    };
+  }
+  if (typeof options.subject !== 'string' || typeof options.before !== 'string') return null;
+  return {
+    subject: options.subject,
+    revoked: { kind: 'issued-before', issuedBeforeMs: timeOption(options.before, '--before') },
+  };
 }
 
 function readAttestation(options: Options): string {

@@ -380,6 +380,22 @@ describe('operator access approval (lockbox) through the CLI', () => {
       'the tenant sees the operator’s access, the approval it used and who they are',
     );
     assert.ok(uses.some((r) => r.result === 'denied'));
+    // Reading the object unwrapped its data key (the tenant's managed S3 key) as the operator, for
+    // OPERATOR_SUPPORT under the approval; the tenant's key-use record says so.
+    const keyUses = (await tenantRecords(credentialsIn(file('agency.json')))).filter(
+      (r) => r.kind === 'key-use' && r.requestId === got.$metadata.requestId,
+    );
+    assert.deepEqual(
+      keyUses.map((r) => [
+        r.action,
+        r.principalId,
+        r.justification,
+        r.approvalId,
+        r.result,
+        r.details.service,
+      ]),
+      [['kms:Decrypt', operatorId, 'OPERATOR_SUPPORT', id, 'success', 's3']],
+    );
     const shown = await sovraJson(['access', 'get', id, ...asOperator]);
     assert.equal(shown.status, 'revoked');
     const again = await sovra(['access', 'approve', id, ...asTenant]);
@@ -600,6 +616,165 @@ describe('operator access approval (lockbox) through the CLI', () => {
     );
   });
 
+  it('the security office revokes an operator’s attestation: the next read of an approved access is refused and the tenant sees it', async () => {
+    const asRoot = ['--credentials', file('root.json'), ...endpoint];
+    const asTenant = ['--credentials', file('agency.json'), ...endpoint];
+    const reviewer = ((await sovraJson(['user', 'create', 'reviewer', ...asRoot])).user as { id: string }).id;
+    await sovraJson([
+      'accesskey',
+      'create',
+      '--user',
+      'reviewer',
+      '--save',
+      file('reviewer.json'),
+      ...asRoot,
+    ]);
+    const attestation = await attest(reviewer, 'reviewer.note');
+    const filed = await sovraJson([
+      'access',
+      'request',
+      '--tenant',
+      'agency-a',
+      '--bucket',
+      'case-files',
+      '--prefix',
+      'incident-44/',
+      '--action',
+      's3:GetObject',
+      '--duration',
+      '3600',
+      '--justification',
+      'Review the evidence of incident 44',
+      '--ticket',
+      'INC-2030-0044',
+      '--attestation',
+      attestation,
+      '--credentials',
+      file('reviewer.json'),
+      ...endpoint,
+    ]);
+    const id = String(filed.id);
+    assert.equal((await sovraJson(['access', 'approve', id, ...asTenant])).status, 'active');
+    const tenantS3 = server.client({ credentials: credentialsIn(file('agency.json')) });
+    await tenantS3.send(
+      new PutObjectCommand({ Bucket: 'case-files', Key: 'incident-44/evidence.txt', Body: 'evidence 44' }),
+    );
+    tenantS3.destroy();
+    const operatorS3 = server.client({ credentials: credentialsIn(file('reviewer.json')) });
+    const attestationHeader = Buffer.from(readFileSync(attestation, 'utf8'), 'utf8').toString('base64');
+    operatorS3.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers: Record<string, string> };
+        request.headers['x-sovra-access-approval'] = id;
+        request.headers['x-sovra-operator-attestation'] = attestationHeader;
+        return next(args);
+      },
+      { step: 'build', name: 'lockboxHeaders' },
+    );
+    const read = new GetObjectCommand({ Bucket: 'case-files', Key: 'incident-44/evidence.txt' });
+    assert.equal(await (await operatorS3.send(read)).Body!.transformToString(), 'evidence 44');
+
+    // A key the platform does not trust cannot revoke anything (and cannot be used to deny service).
+    await sovraText([
+      'access',
+      'attestation-key',
+      '--name',
+      'security-office.test',
+      '--out',
+      file('rogue.key'),
+    ]);
+    const rogue = await sovra([
+      'access',
+      'revoke-attestation',
+      '--office-key',
+      file('rogue.key'),
+      '--subject',
+      reviewer,
+      '--before',
+      new Date().toISOString(),
+      '--reason',
+      'forged revocation',
+      ...asRoot,
+    ]);
+    assert.equal(rogue.code, 2);
+    assert.match(rogue.stderr, /InvalidAttestationRevocation/);
+    assert.equal(await (await operatorS3.send(read)).Body!.transformToString(), 'evidence 44');
+
+    // --out only writes the signed note.
+    await sovraText([
+      'access',
+      'revoke-attestation',
+      '--office-key',
+      file('office.key'),
+      '--attestation',
+      attestation,
+      '--reason',
+      'Clearance withdrawn by decision 12/2030',
+      '--out',
+      file('revocation.note'),
+    ]);
+    assert.match(
+      readFileSync(file('revocation.note'), 'utf8'),
+      /^sovra-operator-attestation-revocation\/v1\n/,
+    );
+    assert.deepEqual(jsonLines(await sovraText(['access', 'revocations', ...asRoot])), []);
+
+    const revocation = await sovraJson([
+      'access',
+      'revoke-attestation',
+      '--office-key',
+      file('office.key'),
+      '--attestation',
+      attestation,
+      '--reason',
+      'Clearance withdrawn by decision 12/2030',
+      ...asRoot,
+    ]);
+    assert.equal(revocation.subject, reviewer);
+    assert.equal(revocation.issuer, 'security-office.test');
+    assert.match(String(revocation.attestationSha256), /^[0-9a-f]{64}$/);
+    assert.equal(revocation.issuedBefore, null);
+    // The access is still approved and active, but the operator no longer qualifies: refused at once.
+    await assert.rejects(operatorS3.send(read), { name: 'AccessDenied' }, 'revoked: ends at once');
+    operatorS3.destroy();
+    assert.equal((await sovraJson(['access', 'get', id, ...asTenant])).status, 'active');
+
+    const listed = jsonLines(await sovraText(['access', 'revocations', ...asRoot]));
+    assert.deepEqual(
+      listed.map((r) => [r.id, r.subject, r.reason]),
+      [[revocation.id, reviewer, 'Clearance withdrawn by decision 12/2030']],
+    );
+    const notOperator = await sovra(['access', 'revocations', ...asTenant]);
+    assert.equal(notOperator.code, 2);
+    assert.match(notOperator.stderr, /NotAnOperator/);
+
+    // The tenant sees the refused use, with the operator, the approval and why.
+    const uses = (await tenantRecords(credentialsIn(file('agency.json')))).filter(
+      (r) => r.kind === 'operator-access' && r.approvalId === id,
+    );
+    assert.deepEqual(
+      uses.map((r) => [r.result, r.errorCode]),
+      [
+        ['success', null],
+        ['success', null],
+        ['denied', 'AttestationRevoked'],
+      ],
+    );
+    assert.equal(uses[2]!.principalId, reviewer);
+    assert.match(String(uses[2]!.details.reason), /revoked by security-office\.test/);
+    // The platform's own view holds every submission, accepted or refused.
+    const submissions = (await tenantRecords(server.credentials)).filter(
+      (r) => r.kind === 'access-approval' && r.action === 'sovra:RevokeOperatorAttestation',
+    );
+    assert.deepEqual(
+      submissions.map((r) => [r.result, r.errorCode]),
+      [
+        ['denied', 'InvalidAttestationRevocation'],
+        ['success', null],
+      ],
+    );
+  });
+
   it('errors are JSON {code, message, requestId}: unsigned, unknown routes, wrong methods, malformed bodies, oversized bodies', async () => {
     const signed = (method: string, path: string, body = '', headers: Record<string, string> = {}) => {
       const url = new URL(path, server.endpoint);
@@ -632,6 +807,21 @@ describe('operator access approval (lockbox) through the CLI', () => {
       'NoSuchAccessRequest',
     );
     await expectError(await signed('POST', '/_sovra/access/requests', '{not json'), 400, 'MalformedRequest');
+    await expectError(
+      await signed('DELETE', '/_sovra/access/attestation-revocations'),
+      405,
+      'MethodNotAllowed',
+    );
+    await expectError(
+      await signed('POST', '/_sovra/access/attestation-revocations', 'not a signed note'),
+      403,
+      'InvalidAttestationRevocation',
+    );
+    await expectError(
+      await signed('GET', '/_sovra/access/attestation-revocations?after=-1'),
+      400,
+      'MalformedRequest',
+    );
     await expectError(
       await signed('POST', '/_sovra/access/requests', 'x'.repeat(20_000)),
       413,

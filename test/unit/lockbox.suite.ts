@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SqlAccessApprovalStore } from '../../src/adapters/sql/access-approval-store.ts';
+import { SqlAttestationRevocationStore } from '../../src/adapters/sql/attestation-revocation-store.ts';
 import { SqlAuditLogStore } from '../../src/adapters/sql/audit-log-store.ts';
 import type { SqlDatabase } from '../../src/adapters/sql/driver.ts';
 import { AuditLog } from '../../src/domain/audit/audit-log.ts';
@@ -11,10 +12,16 @@ import { ROOT_TENANT_ID } from '../../src/domain/iam/bootstrap.ts';
 import { AccessApprovals, type LockboxCaller } from '../../src/domain/lockbox/access-approvals.ts';
 import type { AccessRequest } from '../../src/domain/lockbox/access-request.ts';
 import {
+  openAttestation,
   parseAttestationKeys,
   signAttestation,
   type OperatorAttestation,
 } from '../../src/domain/lockbox/attestation.ts';
+import {
+  signAttestationRevocation,
+  type AttestationRevocation,
+} from '../../src/domain/lockbox/attestation-revocation.ts';
+import { AttestationRevocations } from '../../src/domain/lockbox/attestation-revocations.ts';
 import { OperatorEligibility } from '../../src/domain/lockbox/eligibility.ts';
 import { LockboxError, type LockboxErrorCode } from '../../src/domain/lockbox/errors.ts';
 import {
@@ -29,6 +36,7 @@ import {
 } from '../../src/domain/lockbox/security-notifications.ts';
 import { JurisdictionMap } from '../../src/domain/residency/jurisdiction.ts';
 import type { MetadataStore } from '../../src/domain/storage/ports.ts';
+import { REVOCATION_REFRESH_INTERVAL_MS } from '../../src/domain/lockbox/limits.ts';
 import type { Clock } from '../../src/platform/clock.ts';
 
 /** The lockbox on a real metadata database, SQLite and PostgreSQL alike. */
@@ -87,11 +95,24 @@ interface Fixture {
   /** The event outbox's rows, in order. */
   outbox(): Promise<{ destinationId: string; format: number; deliveryId: string; payload: string }[]>;
   gate: OperatorAccessGate;
+  /** The security offices' revocations as this gateway keeps them. */
+  revocations: AttestationRevocations;
+  /** The gate and the revocations of a second gateway on the same database. */
+  secondGate: OperatorAccessGate;
+  secondRevocations: AttestationRevocations;
   store: SqlAccessApprovalStore;
   clock: TestClock;
   office: NoteSigner;
   /** An attestation for `subject` by the trusted office, valid a day unless overridden. */
   attest(subject: string, claims?: Partial<OperatorAttestation>, signer?: NoteSigner): Promise<string>;
+  /** A revocation note by the trusted office (or `signer`), dated now. */
+  revocationNote(
+    subject: string,
+    revoked: AttestationRevocation['revoked'],
+    signer?: NoteSigner,
+  ): Promise<string>;
+  /** The identity (SHA-256 of the text) of an attestation note. */
+  identityOf(note: string): string;
   /** The tenant's audit records, in log order. */
   tenantRecords(tenantId: string): Promise<AuditRecord[]>;
   dispose(): Promise<void>;
@@ -168,11 +189,23 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
     });
     const officeKey = generateNoteKey('ed25519', 'security-office.gov.vn');
     const office = parseSignerKey(officeKey.signerKey, clock);
-    const eligibility = new OperatorEligibility({
-      rules: rules === null ? null : parseOperatorAccessRules(JSON.stringify(rules)),
-      attestationKeys: parseAttestationKeys([officeKey.verifierKey]),
-      jurisdictions: new JurisdictionMap({ '203.0.113.0/24': 'SG' }, 'VN'),
-    });
+    const attestationKeys = parseAttestationKeys([officeKey.verifierKey]);
+    const jurisdictions = new JurisdictionMap({ '203.0.113.0/24': 'SG' }, 'VN');
+    const parsedRules = rules === null ? null : parseOperatorAccessRules(JSON.stringify(rules));
+    // Each gateway keeps its own copy of the revocations, over the one database.
+    const newRevocations = () =>
+      new AttestationRevocations({
+        store: new SqlAttestationRevocationStore(db),
+        attestationKeys,
+        audit,
+        jurisdictions,
+        clock,
+      });
+    const revocations = newRevocations();
+    const secondRevocations = newRevocations();
+    const eligibilityWith = (check: AttestationRevocations) =>
+      new OperatorEligibility({ rules: parsedRules, attestationKeys, jurisdictions, revocations: check });
+    const eligibility = eligibilityWith(revocations);
     const store = new SqlAccessApprovalStore(db);
     const tenants = { getTenant: (id: string) => metadata.transaction((tx) => tx.getTenant(id)) };
     const notifications = new SecurityNotifications({ store, destinations: DESTINATIONS, clock });
@@ -203,6 +236,14 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
           payload: String(row.payload),
         })),
       gate: new OperatorAccessGate({ store, eligibility, audit, clock }),
+      revocations,
+      secondGate: new OperatorAccessGate({
+        store: new SqlAccessApprovalStore(db),
+        eligibility: eligibilityWith(secondRevocations),
+        audit,
+        clock,
+      }),
+      secondRevocations,
       store,
       clock,
       office,
@@ -219,6 +260,12 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
           },
           signer,
         ),
+      revocationNote: (subject, revoked, signer = office) =>
+        signAttestationRevocation(
+          { subject, revoked, reason: 'Clearance withdrawn', revokedAtMs: clock.nowMs() },
+          signer,
+        ),
+      identityOf: (note) => openAttestation(note, attestationKeys, clock.nowMs()).sha256,
       tenantRecords: async (tenantId) => {
         const stored = await auditStore.readRecords({
           tenantId,
@@ -1101,6 +1148,196 @@ export function lockboxSuite(name: string, open: () => Promise<LockboxDatabase>)
         );
         await f.approvals.file(alice, filing());
         assert.equal((await f.outbox()).length, 2);
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('a revoked attestation ends an active access at the next use, and the refusal is in the tenant’s records', async () => {
+      const f = await fixture();
+      try {
+        const note = await f.attest('op-alice');
+        const approved = await approvedRequest(f);
+        assert.equal((await use(f, approved, { attestationNote: note })).granted, true);
+        const revocation = await f.revocationNote('op-alice', {
+          kind: 'attestation',
+          attestationSha256: f.identityOf(note),
+        });
+        const { revocation: stored, created } = await f.revocations.submit(
+          operator('op-root', null),
+          revocation,
+        );
+        assert.equal(created, true);
+        assert.equal(stored.seq, 1);
+        refused(await use(f, approved, { attestationNote: note }), 'AttestationRevoked');
+        const [last] = (await f.tenantRecords(TENANT)).slice(-1);
+        assert.equal(last!.kind, 'operator-access');
+        assert.equal(last!.result, 'denied');
+        assert.equal(last!.errorCode, 'AttestationRevoked');
+        assert.equal(last!.approvalId, approved.id);
+        assert.match(String(last!.details.reason), /revoked by security-office\.gov\.vn/);
+        // Filing and break-glass confirmation refuse it as they refuse an expired one.
+        await rejectsWith(f.approvals.file(operator('op-alice', note), filing()), 'AttestationRevoked');
+        // The office re-attests (a new attestation, another identity): access works again.
+        f.clock.advance(1000);
+        const reissued = await f.attest('op-alice');
+        assert.notEqual(f.identityOf(reissued), f.identityOf(note));
+        assert.equal((await use(f, approved, { attestationNote: reissued })).granted, true);
+        // Everything issued before an instant: the re-issued one too, and anything older.
+        await f.revocations.submit(
+          operator('op-root', null),
+          await f.revocationNote('op-alice', { kind: 'issued-before', issuedBeforeMs: f.clock.nowMs() }),
+        );
+        refused(await use(f, approved, { attestationNote: reissued }), 'AttestationRevoked');
+        const fresh = await f.attest('op-alice', { issuedAtMs: f.clock.nowMs() });
+        assert.equal((await use(f, approved, { attestationNote: fresh })).granted, true);
+        // Another operator's attestations are not touched.
+        const bob = await f.attest('op-bob');
+        await f.approvals.file(operator('op-bob', bob), filing());
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('a revocation binds the gateway that accepted it at once and every other gateway within the refresh interval', async () => {
+      const f = await fixture();
+      try {
+        const note = await f.attest('op-alice');
+        const approved = await approvedRequest(f);
+        const secondUse = () =>
+          f.secondGate.check({
+            principalId: 'op-alice',
+            principalTenantId: ROOT_TENANT_ID,
+            attestationNote: note,
+            approvalId: approved.id,
+            action: 's3:GetObject',
+            tenantId: TENANT,
+            bucket: BUCKET,
+            key: 'incident-42/report.pdf',
+            sourceIp: HOME_IP,
+            requestId: 'req-second',
+          });
+        assert.equal((await secondUse()).granted, true, 'the second gateway has read the (empty) list');
+        await f.revocations.submit(
+          operator('op-root', null),
+          await f.revocationNote('op-alice', { kind: 'attestation', attestationSha256: f.identityOf(note) }),
+        );
+        refused(await use(f, approved, { attestationNote: note }), 'AttestationRevoked');
+        f.clock.advance(REVOCATION_REFRESH_INTERVAL_MS - 1);
+        assert.equal(
+          (await secondUse()).granted,
+          true,
+          'within the interval the second gateway may still judge on its copy',
+        );
+        f.clock.advance(1);
+        refused(await secondUse(), 'AttestationRevoked');
+      } finally {
+        await f.dispose();
+      }
+    });
+
+    test('revocations are submitted by platform operators with an office’s signature, stored once, listed in order, and recorded', async () => {
+      const f = await fixture();
+      try {
+        const note = await f.revocationNote('op-alice', { kind: 'issued-before', issuedBeforeMs: START_MS });
+        await rejectsWith(f.revocations.submit(ADMIN_A, note), 'NotAnOperator');
+        const stranger = parseSignerKey(
+          generateNoteKey('ed25519', 'security-office.gov.vn').signerKey,
+          f.clock,
+        );
+        await rejectsWith(
+          f.revocations.submit(
+            operator('op-root', null),
+            await f.revocationNote('op-alice', { kind: 'issued-before', issuedBeforeMs: START_MS }, stranger),
+          ),
+          'InvalidAttestationRevocation',
+        );
+        await rejectsWith(
+          f.revocations.submit(operator('op-root', null), 42),
+          'InvalidAttestationRevocation',
+        );
+        const first = await f.revocations.submit(operator('op-root', null), note);
+        const again = await f.secondRevocations.submit(operator('op-other', null), note);
+        assert.equal(again.created, false, 'the same revocation is stored once');
+        assert.deepEqual(again.revocation, first.revocation);
+        assert.deepEqual(first.revocation, {
+          format: 1,
+          seq: 1,
+          id: first.revocation.id,
+          subject: 'op-alice',
+          revoked: { kind: 'issued-before', issuedBeforeMs: START_MS },
+          reason: 'Clearance withdrawn',
+          revokedAtMs: START_MS,
+          issuer: 'security-office.gov.vn',
+          note,
+          submittedBy: 'op-root',
+          acceptedAtMs: START_MS,
+        });
+        assert.match(first.revocation.id, /^[0-9a-f]{64}$/);
+        // Two gateways at once: distinct seqs, in commit order.
+        const subjects = ['op-bob', 'op-carol', 'op-dave', 'op-erin'];
+        const notes = await Promise.all(
+          subjects.map((subject) =>
+            f.revocationNote(subject, { kind: 'issued-before', issuedBeforeMs: START_MS }),
+          ),
+        );
+        await Promise.all(
+          notes.map((each, i) =>
+            (i % 2 === 0 ? f.revocations : f.secondRevocations).submit(operator('op-root', null), each),
+          ),
+        );
+        const page = await f.revocations.list(operator('op-root', null), { afterSeq: null, limit: 3 });
+        assert.deepEqual(
+          page.revocations.map((r) => r.seq),
+          [1, 2, 3],
+        );
+        assert.equal(page.nextAfterSeq, 3);
+        const rest = await f.revocations.list(operator('op-root', null), { afterSeq: 3, limit: 3 });
+        assert.deepEqual(
+          rest.revocations.map((r) => r.seq),
+          [4, 5],
+        );
+        assert.equal(rest.nextAfterSeq, null);
+        assert.deepEqual(
+          [...page.revocations, ...rest.revocations].map((r) => r.subject).sort(),
+          ['op-alice', ...subjects].sort(),
+        );
+        await rejectsWith(f.revocations.list(ADMIN_A, { afterSeq: null, limit: null }), 'NotAnOperator');
+        await rejectsWith(
+          f.revocations.list(operator('op-root', null), { afterSeq: null, limit: 101 }),
+          'MalformedAccessRequest',
+        );
+        // The offices' decisions are evidence: the database refuses to change or delete them.
+        await assert.rejects(f.db.execute("UPDATE attestation_revocations SET reason = 'none'", []));
+        await assert.rejects(f.db.execute('DELETE FROM attestation_revocations', []));
+        // Every submission, accepted or refused, is an access-approval record of the root tenant.
+        const records = (await f.tenantRecords(ROOT_TENANT_ID)).filter(
+          (r) => r.action === 'sovra:RevokeOperatorAttestation',
+        );
+        assert.deepEqual(
+          records.map((r) => [r.result, r.errorCode, r.details.step, r.details.duplicate]),
+          [
+            ['denied', 'NotAnOperator', 'attestation-revocation-refused', false],
+            ['denied', 'InvalidAttestationRevocation', 'attestation-revocation-refused', false],
+            ['denied', 'InvalidAttestationRevocation', 'attestation-revocation-refused', false],
+            ['success', null, 'attestation-revoked', false],
+            ['success', null, 'attestation-revoked', true],
+            ['success', null, 'attestation-revoked', false],
+            ['success', null, 'attestation-revoked', false],
+            ['success', null, 'attestation-revoked', false],
+            ['success', null, 'attestation-revoked', false],
+          ],
+        );
+        const accepted = records[3]!;
+        assert.equal(accepted.kind, 'access-approval');
+        assert.equal(accepted.tenantId, ROOT_TENANT_ID);
+        assert.equal(accepted.principalId, 'op-alice', 'the operator whose attestations are revoked');
+        assert.equal(accepted.details.actor, 'op-root');
+        assert.equal(accepted.details.issuer, 'security-office.gov.vn');
+        assert.equal(accepted.details.issuedBeforeMs, START_MS);
+        assert.equal(accepted.resource, `sovra:attestation-revocation/${first.revocation.id}`);
+        assert.equal(records[0]!.principalId, 'admin-a');
+        assert.equal(records[0]!.principalTenantId, TENANT);
       } finally {
         await f.dispose();
       }

@@ -13,6 +13,7 @@ import {
   type SecurityNotificationSetting,
 } from '../../domain/lockbox/security-notifications.ts';
 import type { NewOutboxEvent } from '../../domain/storage/ports.ts';
+import { SqlAttestationRevocationStore } from './attestation-revocation-store.ts';
 import { renderPlaceholders, type SqlDatabase, type SqlRow, type SqlValue } from './driver.ts';
 import { insertOutboxEvents } from './outbox.ts';
 import { integer, nullableBytes, nullableText, text } from './rows.ts';
@@ -103,6 +104,11 @@ export class SqlAccessApprovalStore implements AccessApprovalStore {
       }
       return rendered;
     };
+  }
+
+  /** The security offices' attestation revocations, on the same database (migration 15). */
+  attestationRevocations(): SqlAttestationRevocationStore {
+    return new SqlAttestationRevocationStore(this.#db);
   }
 
   async insert(request: AccessRequest, notice: NewOutboxEvent | null = null): Promise<void> {

@@ -99,7 +99,7 @@ export class AccessApprovals {
     let input: AccessRequestInput | null = null;
     try {
       input = parseAccessRequestInput(body);
-      const standing = this.#o.eligibility.assess(caller, nowMs);
+      const standing = await this.#o.eligibility.assess(caller, nowMs);
       if ((await this.#o.tenants.getTenant(input.tenantId)) === null) {
         throw lockboxError('NoSuchTenant', `there is no tenant ${input.tenantId}`);
       }
@@ -206,8 +206,8 @@ export class AccessApprovals {
    * high-severity event in the tenant's records, flagged for the tenant's review.
    */
   confirm(caller: LockboxCaller, id: string): Promise<AccessRequest> {
-    return this.#step('confirm', caller, id, (request, nowMs) => {
-      const standing = this.#o.eligibility.assess(caller, nowMs);
+    return this.#step('confirm', caller, id, async (request, nowMs) => {
+      const standing = await this.#o.eligibility.assess(caller, nowMs);
       if (request.kind !== 'break-glass') {
         throw invalidState('only break-glass requests are confirmed by a second operator');
       }
@@ -310,7 +310,7 @@ export class AccessApprovals {
     attempt: LockboxAttempt,
     caller: LockboxCaller,
     id: string,
-    plan: (request: AccessRequest, nowMs: number) => StepPlan,
+    plan: (request: AccessRequest, nowMs: number) => StepPlan | Promise<StepPlan>,
   ): Promise<AccessRequest> {
     const nowMs = this.#o.clock.nowMs();
     const found = isAccessRequestId(id) ? await this.#o.store.get(id) : null;
@@ -319,7 +319,7 @@ export class AccessApprovals {
     try {
       if (!canSee(caller, request)) throw noSuchRequest(id);
       request = await expireIfDue(this.#o, request, nowMs, this.#actor(caller, null));
-      const { next, step, comment, sourceJurisdiction, notify } = plan(request, nowMs);
+      const { next, step, comment, sourceJurisdiction, notify } = await plan(request, nowMs);
       const notice = notify === undefined ? null : await this.#o.notifications.noticeFor(notify, next, nowMs);
       if (!(await this.#o.store.update(next, { status: request.status, review: request.review }, notice))) {
         throw invalidState('the request was changed by someone else at the same time; read it again');

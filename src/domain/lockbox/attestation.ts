@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { TlogError } from '../audit/tlog/errors.ts';
 import { decodeBase64Strict, encodeBase64 } from '../audit/tlog/base64.ts';
 import { parseVerifierKey, type NoteSigner, type NoteVerifier } from '../audit/tlog/note-keys.ts';
-import { openNote, signNote } from '../audit/tlog/signed-note.ts';
+import { openNote, parseNote, signNote } from '../audit/tlog/signed-note.ts';
 import { LABEL_ID_PATTERN } from '../classification/scheme.ts';
 import { lockboxError } from './errors.ts';
 import {
@@ -33,8 +34,11 @@ import {
 export const ATTESTATION_TYPE_LINE = 'sovra-operator-attestation/v1';
 export const ATTESTATION_HEADER = 'x-sovra-operator-attestation';
 
-/** Seconds an attestation's issue time may lie in the future (clock drift between offices). */
-const ISSUED_AT_SKEW_MS = 5 * 60_000;
+/**
+ * How far an office's issue (or revocation) time may lie in the future (clock drift between the
+ * offices and the platform).
+ */
+export const ISSUED_AT_SKEW_MS = 5 * 60_000;
 
 export interface OperatorAttestation {
   /** The operator's principal id (a principal of the root tenant). */
@@ -52,9 +56,18 @@ export interface OperatorAttestation {
 /** An attestation whose signature verified, with the key name of the office that signed it. */
 export interface VerifiedAttestation extends OperatorAttestation {
   issuer: string;
+  /**
+   * The attestation's identity: hex SHA-256 of its note text (the two signed lines), which is
+   * what a revocation of this one attestation names (attestation-revocation.ts). The text is
+   * canonical, so one attestation has one identity whichever offices' signatures it carries.
+   */
+  sha256: string;
 }
 
-const PRINCIPAL_ID = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,${PRINCIPAL_ID_MAX_CHARS - 1}}$`);
+/** A principal id as attestations and revocations name their subject. */
+export const PRINCIPAL_ID_PATTERN = new RegExp(
+  `^[A-Za-z0-9][A-Za-z0-9._:@-]{0,${PRINCIPAL_ID_MAX_CHARS - 1}}$`,
+);
 const COUNTRY = /^[A-Z]{2}$/;
 const CLAIM_KEYS = ['subject', 'clearance', 'nationality', 'residency', 'issuedAt', 'expiresAt'] as const;
 
@@ -121,7 +134,36 @@ export function openAttestation(
       `the attestation expired at ${new Date(attestation.expiresAtMs).toISOString()}`,
     );
   }
-  return { ...attestation, issuer: signer.name };
+  return { ...attestation, issuer: signer.name, sha256: attestationTextSha256(opened.text) };
+}
+
+/** The identity of an attestation: hex SHA-256 of its note text (UTF-8). */
+export function attestationTextSha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * An attestation's claims and identity read without verifying any signature: for the security
+ * office's own tooling (`sovra access revoke-attestation --attestation`), never for a decision.
+ * Refusals: InvalidAttestation (not a note, or not v1 canonical form).
+ */
+export function inspectAttestation(note: string): OperatorAttestation & { sha256: string } {
+  if (typeof note !== 'string' || Buffer.byteLength(note, 'utf8') > ATTESTATION_NOTE_MAX_BYTES) {
+    throw lockboxError(
+      'InvalidAttestation',
+      `an attestation is a signed note of at most ${ATTESTATION_NOTE_MAX_BYTES} bytes`,
+    );
+  }
+  let text: string;
+  try {
+    text = parseNote(note).text;
+  } catch (error) {
+    if (error instanceof TlogError) {
+      throw lockboxError('InvalidAttestation', 'the attestation is not a signed note', { cause: error.code });
+    }
+    throw error;
+  }
+  return { ...parseAttestationText(text), sha256: attestationTextSha256(text) };
 }
 
 /** The note carried by the `x-sovra-operator-attestation` header (base64 of the note's UTF-8). */
@@ -221,7 +263,7 @@ function parseAttestationText(text: string): OperatorAttestation {
 /** Checks every claim's type and form (hostile input: the values may be anything JSON holds). */
 function checkClaims(claims: Readonly<Record<keyof OperatorAttestation, unknown>>): OperatorAttestation {
   const { subject, clearance, nationality, residency, issuedAtMs, expiresAtMs } = claims;
-  if (typeof subject !== 'string' || !PRINCIPAL_ID.test(subject)) {
+  if (typeof subject !== 'string' || !PRINCIPAL_ID_PATTERN.test(subject)) {
     throw lockboxError('InvalidAttestation', 'the attestation subject is a principal id');
   }
   if (typeof clearance !== 'string' || !LABEL_ID_PATTERN.test(clearance)) {

@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit/records.ts';
 import { ROOT_TENANT_ID } from '../iam/bootstrap.ts';
 import { scopeResource, type AccessRequest } from './access-request.ts';
+import type { VerifiedAttestationRevocation } from './attestation-revocation.ts';
 import type { LockboxErrorCode } from './errors.ts';
 
 /**
@@ -196,6 +197,59 @@ export function operatorAccessRecord(use: {
       nationality: use.claims?.nationality ?? null,
       residency: use.claims?.residency ?? null,
       attestationIssuer: use.claims?.issuer ?? null,
+    },
+  };
+}
+
+/** The action of a security office's revocation of operator attestations, accepted or refused. */
+export const REVOKE_ATTESTATION_ACTION = 'sovra:RevokeOperatorAttestation';
+
+/**
+ * A revocation of operator attestations submitted to the platform, accepted or refused. It is a
+ * record of the root tenant's view (the operators' own tenant): principalId is the operator whose
+ * attestations are revoked (the submitter when the note could not be read), `details.actor` who
+ * submitted it, `details.issuer` the security office whose key signed it.
+ */
+export function attestationRevocationRecord(outcome: {
+  /** The verified revocation; null when it was refused before it verified. */
+  revocation: VerifiedAttestationRevocation | null;
+  /** True when the same revocation was already stored (the submission changed nothing). */
+  duplicate: boolean;
+  actor: StepActor;
+  refusal: { code: LockboxErrorCode; reason: string } | null;
+  timeMs: number;
+}): AuditRecord {
+  const { revocation, actor, refusal } = outcome;
+  const revoked = revocation?.revoked ?? null;
+  return {
+    kind: 'access-approval',
+    timeMs: outcome.timeMs,
+    tenantId: ROOT_TENANT_ID,
+    principalId: revocation?.subject ?? actor.principalId,
+    principalTenantId: revocation === null ? nullIfSame(actor.tenantId, ROOT_TENANT_ID) : null,
+    action: REVOKE_ATTESTATION_ACTION,
+    resource: revocation === null ? null : `sovra:attestation-revocation/${revocation.id}`,
+    classification: null,
+    sourceIp: actor.sourceIp,
+    sourceJurisdiction: actor.sourceJurisdiction,
+    result: refusal === null ? 'success' : 'denied',
+    status: null,
+    errorCode: refusal?.code ?? null,
+    justification: null,
+    approvalId: null,
+    requestId: actor.requestId,
+    details: {
+      step: refusal === null ? 'attestation-revoked' : 'attestation-revocation-refused',
+      severity: 'high',
+      actor: actor.principalId,
+      actorTenantId: actor.tenantId,
+      issuer: revocation?.issuer ?? null,
+      attestationSha256: revoked?.kind === 'attestation' ? revoked.attestationSha256 : null,
+      issuedBeforeMs: revoked?.kind === 'issued-before' ? revoked.issuedBeforeMs : null,
+      revokedAtMs: revocation?.revokedAtMs ?? null,
+      revocationReason: revocation?.reason ?? null,
+      duplicate: outcome.duplicate,
+      reason: refusal?.reason.slice(0, 512) ?? null,
     },
   };
 }

@@ -2,6 +2,7 @@ import type { NoteVerifier } from '../audit/tlog/note-keys.ts';
 import { ROOT_TENANT_ID } from '../iam/bootstrap.ts';
 import { UNKNOWN_JURISDICTION } from '../residency/jurisdiction.ts';
 import { openAttestation, type VerifiedAttestation } from './attestation.ts';
+import type { VerifiedAttestationRevocation } from './attestation-revocation.ts';
 import { lockboxError } from './errors.ts';
 import { ruleViolation, type OperatorAccessRules } from './rules.ts';
 
@@ -29,13 +30,23 @@ export interface OperatorEligibilityOptions {
   /** The security offices' Ed25519 verifier keys; empty means nobody is eligible. */
   attestationKeys: readonly NoteVerifier[];
   jurisdictions: { jurisdictionOf(address: string): string };
+  /** The security offices' revocations (AttestationRevocations). */
+  revocations: AttestationRevocationCheck;
+}
+
+/** Which accepted revocation, if any, ends a verified attestation (AttestationRevocations). */
+export interface AttestationRevocationCheck {
+  revocationOf(
+    attestation: VerifiedAttestation,
+    nowMs: number,
+  ): Promise<VerifiedAttestationRevocation | null>;
 }
 
 /**
  * Judges whether a principal may act as a platform operator right now: it is a principal of the
- * root tenant, it presents an attestation signed by a trusted security office, in force, naming
- * it, and the attested clearance, nationality and residency and the network it connects from
- * satisfy the platform rules. Used at filing, at break-glass confirmation and at every use of an
+ * root tenant, it presents an attestation signed by a trusted security office, in force (neither
+ * expired nor revoked by the office), naming it, and the attested clearance, nationality and
+ * residency and the network it connects from satisfy the platform rules. Used at filing, at break-glass confirmation and at every use of an
  * approval, so nothing judged once is trusted later.
  */
 export class OperatorEligibility {
@@ -45,8 +56,11 @@ export class OperatorEligibility {
     this.#o = options;
   }
 
-  /** The operator's standing, or a LockboxError saying why it has none. */
-  assess(presentation: OperatorPresentation, nowMs: number): OperatorStanding {
+  /**
+   * The operator's standing, or a LockboxError saying why it has none. Rejects with another error
+   * only when the revocations cannot be read; the caller then refuses.
+   */
+  async assess(presentation: OperatorPresentation, nowMs: number): Promise<OperatorStanding> {
     if (presentation.principalTenantId !== ROOT_TENANT_ID) {
       throw lockboxError(
         'NotAnOperator',
@@ -69,6 +83,15 @@ export class OperatorEligibility {
     const attestation = openAttestation(presentation.attestationNote, this.#o.attestationKeys, nowMs);
     if (attestation.subject !== presentation.principalId) {
       throw lockboxError('AttestationSubjectMismatch', 'the attestation was issued for another principal');
+    }
+    // A revoked attestation is refused as an expired one is: at filing, confirmation and every use.
+    const revocation = await this.#o.revocations.revocationOf(attestation, nowMs);
+    if (revocation !== null) {
+      throw lockboxError(
+        'AttestationRevoked',
+        `the attestation was revoked by ${revocation.issuer} at ${new Date(revocation.revokedAtMs).toISOString()}: ${revocation.reason}`,
+        { revocationId: revocation.id },
+      );
     }
     const sourceJurisdiction =
       presentation.sourceIp === null

@@ -16,6 +16,10 @@ export type LockboxErrorCode =
   | 'InvalidAttestation'
   /** The attestation's expiry has passed. */
   | 'AttestationExpired'
+  /** The security office revoked the attestation (a stored sovra-operator-attestation-revocation/v1). */
+  | 'AttestationRevoked'
+  /** A revocation is not a signed note of a configured security office, or not in v1 form. */
+  | 'InvalidAttestationRevocation'
   /** The attestation names another principal than the one that signed the request. */
   | 'AttestationSubjectMismatch'
   /** The attested clearance, nationality, residency or the current network fails the platform rules. */

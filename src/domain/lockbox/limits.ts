@@ -41,6 +41,23 @@ export const RULES_DOCUMENT_MAX_BYTES = 16 * 1024;
 /** Security-office verifier keys the platform may trust. */
 export const ATTESTATION_KEYS_MAX = 64;
 
+/** A revocation note (text and one or two signature lines) is far below this. */
+export const ATTESTATION_REVOCATION_NOTE_MAX_BYTES = 4096;
+/** The security office's stated reason for a revocation (shown to operators, copied into records). */
+export const REVOCATION_REASON_MAX_CHARS = 512;
+/** Revocations per page of a listing, and the default. */
+export const REVOCATION_LIST_PAGE_MAX = 100;
+export const REVOCATION_LIST_PAGE_DEFAULT = 50;
+/**
+ * How old each gateway's in-memory copy of the attestation revocations may be when it judges an
+ * operator. A judgement that finds the copy older reads the revocations stored since first, so a
+ * revocation accepted by any gateway binds every gateway within this time of its commit; the
+ * gateway that accepted it applies it before it answers.
+ */
+export const REVOCATION_REFRESH_INTERVAL_MS = 2_000;
+/** Revocations one refresh reads per query (the refresh reads on until it has them all). */
+export const REVOCATION_REFRESH_BATCH_MAX = 1_000;
+
 /**
  * How often each gateway's expiry pass looks for requests and approvals whose time has passed.
  * Uses are refused from the first millisecond after the end regardless (effectiveStatus); the

@@ -42,6 +42,7 @@ export type OperatorAccessRefusal =
   | 'AttestationRequired'
   | 'InvalidAttestation'
   | 'AttestationExpired'
+  | 'AttestationRevoked'
   | 'AttestationSubjectMismatch'
   | 'OperatorNotEligible'
   | 'OperatorAccessDisabled'
@@ -69,8 +70,8 @@ export interface OperatorAccessGateOptions {
  * Enforces approvals on the data path. For a request carrying `x-sovra-access-approval`, the
  * request authorizer asks `check`: the caller must be the operator who filed the approval, which
  * must be active now (not expired, not revoked) and for this tenant; the operator's attestation
- * and network are judged again against the platform rules (so a lapsed attestation or a
- * connection from abroad ends access at once); and the action, bucket, key and KMS key must lie
+ * and network are judged again against the platform rules (so a lapsed or revoked attestation
+ * or a connection from abroad ends access at once); and the action, bucket, key and KMS key must lie
  * inside the approved scope. Every use, granted or refused, is an 'operator-access' record in
  * the tenant's view with the operator, the justification and the approval, durable before
  * `check` resolves. `check` rejects only when the store or the audit log is unavailable; the
@@ -121,7 +122,7 @@ export class OperatorAccessGate {
       return refuse('ApprovalNotActive', `the approval is ${request.status}`);
     }
     try {
-      standing = this.#o.eligibility.assess(use, nowMs);
+      standing = await this.#o.eligibility.assess(use, nowMs);
       sourceJurisdiction = standing.sourceJurisdiction;
     } catch (error) {
       if (error instanceof LockboxError && isEligibilityRefusal(error.code))
@@ -188,6 +189,7 @@ const ELIGIBILITY_REFUSALS = [
   'AttestationRequired',
   'InvalidAttestation',
   'AttestationExpired',
+  'AttestationRevoked',
   'AttestationSubjectMismatch',
   'OperatorNotEligible',
   'OperatorAccessDisabled',

@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit/records.ts';
 import type { NewOutboxEvent } from '../storage/ports.ts';
 import type { AccessRequest, AccessRequestStatus, AccessReviewState } from './access-request.ts';
+import type { NewAttestationRevocation, StoredAttestationRevocation } from './attestation-revocations.ts';
 import type { SecurityNotificationSetting } from './security-notifications.ts';
 
 /**
@@ -51,6 +52,24 @@ export interface AccessRequestListFilter {
   /** Continue after this request (the last of the previous page); null for the first page. */
   afterId: string | null;
   limit: number;
+}
+
+/**
+ * Where the security offices' attestation revocations are kept (adapters/sql/
+ * attestation-revocation-store.ts, SQLite and PostgreSQL): append-only, so every gateway reads
+ * the same growing list.
+ */
+export interface AttestationRevocationStore {
+  /**
+   * Appends a revocation unless one with its id is stored, and then returns that one with created
+   * false. Appends are serialized across gateways, so seq order is commit order: a reader that
+   * sees seq n has every revocation before it.
+   */
+  appendRevocation(
+    revocation: NewAttestationRevocation,
+  ): Promise<{ revocation: StoredAttestationRevocation; created: boolean }>;
+  /** Revocations with seq greater than `afterSeq`, in seq order, at most `limit`. */
+  listRevocations(afterSeq: number, limit: number): Promise<StoredAttestationRevocation[]>;
 }
 
 /** The audit log's append side (domain/audit/audit-log.ts): resolves once the record is durable. */

@@ -3,6 +3,10 @@ import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { AccessApprovals, LockboxCaller } from '../../domain/lockbox/access-approvals.ts';
 import type { AccessRequest } from '../../domain/lockbox/access-request.ts';
 import { ATTESTATION_HEADER, decodeAttestationHeader } from '../../domain/lockbox/attestation.ts';
+import type {
+  AttestationRevocations,
+  StoredAttestationRevocation,
+} from '../../domain/lockbox/attestation-revocations.ts';
 import { LockboxError } from '../../domain/lockbox/errors.ts';
 import type {
   SecurityNotificationSetting,
@@ -33,7 +37,16 @@ export type AccessApiAction =
   | 'RevokeAccessRequest'
   | 'ConfirmBreakGlassAccess'
   | 'AcknowledgeBreakGlassAccess'
+  | RevocationAction
   | SettingAction;
+
+/** The security offices' attestation revocations: submitted and listed by platform operators. */
+type RevocationAction = 'RevokeOperatorAttestation' | 'ListAttestationRevocations';
+
+const REVOCATION_ACTIONS: Readonly<Record<string, RevocationAction>> = {
+  POST: 'RevokeOperatorAttestation',
+  GET: 'ListAttestationRevocations',
+};
 
 /** The operations on the caller's tenant's security notification setting. */
 type SettingAction =
@@ -56,16 +69,26 @@ export interface AccessOutcome {
   tenantId: string | null;
   /** The access request concerned (filed, read or decided). */
   accessRequestId: string | null;
+  /** The attestation revocation submitted (its id, the SHA-256 of its note text). */
+  revocationId: string | null;
   errorCode: string | null;
 }
 
 export function newAccessOutcome(): AccessOutcome {
-  return { action: null, principalId: null, tenantId: null, accessRequestId: null, errorCode: null };
+  return {
+    action: null,
+    principalId: null,
+    tenantId: null,
+    accessRequestId: null,
+    revocationId: null,
+    errorCode: null,
+  };
 }
 
 export interface AccessEndpointOptions {
   approvals: AccessApprovals;
   notifications: SecurityNotifications;
+  revocations: AttestationRevocations;
   credentials: CredentialResolver;
   clock: Clock;
   region: string;
@@ -74,11 +97,11 @@ export interface AccessEndpointOptions {
 }
 
 type Route =
-  | { action: 'FileAccessRequest' | 'ListAccessRequests' | SettingAction }
+  | { action: 'FileAccessRequest' | 'ListAccessRequests' | SettingAction | RevocationAction }
   | { action: DecisionAction | 'GetAccessRequest'; id: string };
 type DecisionAction = Exclude<
   AccessApiAction,
-  'FileAccessRequest' | 'ListAccessRequests' | 'GetAccessRequest' | SettingAction
+  'FileAccessRequest' | 'ListAccessRequests' | 'GetAccessRequest' | SettingAction | RevocationAction
 >;
 
 const DECISIONS: Readonly<Record<string, DecisionAction>> = {
@@ -112,6 +135,8 @@ const DECISION_FIELDS: Readonly<Record<DecisionAction, readonly string[]>> = {
  *   POST /_sovra/access/requests/<id>/acknowledge    {"comment"}   the tenant's administrators (break-glass review)
  *   GET|PUT|DELETE /_sovra/access/notifications       {"destination"} (PUT)  the caller's tenant's
  *                                                    security notification destination (its administrators)
+ *   POST /_sovra/access/attestation-revocations      body: a security office's revocation note
+ *   GET  /_sovra/access/attestation-revocations?after=&limit=   platform operators
  *
  * Errors are `{"code", "message", "requestId"}` from the one table in errors.ts. Parsing and
  * rendering only: every rule lives in domain/lockbox.
@@ -167,6 +192,7 @@ export class AccessEndpoint {
       };
       const answer = await this.#dispatch(route, caller, url, body);
       if (answer.request !== undefined) outcome.accessRequestId = answer.request.id;
+      if (answer.revocationId !== undefined) outcome.revocationId = answer.revocationId;
       sendJson(res, answer.status, answer.json);
     } catch (error) {
       const wire = wireErrorOf(error);
@@ -183,7 +209,7 @@ export class AccessEndpoint {
     caller: LockboxCaller,
     url: URL,
     body: Buffer,
-  ): Promise<{ status: number; json: unknown; request?: AccessRequest }> {
+  ): Promise<{ status: number; json: unknown; request?: AccessRequest; revocationId?: string }> {
     const approvals = this.#o.approvals;
     const one = (request: AccessRequest, status = 200) => ({
       status,
@@ -220,6 +246,24 @@ export class AccessEndpoint {
       case 'DeleteSecurityNotificationConfiguration':
         await this.#o.notifications.clear(caller);
         return setting(caller, null);
+      case 'RevokeOperatorAttestation': {
+        const { revocation, created } = await this.#o.revocations.submit(caller, noteOf(body));
+        return {
+          status: created ? 201 : 200,
+          json: { revocation: renderRevocation(revocation) },
+          revocationId: revocation.id,
+        };
+      }
+      case 'ListAttestationRevocations': {
+        const page = await this.#o.revocations.list(caller, revocationQueryOf(url));
+        return {
+          status: 200,
+          json: {
+            revocations: page.revocations.map(renderRevocation),
+            nextAfter: page.nextAfterSeq === null ? null : String(page.nextAfterSeq),
+          },
+        };
+      }
       default:
         return assertNever(route, 'access route');
     }
@@ -236,6 +280,13 @@ function routeOf(method: string, path: string): Route {
         'MethodNotAllowed',
         'the setting is read (GET), set (PUT) or cleared (DELETE)',
       );
+    }
+    return { action };
+  }
+  if (segments.length === 1 && segments[0] === 'attestation-revocations') {
+    const action = Object.hasOwn(REVOCATION_ACTIONS, method) ? REVOCATION_ACTIONS[method] : undefined;
+    if (action === undefined) {
+      throw new AccessProtocolError('MethodNotAllowed', 'revocations are submitted (POST) or listed (GET)');
     }
     return { action };
   }
@@ -339,9 +390,65 @@ function setting(
   };
 }
 
+/**
+ * The body of RevokeOperatorAttestation: the note itself (UTF-8 text). A body that is not UTF-8
+ * goes on as null, so that the domain refuses it and records the refusal like any other.
+ */
+function noteOf(body: Buffer): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return null;
+  }
+}
+
+function revocationQueryOf(url: URL): { afterSeq: number | null; limit: number | null } {
+  const params = url.searchParams;
+  for (const name of params.keys()) {
+    if (!['after', 'limit'].includes(name)) {
+      throw new AccessProtocolError('MalformedRequest', `unknown query parameter ${name.slice(0, 64)}`);
+    }
+  }
+  const number = (name: string, pattern: RegExp) => {
+    const value = params.get(name);
+    if (value === null) return null;
+    if (!pattern.test(value)) {
+      throw new AccessProtocolError(
+        'MalformedRequest',
+        `${name} is a ${name === 'after' ? 'non-negative' : 'positive'} integer`,
+      );
+    }
+    return Number(value);
+  };
+  return { afterSeq: number('after', /^(0|[1-9][0-9]{0,14})$/), limit: number('limit', /^[1-9][0-9]{0,3}$/) };
+}
+
+/** The wire form of an accepted revocation: times as RFC 3339 strings, the note as submitted. */
+export function renderRevocation(revocation: StoredAttestationRevocation): Record<string, unknown> {
+  const { revoked } = revocation;
+  return {
+    seq: revocation.seq,
+    id: revocation.id,
+    subject: revocation.subject,
+    attestationSha256: revoked.kind === 'attestation' ? revoked.attestationSha256 : null,
+    issuedBefore: revoked.kind === 'issued-before' ? new Date(revoked.issuedBeforeMs).toISOString() : null,
+    reason: revocation.reason,
+    revokedAt: new Date(revocation.revokedAtMs).toISOString(),
+    issuer: revocation.issuer,
+    submittedBy: revocation.submittedBy,
+    acceptedAt: new Date(revocation.acceptedAtMs).toISOString(),
+    note: revocation.note,
+  };
+}
+
 /** The resource the request-level audit record names. */
 export function accessResourceOf(outcome: AccessOutcome): string {
   if (outcome.accessRequestId !== null) return `sovra:access-request/${outcome.accessRequestId}`;
+  if (outcome.action === 'RevokeOperatorAttestation' || outcome.action === 'ListAttestationRevocations') {
+    return outcome.revocationId === null
+      ? 'sovra:attestation-revocation'
+      : `sovra:attestation-revocation/${outcome.revocationId}`;
+  }
   if (outcome.action !== null && SETTING_ACTION_NAMES.has(outcome.action)) {
     return `sovra:security-notifications/${outcome.tenantId ?? ''}`;
   }

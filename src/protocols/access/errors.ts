@@ -46,6 +46,8 @@ function lockboxStatus(code: LockboxErrorCode): number {
     case 'AttestationRequired':
     case 'InvalidAttestation':
     case 'AttestationExpired':
+    case 'AttestationRevoked':
+    case 'InvalidAttestationRevocation':
     case 'AttestationSubjectMismatch':
     case 'OperatorNotEligible':
     case 'NotAnOperator':
