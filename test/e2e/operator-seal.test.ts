@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   PutObjectCommand,
+  S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { combine, decodeShare } from '../../src/domain/kms/shamir.ts';
@@ -20,6 +23,16 @@ import {
   TEST_REGION,
   type SovraProcess,
 } from '../helpers/sovra-process.ts';
+
+/** Rows of credential_keys (the wrapped credential-sealing key) in the server's SQLite database. */
+function storedCredentialKeys(dataDir: string): number {
+  const db = new DatabaseSync(join(dataDir, 'metadata.sqlite'), { readOnly: true });
+  try {
+    return db.prepare('SELECT id FROM credential_keys').all().length;
+  } finally {
+    db.close();
+  }
+}
 
 interface CliResult {
   code: number | null;
@@ -49,6 +62,12 @@ interface SealStatusBody {
   progress: number;
 }
 
+/** Well-formed credentials of no one: while sealed, no key is even looked up. */
+const UNKNOWN_CREDENTIALS = {
+  accessKeyId: 'SVRAAAAAAAAAAAAAAAAA',
+  secretAccessKey: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+};
+
 describe('the sealed software root of trust (sovra operator, --root-of-trust sealed-shamir)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sovra-seal-e2e-'));
   const otherDataDir = mkdtempSync(join(tmpdir(), 'sovra-seal-other-'));
@@ -75,6 +94,38 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     const response = await fetch(`${sovra.endpoint}/_sovra/operator/status`);
     assert.equal(response.status, 200);
     return (await response.json()) as SealStatusBody;
+  };
+  const s3 = (credentials = sovra.credentials) =>
+    new S3Client({
+      endpoint: sovra.endpoint,
+      region: TEST_REGION,
+      forcePathStyle: true,
+      credentials,
+      maxAttempts: 1,
+    });
+  /** The S3 error name and status of a request, or 'ok'. */
+  const s3Outcome = async (request: Promise<unknown>) => {
+    try {
+      await request;
+      return 'ok';
+    } catch (error) {
+      assert.ok(error instanceof S3ServiceException, String(error));
+      assert.match(error.message, /sealed/);
+      return `${error.name} ${error.$metadata.httpStatusCode}`;
+    }
+  };
+  /** A signed admin API request: its status and error code. */
+  const adminCall = async (credentials: { accessKeyId: string; secretAccessKey: string }) => {
+    const url = new URL('/_sovra/admin/tenants', sovra.endpoint);
+    const headers = signRequest({ method: 'GET', url, body: '' }, credentials, {
+      region: TEST_REGION,
+      service: 'sovra',
+      now: new Date(),
+    });
+    delete headers.host;
+    const response = await fetch(url, { headers });
+    const body = (await response.json()) as { code?: string; message?: string };
+    return { status: response.status, code: body.code, message: body.message };
   };
   const postUnseal = (body: string) =>
     fetch(`${sovra.endpoint}/_sovra/operator/unseal`, {
@@ -129,7 +180,7 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     assert.equal(foreignShares.length, 3);
   });
 
-  it('the server starts sealed, says so, serves bucket requests and answers object writes 503 while sealed (objects are encrypted)', async () => {
+  it('the server starts sealed, says so, and answers every signed request 503 (no secret unseals); the root tenant waits for the unseal', async () => {
     await start();
     const cli = await operator('status', []);
     assert.equal(cli.code, 2, 'exit code 2 while sealed, as vault status');
@@ -145,21 +196,23 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
       nonce: '',
     });
     assert.ok(sovra.logs.some((l) => l.includes('root of trust is sealed')));
-    const s3 = sovra.client();
-    await s3.send(new CreateBucketCommand({ Bucket: 'while-sealed' }));
-    // Every object is encrypted under a data key of the KMS, which needs the unsealed root.
-    const put = await s3.send(new PutObjectCommand({ Bucket: 'while-sealed', Key: 'k', Body: 'data' })).then(
-      () => null,
-      (error: unknown) => error,
+    assert.ok(sovra.logs.some((l) => l.includes('will be created once the root of trust is unsealed')));
+    assert.equal(
+      existsSync(join(dataDir, 'admin-credentials.json')),
+      false,
+      'no credentials before the unseal',
     );
-    assert.ok(put instanceof S3ServiceException, 'a PUT while sealed fails');
-    assert.deepEqual([put.name, put.$metadata.httpStatusCode], ['ServiceUnavailable', 503]);
-    const got = await s3.send(new GetObjectCommand({ Bucket: 'while-sealed', Key: 'k' })).then(
-      () => null,
-      (error: unknown) => error,
+    assert.equal(storedCredentialKeys(dataDir), 0, 'no credential-sealing key before the unseal');
+    const client = s3(UNKNOWN_CREDENTIALS);
+    assert.equal(
+      await s3Outcome(client.send(new CreateBucketCommand({ Bucket: 'while-sealed' }))),
+      'ServiceUnavailable 503',
     );
-    assert.ok(got instanceof S3ServiceException && got.name === 'NoSuchKey');
-    s3.destroy();
+    assert.equal(await s3Outcome(client.send(new ListBucketsCommand({}))), 'ServiceUnavailable 503');
+    client.destroy();
+    const admin = await adminCall(UNKNOWN_CREDENTIALS);
+    assert.deepEqual([admin.status, admin.code], [503, 'ServiceUnavailable']);
+    assert.match(admin.message ?? '', /sealed/);
   });
 
   it('two of three shares (one by flag, one on stdin) leave it sealed with progress 2 of 3', async () => {
@@ -213,13 +266,25 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     assert.equal(restarted.progress, 0);
   });
 
-  it('three correct shares unseal it', async () => {
+  it('three correct shares unseal it; the root tenant is bootstrapped before the last share is answered, and signed requests work', async () => {
     for (const share of [shares[1]!, shares[3]!]) await operator('unseal', ['--share', share]);
     const last = await operator('unseal', [], shares[4]);
     assert.equal(last.code, 0, last.stderr);
     assert.match(last.stdout, /Sovra is unsealed/);
     assert.equal((await status()).sealed, false);
     assert.equal((await operator('status', [])).code, 0);
+    assert.equal(statSync(join(dataDir, 'admin-credentials.json')).mode & 0o777, 0o600);
+    assert.ok(sovra.logs.some((l) => l.includes('Sovra bootstrapped the root tenant')));
+    assert.equal(storedCredentialKeys(dataDir), 1, 'K is stored, wrapped, in the metadata database');
+    assert.equal(existsSync(join(dataDir, 'keys', 'credential-key.wrapped')), false);
+    assert.equal(existsSync(join(dataDir, 'keys', 'local-seal.key')), false);
+    const client = s3();
+    assert.equal(await s3Outcome(client.send(new CreateBucketCommand({ Bucket: 'after-unseal' }))), 'ok');
+    await client.send(new PutObjectCommand({ Bucket: 'after-unseal', Key: 'k', Body: 'data' }));
+    const got = await client.send(new GetObjectCommand({ Bucket: 'after-unseal', Key: 'k' }));
+    assert.equal(await got.Body?.transformToString(), 'data');
+    client.destroy();
+    assert.equal((await adminCall(sovra.credentials)).status, 200);
   });
 
   it('an unauthenticated, wrongly signed or other-service seal request is refused with 403', async () => {
@@ -244,19 +309,42 @@ describe('the sealed software root of trust (sovra operator, --root-of-trust sea
     assert.equal((await status()).sealed, false, 'still unsealed');
   });
 
-  it('operator seal with the admin credentials seals at once', async () => {
+  it('operator seal with the admin credentials seals at once; signed requests answer 503 again, the same key included', async () => {
     const sealed = await operator('seal', ['--credentials', join(dataDir, 'admin-credentials.json')]);
     assert.equal(sealed.code, 0, sealed.stderr);
     assert.match(sealed.stdout, /Sovra is sealed/);
     assert.equal((await status()).sealed, true);
     assert.ok(sovra.logs.some((l) => l.includes('"event":"sealed"')));
+    // The credential just used is not served from a cache either.
+    const client = s3();
+    assert.equal(await s3Outcome(client.send(new ListBucketsCommand({}))), 'ServiceUnavailable 503');
+    client.destroy();
+    assert.equal((await adminCall(sovra.credentials)).status, 503);
+    const again = await operator('seal', ['--credentials', join(dataDir, 'admin-credentials.json')]);
+    assert.equal(again.code, 1, 'sealing needs a signed request, which cannot authenticate while sealed');
   });
 
-  it('unsealed and restarted, it comes back sealed', async () => {
+  it('unsealed and restarted, it comes back sealed; unsealed again, the same credentials work (the key is unwrapped again)', async () => {
     for (const share of [shares[0]!, shares[2]!, shares[4]!]) await operator('unseal', ['--share', share]);
     assert.equal((await status()).sealed, false);
     await restart();
     assert.equal((await status()).sealed, true);
+    let client = s3();
+    assert.equal(await s3Outcome(client.send(new ListBucketsCommand({}))), 'ServiceUnavailable 503');
+    client.destroy();
+    for (const share of [shares[1]!, shares[2]!, shares[3]!]) await operator('unseal', ['--share', share]);
+    client = s3();
+    const listed = await client.send(new ListBucketsCommand({}));
+    assert.deepEqual(
+      listed.Buckets?.map((b) => b.Name),
+      ['after-unseal'],
+    );
+    client.destroy();
+    assert.equal(
+      sovra.logs.filter((l) => l.includes('Sovra bootstrapped the root tenant')).length,
+      0,
+      'bootstrapped once, in the first process',
+    );
   });
 
   it('unseal submissions are rate-limited per source address (429 with Retry-After)', async () => {

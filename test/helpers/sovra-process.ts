@@ -98,20 +98,32 @@ export async function startSovra(options: StartOptions = {}): Promise<SovraProce
     if (ready) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const credentials = JSON.parse(
-    readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8'),
-  ) as SovraProcess['credentials'];
+  // Read when first used: with the sealed software root a new installation's root tenant (and
+  // this file) is created only once a quorum has unsealed it.
+  let credentials: SovraProcess['credentials'] | null = null;
+  const adminCredentials = () =>
+    (credentials ??= JSON.parse(
+      readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8'),
+    ) as SovraProcess['credentials']);
   const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   return {
     endpoint,
     port,
     dataDir,
-    credentials,
+    get credentials() {
+      return adminCredentials();
+    },
     child,
     logs,
     client: (extra = {}) =>
-      new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials, ...extra }),
+      new S3Client({
+        endpoint,
+        region: TEST_REGION,
+        forcePathStyle: true,
+        credentials: adminCredentials(),
+        ...extra,
+      }),
     stop: async () => {
       child.kill('SIGTERM');
       return exited;

@@ -13,6 +13,7 @@ import { IdentityAdministration, type PageRequest } from '../../src/domain/iam/i
 import { IdentityError } from '../../src/domain/iam/identity-errors.ts';
 import { CachedIdentitySource } from '../../src/domain/iam/identity-policies.ts';
 import { PolicyError } from '../../src/domain/iam/policy/index.ts';
+import { SECRET_RESEAL_PAGE_ROWS } from '../../src/domain/iam/limits.ts';
 import type { PrincipalRecord } from '../../src/domain/iam/types.ts';
 import { ClassificationScheme } from '../../src/domain/classification/scheme.ts';
 import type { MetadataStore } from '../../src/domain/storage/ports.ts';
@@ -600,6 +601,73 @@ export function identityStoreSuite(name: string, open: () => Promise<IdentityDat
         const role = await f.admin.getRole(b.admin, 'worker');
         assert.equal((await f.identities.policiesFor(role.id)).length, 10);
         assert.equal((await f.admin.getPolicy(b.admin, 'p0')).attachmentCount, 1);
+      }),
+    );
+
+    test(
+      'sealed secrets of access keys and role sessions are re-sealed in place, across pages, leaving rows the resealer skips',
+      withFixture(async (f) => {
+        const keyCount = SECRET_RESEAL_PAGE_ROWS + 3;
+        const ids = Array.from({ length: keyCount }, (_, i) => `SVRATEST${String(i).padStart(12, '0')}`);
+        await f.store.transaction(async (tx) => {
+          for (const id of ids) {
+            await tx.insertAccessKey({
+              accessKeyId: id,
+              principalId: f.boot.principal.id,
+              tenantId: 'root',
+              sealedSecret: Buffer.from(`old:${id}`),
+              status: 'Active',
+              createdAt: new Date(1_000),
+              expiresAt: null,
+            });
+          }
+        });
+        const seen = new Set<string>();
+        const changed = await f.store.resealAccessKeySecrets((accessKeyId, sealed) => {
+          seen.add(accessKeyId);
+          const text = Buffer.from(sealed).toString();
+          return text.startsWith('old:') ? Buffer.from(`new:${text.slice(4)}`) : null;
+        });
+        assert.equal(changed, keyCount, 'every test key; the bootstrap key is skipped');
+        assert.equal(seen.size, keyCount + 1, 'every row is offered once');
+        for (const id of [ids[0]!, ids[SECRET_RESEAL_PAGE_ROWS]!, ids.at(-1)!]) {
+          const key = await f.store.getAccessKey(id);
+          assert.equal(Buffer.from(key!.sealedSecret).toString(), `new:${id}`);
+        }
+        const bootKey = await f.store.getAccessKey(f.boot.credentials.accessKeyId);
+        assert.equal(
+          (await f.credentials.resolve(bootKey!.accessKeyId))?.secretAccessKey,
+          f.boot.credentials.secretAccessKey,
+        );
+        assert.equal(await f.store.resealAccessKeySecrets(() => null), 0);
+
+        const sessions = f.store.federation();
+        await sessions.insertSession({
+          accessKeyId: 'ASIATEST000000000001',
+          principalId: 'session-1',
+          tenantId: 'root',
+          roleId: 'role-1',
+          roleName: 'worker',
+          sessionName: 's',
+          sealedSecret: Buffer.from('old:session'),
+          tokenSha256: Buffer.alloc(32),
+          issuedAt: new Date(1_000),
+          expiresAt: new Date(2_000),
+          revokedAt: null,
+          sourceIdentity: 'user-1',
+          provider: null,
+          audience: null,
+          clearance: null,
+          compartments: [],
+        });
+        assert.equal(
+          await sessions.resealSessionSecrets((accessKeyId, sealed) =>
+            Buffer.from(`${accessKeyId}:${Buffer.from(sealed).toString()}`),
+          ),
+          1,
+        );
+        const session = await sessions.getSession('ASIATEST000000000001');
+        assert.equal(Buffer.from(session!.sealedSecret).toString(), 'ASIATEST000000000001:old:session');
       }),
     );
   });

@@ -249,6 +249,35 @@ describe('unsealing with a quorum of shares (ShamirSeal)', () => {
     );
   });
 
+  it('work registered for the unseal finishes before the quorum is answered (a seal waits for it); work for the seal runs on seal and shutdown', async () => {
+    const { records, shares } = await initialised(3, 2);
+    const { seal, root } = openSeal(records);
+    const steps: string[] = [];
+    seal.whenUnsealed(async () => {
+      steps.push(`unsealed work starts (root ${root.state()})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      steps.push('unsealed work ends');
+    });
+    seal.whenUnsealed(() => Promise.reject(new Error('reported by the work itself')));
+    seal.whenSealed(() => steps.push('sealed work'));
+    await seal.submit(shares[0]!, 'test');
+    assert.equal(steps.length, 0, 'no work before the quorum');
+    const submitted = seal.submit(shares[1]!, 'test').then((status) => {
+      steps.push(`answered (sealed ${status.sealed})`);
+    });
+    const sealing = seal.seal('127.0.0.1', 'user-admin');
+    await Promise.all([submitted, sealing]);
+    assert.deepEqual(steps, [
+      'unsealed work starts (root unsealed)',
+      'unsealed work ends',
+      'answered (sealed false)',
+      'sealed work',
+    ]);
+    await seal.close();
+    assert.equal(steps.at(-1), 'sealed work');
+    assert.equal(steps.filter((step) => step === 'sealed work').length, 2);
+  });
+
   it('shares submitted are forgotten when the attempt times out or is reset', async () => {
     const { records, shares } = await initialised();
     const { seal, events, clock } = openSeal(records);

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync, fsyncSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SecretSealer } from '../../domain/iam/credentials.ts';
 import { SovraError } from '../../platform/errors.ts';
 
@@ -9,11 +9,17 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+/** Where the local sealer keeps its key: `<data-dir>/keys/local-seal.key`. */
+export function localSealKeyPath(dataDir: string): string {
+  return join(dataDir, 'keys', 'local-seal.key');
+}
+
 /**
  * Seals secrets with AES-256-GCM under a 256-bit key kept in a 0600 file in the data directory.
- * This is the embedded default before a KMS root of trust is configured; sealed values carry a
- * format byte so that they can be re-sealed under the KMS later. The context (e.g. the access key
- * id) is authenticated, so a sealed secret cannot be moved to another record.
+ * Only without a KMS root of trust (`--root-of-trust none`, tests and benchmarks); with one,
+ * RootWrappedSealer seals and re-seals these values (format byte 1) under its own key, then the
+ * file is deleted (docs/decisions/0005). The context (e.g. the access key id) is authenticated,
+ * so a sealed secret cannot be moved to another record.
  * Layout: u8 format (1) ‖ 12-byte IV ‖ ciphertext ‖ 16-byte tag.
  */
 export class LocalKeySealer implements SecretSealer {
@@ -25,15 +31,8 @@ export class LocalKeySealer implements SecretSealer {
   }
 
   static openOrCreate(path: string): LocalKeySealer {
-    try {
-      const mode = statSync(path).mode;
-      if ((mode & 0o077) !== 0) {
-        throw new SovraError('InvalidSealKey', `${path} is readable by group or others; chmod 600 it`);
-      }
-      return new LocalKeySealer(readFileSync(path));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const existing = LocalKeySealer.openExisting(path);
+    if (existing !== null) return existing;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const key = randomBytes(KEY_BYTES);
     const fd = openSync(path, 'wx', 0o600);
@@ -45,6 +44,23 @@ export class LocalKeySealer implements SecretSealer {
     }
     return new LocalKeySealer(key);
   }
+
+  /** The sealer of an existing key file; null when there is none. */
+  static openExisting(path: string): LocalKeySealer | null {
+    try {
+      const mode = statSync(path).mode;
+      if ((mode & 0o077) !== 0) {
+        throw new SovraError('InvalidSealKey', `${path} is readable by group or others; chmod 600 it`);
+      }
+      return new LocalKeySealer(readFileSync(path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return null;
+    }
+  }
+
+  /** The key file is read at start: always available. */
+  requireAvailable(): void {}
 
   seal(plaintext: Buffer, context: string): Buffer {
     const iv = randomBytes(IV_BYTES);

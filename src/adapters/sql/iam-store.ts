@@ -1,5 +1,6 @@
 import { identityError } from '../../domain/iam/identity-errors.ts';
 import type { IdentityReads, IdentityStore, IdentityStoreTx } from '../../domain/iam/ports.ts';
+import type { ResealStoredSecret } from '../../domain/iam/secret-resealing.ts';
 import type {
   AccessKeyRecord,
   AccessKeyStatus,
@@ -19,6 +20,7 @@ import {
   type SqlValue,
 } from './driver.ts';
 import { lockNumberOf } from './locks.ts';
+import { resealSecretColumn } from './sealed-secrets.ts';
 import { SqlFederationStore } from './sts-store.ts';
 import {
   ACCESS_KEY_COLUMNS,
@@ -180,6 +182,10 @@ export class SqlIdentityStore extends SqlIdentityReads implements IdentityStore 
 
   transaction<T>(work: (tx: IdentityStoreTx) => Promise<T>): Promise<T> {
     return this.#db.transaction((session) => work(new SqlIdentityStoreTx(this.#db, session, this.sql)));
+  }
+
+  resealAccessKeySecrets(reseal: ResealStoredSecret): Promise<number> {
+    return resealSecretColumn(this.#db, 'access_keys', reseal);
   }
 
   /** Identity providers and role sessions (migration 10) on the same database. */

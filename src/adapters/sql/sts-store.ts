@@ -1,8 +1,10 @@
 import type { ClaimMapping, ClaimRule, IdentityProviderRecord } from '../../domain/iam/federation.ts';
 import type { FederationStore, SessionRecord } from '../../domain/iam/sts-sessions.ts';
 import { identityError } from '../../domain/iam/identity-errors.ts';
+import type { ResealStoredSecret } from '../../domain/iam/secret-resealing.ts';
 import { renderPlaceholders, type SqlDatabase, type SqlRow, type SqlValue } from './driver.ts';
 import { bytes, integer, nullableText, text } from './rows.ts';
+import { resealSecretColumn } from './sealed-secrets.ts';
 
 /** Row formats of migration 10. */
 const PROVIDER_FORMAT = 1;
@@ -78,6 +80,10 @@ export class SqlFederationStore implements FederationStore {
 
   async deleteExpiredSessions(before: Date): Promise<number> {
     return this.#db.execute(this.#sql.deleteExpired, [before.getTime()]);
+  }
+
+  resealSessionSecrets(reseal: ResealStoredSecret): Promise<number> {
+    return resealSecretColumn(this.#db, 'sts_sessions', reseal);
   }
 }
 

@@ -175,6 +175,7 @@ export class Checkpointer {
   }
 }
 
-function keyAad(name: string, algorithm: string): Buffer {
+/** What a log key's wrapping is bound to (its custody's AAD). */
+export function keyAad(name: string, algorithm: string): Buffer {
   return Buffer.from(`sovra-audit-log-key/v1\n${algorithm}\n${name}`, 'utf8');
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import type { MetadataStore } from '../storage/ports.ts';
-import type { SecretSealer } from './credentials.ts';
+import { accessKeySecretContext, type SecretSealer } from './credentials.ts';
 import type { AccessKeyRecord, Principal, Tenant } from './types.ts';
 
 /** The platform operator's own tenant, made on first start; its administrators operate the platform. */
@@ -41,7 +41,7 @@ export function sealAccessKey(
     tenantId: principal.tenantId,
     sealedSecret: sealer.seal(
       Buffer.from(issued.secretAccessKey, 'utf8'),
-      `access-key:${issued.accessKeyId}`,
+      accessKeySecretContext(issued.accessKeyId),
     ),
     status: 'Active',
     createdAt: now,

@@ -6,10 +6,22 @@ import type { MetadataStore } from '../storage/ports.ts';
 import type { FederationStore, SessionRecord } from './sts-sessions.ts';
 import type { Principal } from './types.ts';
 
-/** Seals secrets at rest (access key secrets). Local key file now; the KMS root of trust later. */
+/**
+ * Seals secrets at rest (access keys' and role sessions' secret keys): under a key that the KMS
+ * root of trust wraps (docs/decisions/0005), or a local key file without one. Synchronous: the
+ * key is in memory while available; when it is not (the root of trust is sealed) every method
+ * throws KmsError('Sealed').
+ */
 export interface SecretSealer {
   seal(plaintext: Buffer, context: string): Buffer;
   unseal(sealed: Uint8Array, context: string): Buffer;
+  /** Throws KmsError('Sealed') while the sealing key is not in memory. */
+  requireAvailable(): void;
+}
+
+/** The context an access key's secret is sealed under (SecretSealer), bound to its id. */
+export function accessKeySecretContext(accessKeyId: string): string {
+  return `access-key:${accessKeyId}`;
 }
 
 export interface ResolvedCredential {
@@ -75,6 +87,7 @@ export class CredentialResolver {
   }
 
   async resolve(accessKeyId: string, sessionToken?: string): Promise<ResolvedCredential | null> {
+    this.#requireSealer();
     if (accessKeyId.startsWith(TEMPORARY_ACCESS_KEY_PREFIX)) {
       return this.#resolveSession(accessKeyId, sessionToken);
     }
@@ -96,7 +109,7 @@ export class CredentialResolver {
     ) {
       const principal = await this.#metadata.getPrincipal(record.principalId);
       if (principal !== null) {
-        const secret = this.#sealer.unseal(record.sealedSecret, `access-key:${accessKeyId}`);
+        const secret = this.#sealer.unseal(record.sealedSecret, accessKeySecretContext(accessKeyId));
         value = { accessKeyId, secretAccessKey: secret.toString('utf8'), principal };
         secret.fill(0);
       }
@@ -108,6 +121,20 @@ export class CredentialResolver {
       keyExpiresAtMs: record?.expiresAt?.getTime() ?? null,
     });
     return value;
+  }
+
+  /**
+   * While the sealer's key is away (the root of trust is sealed) nothing authenticates, not even
+   * from the cache, and the cached secrets are dropped: every signed request answers 503.
+   */
+  #requireSealer(): void {
+    try {
+      this.#sealer.requireAvailable();
+    } catch (error) {
+      this.#cache.clear();
+      this.#sessionCache.clear();
+      throw error;
+    }
   }
 
   /** Forget a key at once (disable, delete, rotate). */

@@ -57,3 +57,9 @@ export const IDENTITY_CACHE_TTL_MS = 30_000;
 export const IDENTITY_CACHE_MAX_ENTRIES = 4096;
 /** Compiled managed policies kept for reuse across principals. */
 export const COMPILED_POLICY_CACHE_MAX_ENTRIES = 4096;
+
+/**
+ * Rows read per query while sealed secrets are re-sealed (one transaction per table, paged so that
+ * an installation with many keys does not hold them all in memory at once).
+ */
+export const SECRET_RESEAL_PAGE_ROWS = 500;

@@ -9,6 +9,7 @@ import type {
   PrincipalRecord,
   Tenant,
 } from './types.ts';
+import type { ResealStoredSecret } from './secret-resealing.ts';
 
 /**
  * Reads of tenants, principals, groups, access keys and managed policies. Lists are ordered by
@@ -98,4 +99,32 @@ export interface IdentityStore extends IdentityReads {
    * after a conflict and must be safe to re-run.
    */
   transaction<T>(work: (tx: IdentityStoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Gives access keys' sealed secrets the values `reseal` returns (a new sealer taking over,
+   * docs/decisions/0005), all in one transaction; returns how many rows changed.
+   */
+  resealAccessKeySecrets(reseal: ResealStoredSecret): Promise<number>;
+}
+
+/**
+ * Layout of a stored credential-sealing key: format 1 is the root of trust's wrapping of the 32-byte
+ * key K under the AAD `sovra-credential-sealing-key/v1` (adapters/secrets/credential-key.ts).
+ */
+export const CREDENTIAL_KEY_FORMAT = 1;
+
+/**
+ * Where the credential-sealing key K is kept, wrapped by the root of trust (docs/decisions/0005):
+ * one value for the whole installation in the metadata database, so that every gateway sharing
+ * that database seals and unseals credential secrets under the same K. Written once, never
+ * changed or deleted. Both methods throw KmsError('RootUnavailable') for a stored value of a
+ * format other than CREDENTIAL_KEY_FORMAT.
+ */
+export interface CredentialKeyStore {
+  /** The stored wrapping of K; null before the installation's first K. */
+  read(): Promise<Buffer | null>;
+  /**
+   * Stores `wrapped` when nothing is stored yet, and returns what is stored then: `wrapped`, or
+   * another gateway's wrapping that got there first (the caller then unwraps that one instead).
+   */
+  createIfAbsent(wrapped: Buffer): Promise<Buffer>;
 }

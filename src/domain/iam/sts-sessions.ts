@@ -1,6 +1,7 @@
 import type { IdentityProviderRecord } from './federation.ts';
 import type { PrincipalAttributes, PrincipalAttributeSource } from './identity-policies.ts';
 import type { CompiledPolicy, LabeledPolicy } from './policy/index.ts';
+import type { ResealStoredSecret } from './secret-resealing.ts';
 
 /**
  * A role session: temporary credentials issued by AssumeRoleWithWebIdentity or AssumeRole
@@ -49,6 +50,8 @@ export interface FederationStore {
   revokeRoleSessions(roleId: string, now: Date): Promise<number>;
   /** Removes sessions that expired before `before`; returns how many. */
   deleteExpiredSessions(before: Date): Promise<number>;
+  /** Gives sessions' sealed secrets the values `reseal` returns, in one transaction; returns how many changed. */
+  resealSessionSecrets(reseal: ResealStoredSecret): Promise<number>;
 }
 
 /** The ARN of a role session: `arn:aws:sts::<tenant>:assumed-role/<role>/<session>`. */

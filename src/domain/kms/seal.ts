@@ -243,6 +243,8 @@ export class ShamirSeal {
   #record: SealRecord | null = null;
   #attempt: UnsealAttempt | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #unsealedWork: (() => Promise<void>)[] = [];
+  readonly #sealedWork: (() => void)[] = [];
 
   constructor(options: {
     root: SoftwareRoot;
@@ -256,6 +258,22 @@ export class ShamirSeal {
     this.#clock = options.clock;
     this.#events = options.events;
     this.#newNonce = options.newNonce ?? (() => randomBytes(16).toString('hex'));
+  }
+
+  /**
+   * Work that must be done before an unseal is answered, such as unwrapping the credential-sealing
+   * key (docs/decisions/0005): the custodian whose share completes the quorum is answered once the
+   * server serves signed requests again, as Vault's unseal returns after its post-unseal setup. It
+   * runs inside the seal's exclusive section, so a seal request waits for it. `work` reports its
+   * own failures; the unseal stands either way.
+   */
+  whenUnsealed(work: () => Promise<void>): void {
+    this.#unsealedWork.push(work);
+  }
+
+  /** Work done as the root key is forgotten (seal and shutdown): forgetting keys derived from it. */
+  whenSealed(work: () => void): void {
+    this.#sealedWork.push(work);
   }
 
   status(): Promise<SealStatus> {
@@ -301,6 +319,7 @@ export class ShamirSeal {
           return this.#status();
         }
         this.#completeAttempt(attempt, record, source);
+        for (const work of this.#unsealedWork) await work().catch(() => undefined);
         return this.#status();
       } finally {
         if (!kept) share.value.fill(0);
@@ -323,6 +342,7 @@ export class ShamirSeal {
       this.#endAttempt('sealed', source);
       const wasSealed = this.#root.state() === 'sealed';
       await this.#root.close();
+      this.#runSealedWork();
       this.#events({ event: 'sealed', source, principalId, wasSealed });
       await this.#loadRecord();
       return this.#status();
@@ -334,7 +354,12 @@ export class ShamirSeal {
     return this.#exclusive(async () => {
       this.#clearAttempt();
       await this.#root.close();
+      this.#runSealedWork();
     });
+  }
+
+  #runSealedWork(): void {
+    for (const work of this.#sealedWork) work();
   }
 
   #decode(shareText: string, source: string): Share {

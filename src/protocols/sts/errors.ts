@@ -2,6 +2,7 @@ import { CredentialError } from '../../domain/iam/credentials.ts';
 import { FederationError } from '../../domain/iam/federation.ts';
 import { IdentityError } from '../../domain/iam/identity-errors.ts';
 import { StsError } from '../../domain/iam/sts.ts';
+import { KmsError } from '../../domain/kms/errors.ts';
 import { assertNever, SovraError } from '../../platform/errors.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
 
@@ -67,6 +68,10 @@ export function stsWireError(error: unknown): StsWireError {
       return sender(400, 'ExpiredToken', 'The security token included in the request is expired');
     }
     return sender(403, code, error.message);
+  }
+  if (error instanceof KmsError && error.code === 'Sealed') {
+    // No secret unseals while the root of trust is sealed (docs/decisions/0005): a temporary failure.
+    return { status: 503, type: 'Receiver', code: 'ServiceUnavailable', message: error.message };
   }
   return { status: 500, type: 'Receiver', code: 'InternalFailure', message: 'internal error' };
 }

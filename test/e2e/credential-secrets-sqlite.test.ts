@@ -1,0 +1,3 @@
+import { credentialSecretsSuite } from './credential-secrets.suite.ts';
+
+credentialSecretsSuite('sqlite');
