@@ -163,6 +163,8 @@ export const LIMITS = {
   shamirShareTextMaxChars: 256,
   /** The seal record (keys/seal.json) is a few hundred bytes. */
   sealRecordMaxBytes: 4 * KiB,
+  /** keys/credential-key.wrapped (read once, before migration 16): a format byte and a wrapped 32-byte key. */
+  credentialKeyFileMaxBytes: 4 * KiB,
   /** Shares submitted but not yet a quorum are forgotten this long after the first one. */
   unsealProgressTimeoutMs: 10 * 60 * 1000,
   /** Unseal submissions accepted per source address per minute (token bucket, this many burst). */

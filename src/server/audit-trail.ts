@@ -139,16 +139,38 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
   };
 }
 
+/**
+ * KMS requests, named by the key they acted on. As for S3, a use that happened belongs to the key
+ * owner's view, naming the caller's tenant when it is another one; a refusal stays in the
+ * caller's view, as an 'authorization-denied' record with the layer and the statements that
+ * refused (a refused use of another tenant's key is answered, and recorded, as a missing key).
+ */
 export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: RequestFacts): AuditRecord {
-  return requestRecord(
-    `kms:${outcome.operation ?? 'Unknown'}`,
-    null,
-    outcome.principalId,
-    outcome.tenantId,
-    outcome.errorCode,
-    status,
-    facts,
-  );
+  const accessed = outcome.resourceTenantId !== null && outcome.errorCode === null;
+  const owner = accessed ? outcome.resourceTenantId : outcome.tenantId;
+  const record: AuditRecord = {
+    ...requestRecord(
+      `kms:${outcome.operation ?? 'Unknown'}`,
+      outcome.resource,
+      outcome.principalId,
+      owner,
+      outcome.errorCode,
+      status,
+      facts,
+    ),
+    principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
+  };
+  if (outcome.denial === null) return record;
+  return {
+    ...record,
+    kind: 'authorization-denied',
+    result: 'denied',
+    details: {
+      ...record.details,
+      deniedBy: outcome.denial.source,
+      denyingPolicies: outcome.denial.policies.join(' ').slice(0, 512),
+    },
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { SqlAccessApprovalStore } from '../adapters/sql/access-approval-store.ts';
 import { SqlAuditLogStore } from '../adapters/sql/audit-log-store.ts';
+import { SqlCredentialKeyStore } from '../adapters/sql/credential-key-store.ts';
 import { SqlGuardrailSetStore } from '../adapters/sql/guardrail-set-store.ts';
 import { join } from 'node:path';
 import { PostgresDatabase } from '../adapters/postgres/postgres-database.ts';
@@ -50,6 +51,8 @@ export function openMetadataAndKeyStores(
   accessApprovals: SqlAccessApprovalStore;
   /** Guardrail sets replaced through the admin API (domain/guardrails). */
   guardrailSets: SqlGuardrailSetStore;
+  /** The credential-sealing key, wrapped by the root of trust (docs/decisions/0005). */
+  credentialKeys: SqlCredentialKeyStore;
 } {
   let db: SqlDatabase;
   let metadata: MetadataStore;
@@ -76,5 +79,6 @@ export function openMetadataAndKeyStores(
     identity: new SqlIdentityStore(db),
     accessApprovals: new SqlAccessApprovalStore(db),
     guardrailSets: new SqlGuardrailSetStore(db),
+    credentialKeys: new SqlCredentialKeyStore(db, clock),
   };
 }

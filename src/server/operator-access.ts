@@ -3,11 +3,12 @@ import type { ClassificationScheme } from '../domain/classification/scheme.ts';
 import type { CredentialResolver } from '../domain/iam/credentials.ts';
 import { AccessApprovals } from '../domain/lockbox/access-approvals.ts';
 import { parseAttestationKeys } from '../domain/lockbox/attestation.ts';
+import { AttestationRevocations } from '../domain/lockbox/attestation-revocations.ts';
 import { OperatorEligibility } from '../domain/lockbox/eligibility.ts';
 import { LockboxError } from '../domain/lockbox/errors.ts';
 import { EXPIRY_PASS_INTERVAL_MS } from '../domain/lockbox/limits.ts';
 import { OperatorAccessGate } from '../domain/lockbox/operator-access-gate.ts';
-import type { AccessApprovalStore, AuditSink } from '../domain/lockbox/ports.ts';
+import type { AccessApprovalStore, AttestationRevocationStore, AuditSink } from '../domain/lockbox/ports.ts';
 import { parseOperatorAccessRules, type OperatorAccessRules } from '../domain/lockbox/rules.ts';
 import { SecurityNotifications } from '../domain/lockbox/security-notifications.ts';
 import type { JurisdictionMap } from '../domain/residency/jurisdiction.ts';
@@ -29,8 +30,9 @@ export interface OperatorAccess {
 
 /**
  * Builds operator access approval (the lockbox) from the configuration: the security offices'
- * keys and the platform rules (a bad file stops the start, naming its setting), the service over
- * the access request store, its HTTP endpoint, the gate the data path asks, and the expiry pass.
+ * keys and the platform rules (a bad file stops the start, naming its setting), the offices'
+ * attestation revocations, the service over the access request store, its HTTP endpoint, the
+ * gate the data path asks, and the expiry pass.
  * Tenants' security notifications go to the operator's notification targets, through the event
  * outbox that the server's NotificationDispatcher delivers.
  */
@@ -39,6 +41,8 @@ export function openOperatorAccess(options: {
   /** The platform's classification scheme: the rules' minClearance is one of its levels. */
   scheme: ClassificationScheme;
   store: AccessApprovalStore;
+  /** The security offices' attestation revocations (migration 15). */
+  revocationStore: AttestationRevocationStore;
   metadata: MetadataStore;
   audit: AuditLog | null;
   jurisdictions: JurisdictionMap;
@@ -47,12 +51,24 @@ export function openOperatorAccess(options: {
   log: Logger;
 }): OperatorAccess {
   const { config, store, metadata, clock, log } = options;
+  const attestationKeys = configured('operatorAttestationKeys', () =>
+    parseAttestationKeys(config.operatorAccess.attestationKeys),
+  );
+  // With the audit log off (benchmarks only) lockbox steps cannot be recorded; they still work.
+  const audit: AuditSink = options.audit ?? { record: () => Promise.resolve() };
+  // The offices' revocations bind this gateway at once, the others within REVOCATION_REFRESH_INTERVAL_MS.
+  const revocations = new AttestationRevocations({
+    store: options.revocationStore,
+    attestationKeys,
+    audit,
+    jurisdictions: options.jurisdictions,
+    clock,
+  });
   const eligibility = new OperatorEligibility({
     rules: rulesOf(config.operatorAccess.rules, options.scheme),
-    attestationKeys: configured('operatorAttestationKeys', () =>
-      parseAttestationKeys(config.operatorAccess.attestationKeys),
-    ),
+    attestationKeys,
     jurisdictions: options.jurisdictions,
+    revocations,
   });
   if (config.operatorAccess.rules === null || config.operatorAccess.attestationKeys.length === 0) {
     log.info(
@@ -60,8 +76,6 @@ export function openOperatorAccess(options: {
       'operator access requests are disabled (no operatorAccessRules or no operatorAttestationKeys)',
     );
   }
-  // With the audit log off (benchmarks only) lockbox steps cannot be recorded; they still work.
-  const audit: AuditSink = options.audit ?? { record: () => Promise.resolve() };
   const notifications = new SecurityNotifications({
     store,
     destinations: new Map(
@@ -81,6 +95,7 @@ export function openOperatorAccess(options: {
     endpoint: new AccessEndpoint({
       approvals,
       notifications,
+      revocations,
       credentials: options.credentials,
       clock,
       region: config.region,

@@ -25,12 +25,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { DiskBlobStore } from '../adapters/blobs/disk-blob-store.ts';
-import { LocalKeySealer } from '../adapters/secrets/local-key-sealer.ts';
-import { TenantAdminAuthorizer } from '../domain/iam/authorizer.ts';
 import { RequestAuthorizer } from '../domain/iam/request-authorizer.ts';
 import { ApprovedOperatorAuthorizer } from '../domain/lockbox/approved-operator-authorizer.ts';
-import { bootstrapRootTenant } from '../domain/iam/bootstrap.ts';
-import { CredentialResolver } from '../domain/iam/credentials.ts';
+import { bootstrapRootTenant, ROOT_TENANT_ID } from '../domain/iam/bootstrap.ts';
+import { CredentialResolver, type SecretSealer } from '../domain/iam/credentials.ts';
 import { IdentityAdministration } from '../domain/iam/identity-admin.ts';
 import { CachedIdentitySource } from '../domain/iam/identity-policies.ts';
 import { FederationAdministration } from '../domain/iam/federation-admin.ts';
@@ -70,6 +68,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
 import { createRequestIdSource } from '../platform/ids.ts';
 import { loggablePath, type Logger } from '../platform/logger.ts';
+import { openCredentialSealer } from './credential-sealing.ts';
 import { createHttpServer } from './http-server.ts';
 import { startKmsMaintenance } from './kms-maintenance.ts';
 import { openMetadataAndKeyStores } from './metadata.ts';
@@ -117,6 +116,7 @@ export async function startServer(
     identity: identityStore,
     accessApprovals: accessApprovalStore,
     guardrailSets,
+    credentialKeys,
   } = openMetadataAndKeyStores(config, clock);
   await metadata.migrate();
   // The guardrails file (or the shipped set), replaced by the newest set stored through the admin API.
@@ -124,10 +124,35 @@ export async function startServer(
   const blobs = new DiskBlobStore({ root: config.dataDir });
   const cleaned = await blobs.cleanTemporary();
   if (cleaned > 0) log.info({ cleaned }, 'removed temporary data left by an earlier process');
-  const sealer = LocalKeySealer.openOrCreate(join(config.dataDir, 'keys', 'local-seal.key'));
-
-  const boot = await bootstrapRootTenant(metadata, sealer, clock);
-  if (boot !== null) {
+  // Key services take `rootOfTrust`; while it is sealed they answer 503 (domain/kms/seal.ts
+  // requireUnsealed). With a root of trust every new object is encrypted under a data key of the
+  // tenant's KMS, so S3 writes and reads of encrypted objects also answer 503 while sealed; with
+  // none (`--root-of-trust none`) objects are stored in plaintext CRC frames.
+  const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
+  // Identity providers and role sessions (migration 10); temporary credentials resolve through it.
+  const federationStore = identityStore.federation();
+  // Credential secrets are sealed under a key the root of trust wraps (docs/decisions/0005): with
+  // the sealed software root nothing authenticates (503) until a quorum unseals it, and the root
+  // tenant of a new installation is bootstrapped right after that first unseal.
+  if (seal !== null && (await identityStore.getTenant(ROOT_TENANT_ID)) === null) {
+    log.info(
+      {},
+      'the root tenant and its admin credentials will be created once the root of trust is unsealed',
+    );
+  }
+  const sealer = await openCredentialSealer({
+    dataDir: config.dataDir,
+    root: rootOfTrust,
+    seal,
+    keyStore: credentialKeys,
+    stores: { accessKeys: identityStore, sessions: federationStore },
+    logKeys: auditStore,
+    log,
+    whenAvailable: bootstrapOnFirstStart,
+  });
+  async function bootstrapOnFirstStart(available: SecretSealer): Promise<void> {
+    const boot = await bootstrapRootTenant(metadata, available, clock);
+    if (boot === null) return;
     const path = join(config.dataDir, ADMIN_CREDENTIALS_FILE);
     writeFileSync(
       path,
@@ -155,11 +180,6 @@ export async function startServer(
     region: config.region,
     destinations: config.notificationTargets,
   });
-  // Key services take `rootOfTrust`; while it is sealed they answer 503 (domain/kms/seal.ts
-  // requireUnsealed). With a root of trust every new object is encrypted under a data key of the
-  // tenant's KMS, so S3 writes and reads of encrypted objects also answer 503 while sealed; with
-  // none (`--root-of-trust none`) objects are stored in plaintext CRC frames.
-  const { root: rootOfTrust, seal } = await openRootOfTrust(config, log, clock);
   const jurisdictions = openJurisdictionMap(config);
   const jurisdictionOf = (address: string) => jurisdictions.jurisdictionOf(address);
   // Requests wait for their record to reach the gateway's intake journal (durable against kill
@@ -211,8 +231,6 @@ export async function startServer(
     encryptor,
   });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
-  // Identity providers and role sessions (migration 10); temporary credentials resolve through it.
-  const federationStore = identityStore.federation();
   const credentials = new CredentialResolver({ metadata, sealer, clock, sessions: federationStore });
   const operator = new OperatorEndpoint({ seal, credentials, clock, region: config.region, log });
   // Operator access approval (the lockbox); `operatorAccess.gate` enforces approvals on the data path.
@@ -220,6 +238,7 @@ export async function startServer(
     config,
     scheme,
     store: accessApprovalStore,
+    revocationStore: accessApprovalStore.attestationRevocations(),
     metadata,
     audit,
     jurisdictions,
@@ -331,10 +350,12 @@ export async function startServer(
     region: config.region,
     verifierKeys: () => checkpointer?.verifierKeys() ?? Promise.resolve([]),
   });
+  // KMS requests are decided like S3's: identity policies with the key policy as the resource
+  // policy, the guardrails, and operators' approved access through the lockbox gate.
   const kms = new KmsEndpoint({
     keyRing,
     credentials,
-    authorizer: new TenantAdminAuthorizer(),
+    authorizer: new ApprovedOperatorAuthorizer(requestAuthorizer, operatorAccess.gate),
     clock,
     region: config.region,
     jurisdictions,
@@ -353,6 +374,7 @@ export async function startServer(
     region: config.region,
     domains: config.domains,
     scheme: requestAuthorizer.scheme,
+    jurisdictions,
   });
   const gc = new GarbageCollector({ metadata, blobs, clock, log });
   gc.start(config.gcIntervalMs);

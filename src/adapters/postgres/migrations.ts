@@ -649,4 +649,67 @@ CREATE TABLE audit_journal_marks (
 );
 `,
   },
+  {
+    version: 15,
+    description: "operator access approval: the security offices' attestation revocations",
+    script: `
+-- Revocations of operator attestations by their security offices
+-- (domain/lockbox/attestation-revocations.ts, format 1), in acceptance order: seq is given under
+-- the appenders' advisory lock, so seq order is commit order and each gateway reads on from the
+-- last seq it has. id is the hex SHA-256 of the revocation's note text; note the signed note as
+-- submitted. Exactly one of attestation_sha256 (one attestation) and issued_before_ms (all of
+-- the subject's issued before) is set. Rows are the offices' decisions: never changed or deleted.
+CREATE TABLE attestation_revocations (
+  seq BIGINT PRIMARY KEY CHECK (seq > 0),
+  id TEXT COLLATE "C" NOT NULL UNIQUE,
+  format INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  attestation_sha256 TEXT,
+  issued_before_ms BIGINT,
+  reason TEXT NOT NULL,
+  revoked_at_ms BIGINT NOT NULL,
+  issuer TEXT NOT NULL,
+  note TEXT NOT NULL,
+  submitted_by TEXT NOT NULL,
+  accepted_at_ms BIGINT NOT NULL,
+  CHECK ((attestation_sha256 IS NULL) <> (issued_before_ms IS NULL))
+);
+CREATE FUNCTION attestation_revocations_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'attestation_revocations are kept: a revocation is never changed or deleted';
+END;
+$$;
+CREATE TRIGGER attestation_revocations_no_update BEFORE UPDATE OR DELETE ON attestation_revocations
+  FOR EACH ROW EXECUTE FUNCTION attestation_revocations_refuse_change();
+CREATE TRIGGER attestation_revocations_no_truncate BEFORE TRUNCATE ON attestation_revocations
+  FOR EACH STATEMENT EXECUTE FUNCTION attestation_revocations_refuse_change();
+`,
+  },
+  {
+    version: 16,
+    description: 'credential secrets: the credential-sealing key, wrapped by the root of trust',
+    script: `
+-- The credential-sealing key K (docs/decisions/0005), stored only as the root of trust's wrapping
+-- (adapters/secrets/credential-key.ts; format 1: the wrapping under the AAD
+-- sovra-credential-sealing-key/v1). One row for the whole installation, so that every gateway
+-- sharing this database unwraps the same K: the first gateway inserts it (ON CONFLICT DO
+-- NOTHING), and a gateway that lost the race unwraps the winner's. Every stored secret is sealed
+-- under it: never changed or deleted.
+CREATE TABLE credential_keys (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  format INTEGER NOT NULL,
+  wrapped BYTEA NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+CREATE FUNCTION credential_keys_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'credential_keys are kept: the credential-sealing key is never changed or deleted';
+END;
+$$;
+CREATE TRIGGER credential_keys_no_update BEFORE UPDATE OR DELETE ON credential_keys
+  FOR EACH ROW EXECUTE FUNCTION credential_keys_refuse_change();
+CREATE TRIGGER credential_keys_no_truncate BEFORE TRUNCATE ON credential_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION credential_keys_refuse_change();
+`,
+  },
 ];

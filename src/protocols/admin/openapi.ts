@@ -347,6 +347,11 @@ const SCHEMAS: Record<string, unknown> = {
       properties: {
         source: { type: 'string', enum: ['iam', 'guardrails', 'classification', 'lockbox'] },
         policies: { type: 'array', items: { type: 'string' } },
+        message: {
+          type: 'string',
+          description:
+            'The refusal as AWS words it ("User: … is not authorized to perform: …"), naming the layer',
+        },
       },
     },
     principal: {
