@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { openPkcs11Root } from '../adapters/root-of-trust/pkcs11-root.ts';
 import { SealRecordFile, sealRecordPath } from '../adapters/root-of-trust/seal-record-file.ts';
@@ -161,6 +161,8 @@ async function recipientKey(config: ServerConfig, root: RootOfTrust): Promise<Re
     return parsed;
   }
   const created = await createRecipientKey(root);
+  // With the root of trust in an HSM nothing else may have made keys/ in this data directory.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return created;
 }

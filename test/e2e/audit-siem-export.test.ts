@@ -376,7 +376,9 @@ describe('SIEM export of the audit log as OCSF events (syslog over TCP and TLS, 
       for (const event of events) assert.deepEqual(event, byIndex.get(event.metadata.uid));
     }
 
-    const putEvent = all.file.find((event) => event.api?.request?.uid === put.$metadata.requestId);
+    const putEvent = all.file.find(
+      (event) => event.api?.request?.uid === put.$metadata.requestId && event.api?.service?.name === 's3',
+    );
     assert.ok(putEvent !== undefined, 'the PutObject request has its event');
     assert.equal(putEvent.class_uid, 6003);
     assert.equal(putEvent.activity_name, 'Create');
@@ -392,7 +394,10 @@ describe('SIEM export of the audit log as OCSF events (syslog over TCP and TLS, 
       },
     ]);
     assert.equal(putEvent.actor.user.account?.uid, putEvent.metadata.tenant_uid);
-    const getEvent = all.file.find((event) => event.api?.request?.uid === get.$metadata.requestId);
+    // The request's own event; its key use (kms:Decrypt) carries the same request id.
+    const getEvent = all.file.find(
+      (event) => event.api?.request?.uid === get.$metadata.requestId && event.api?.service?.name === 's3',
+    );
     assert.equal(getEvent?.activity_name, 'Read');
     const refused = all.file.filter((event) => event.class_uid === 3002);
     assert.equal(refused.length, 1, 'the forged signature is one failed Authentication');

@@ -253,7 +253,7 @@ export function credentialSecretsSuite(backend: MetadataBackend): void {
       assert.equal(await listBuckets(created), 'ok');
       assert.equal(await listBuckets(sovra.credentials), 'ok');
       assert.equal(
-        await listBuckets({ ...created, secretAccessKey: `${created.secretAccessKey.slice(0, -1)}A` }),
+        await listBuckets({ ...created, secretAccessKey: wrongSecret(created.secretAccessKey) }),
         'SignatureDoesNotMatch',
       );
     });
@@ -350,7 +350,7 @@ export function credentialSecretsSuite(backend: MetadataBackend): void {
         assert.equal(
           await listBucketsOn(second.endpoint, {
             ...bob,
-            secretAccessKey: `${bob.secretAccessKey.slice(0, -1)}A`,
+            secretAccessKey: wrongSecret(bob.secretAccessKey),
           }),
           'SignatureDoesNotMatch',
         );
@@ -368,4 +368,9 @@ export function credentialSecretsSuite(backend: MetadataBackend): void {
       }
     });
   });
+}
+
+/** The secret with its last character changed (to another character: a secret may end in A). */
+function wrongSecret(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
 }

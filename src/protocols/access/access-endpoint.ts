@@ -15,13 +15,11 @@ import type {
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { readBoundedBody } from '../bounded-body.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 import { AccessProtocolError, wireErrorOf } from './errors.ts';
 
 export const ACCESS_PATH_PREFIX = '/_sovra/access/';
 /** SigV4 service name of Sovra's own APIs (operator, audit, access, admin). */
-const SIGNING_SERVICE = 'sovra';
 /** A filing is a few hundred bytes; a 1,024-byte key prefix and justification fit many times over. */
 export const ACCESS_BODY_MAX_BYTES = 16 * 1024;
 /** An access request id in a path: 'ar-' and 32 hex digits. */
@@ -143,10 +141,11 @@ const DECISION_FIELDS: Readonly<Record<DecisionAction, readonly string[]>> = {
  */
 export class AccessEndpoint {
   readonly #o: AccessEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
 
   constructor(options: AccessEndpointOptions) {
     this.#o = options;
+    this.#signed = SignedRequestAuthenticator.for(options, SOVRA_SIGNING_SERVICE);
   }
 
   async handle(
@@ -172,14 +171,7 @@ export class AccessEndpoint {
                 ),
             )
           : Buffer.alloc(0);
-      const { principal } = await authenticateSignedRequest(req, body, {
-        credentials: this.#o.credentials,
-        clock: this.#o.clock,
-        region: this.#o.region,
-        service: SIGNING_SERVICE,
-        signingKeys: this.#signingKeys,
-        allowPresigned: false,
-      });
+      const principal = await this.#signed.principalOf(req, body);
       outcome.principalId = principal.id;
       outcome.tenantId = principal.tenantId;
       const caller: LockboxCaller = {

@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import { adminPolicyAction, type IdentityAdministration } from '../../domain/iam/identity-admin.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { readBoundedBody } from '../bounded-body.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 import { AdminProtocolError, adminWireError } from './errors.ts';
 import { adminOpenApiDocument } from './openapi.ts';
 import { performAdminAction } from './operations.ts';
@@ -15,7 +13,6 @@ import { matchAdminRoute, OPENAPI_PATH } from './routes.ts';
 export { ADMIN_PATH_PREFIX, OPENAPI_PATH } from './routes.ts';
 
 /** SigV4 service name of Sovra's own APIs (operator, audit, admin). */
-const SIGNING_SERVICE = 'sovra';
 /** Admin requests are small JSON documents; a policy is at most 6,144 characters without whitespace. */
 export const ADMIN_REQUEST_BODY_MAX_BYTES = 64 * 1024;
 
@@ -58,11 +55,12 @@ export interface AdminEndpointOptions {
  */
 export class AdminEndpoint {
   readonly #o: AdminEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
   #openApi: string | null = null;
 
   constructor(options: AdminEndpointOptions) {
     this.#o = options;
+    this.#signed = SignedRequestAuthenticator.for(options, SOVRA_SIGNING_SERVICE);
   }
 
   async handle(
@@ -92,31 +90,15 @@ export class AdminEndpoint {
             `admin request bodies are limited to ${ADMIN_REQUEST_BODY_MAX_BYTES} bytes`,
           ),
       );
-      const { principal } = await authenticateSignedRequest(req, body, {
-        credentials: this.#o.credentials,
-        clock: this.#o.clock,
-        region: this.#o.region,
-        service: SIGNING_SERVICE,
-        signingKeys: this.#signingKeys,
-        allowPresigned: false,
-      });
+      const { principal, caller } = await this.#signed.callerOf(req, body, requestId);
       outcome.principalId = principal.id;
       outcome.tenantId = principal.tenantId;
-      const secureTransport = 'encrypted' in req.socket && req.socket.encrypted === true;
-      if (route.returnsSecret === true && !secureTransport && !isLoopback(req.socket.remoteAddress)) {
+      if (route.returnsSecret === true && !caller.secureTransport && !isLoopback(req.socket.remoteAddress)) {
         throw new AdminProtocolError(
           'SecureTransportRequired',
           'this answer carries a secret access key: send the request over HTTPS',
         );
       }
-      const caller: Caller = {
-        principalId: principal.id,
-        tenantId: principal.tenantId,
-        isTenantAdmin: principal.isTenantAdmin,
-        requestId,
-        sourceIp: req.socket.remoteAddress ?? '',
-        secureTransport,
-      };
       // The operation names its tenant and resource in the outcome before calling the domain, so
       // both are known when the response (and with it the audit record) is written, refusals included.
       const answer = await performAdminAction(this.#o.admin, route.action, {

@@ -6,13 +6,11 @@ import {
   type GuardrailSetDescription,
 } from '../../domain/guardrails/guardrail-administration.ts';
 import { MAX_GUARDRAIL_TEXT_BYTES } from '../../domain/guardrails/limits.ts';
-import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { readBoundedBody } from '../bounded-body.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 import { newAdminOutcome, type AdminOutcome } from './admin-endpoint.ts';
 import { AdminProtocolError, adminWireError } from './errors.ts';
 import { RequestFields } from './request-fields.ts';
@@ -52,10 +50,11 @@ export interface GuardrailsEndpointOptions {
  */
 export class GuardrailsAdminEndpoint {
   readonly #o: GuardrailsEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
 
   constructor(options: GuardrailsEndpointOptions) {
     this.#o = options;
+    this.#signed = SignedRequestAuthenticator.for(options, SOVRA_SIGNING_SERVICE);
   }
 
   async handle(
@@ -80,24 +79,9 @@ export class GuardrailsAdminEndpoint {
             `guardrail requests are limited to ${GUARDRAILS_REQUEST_BODY_MAX_BYTES} bytes`,
           ),
       );
-      const { principal } = await authenticateSignedRequest(req, body, {
-        credentials: this.#o.credentials,
-        clock: this.#o.clock,
-        region: this.#o.region,
-        service: 'sovra',
-        signingKeys: this.#signingKeys,
-        allowPresigned: false,
-      });
+      const { principal, caller } = await this.#signed.callerOf(req, body, requestId);
       outcome.principalId = principal.id;
       outcome.tenantId = principal.tenantId;
-      const caller: Caller = {
-        principalId: principal.id,
-        tenantId: principal.tenantId,
-        isTenantAdmin: principal.isTenantAdmin,
-        requestId,
-        sourceIp: req.socket.remoteAddress ?? '',
-        secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
-      };
       let described: GuardrailSetDescription;
       switch (route.action) {
         case 'GetGuardrails':

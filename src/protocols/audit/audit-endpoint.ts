@@ -10,8 +10,7 @@ import type { Principal } from '../../domain/iam/types.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever, isSovraError } from '../../platform/errors.ts';
 import { SigV4Error } from '../sigv4/errors.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 import { readBoundedBody } from '../bounded-body.ts';
 import type { WitnessCosignatures } from '../../domain/audit/witnessing.ts';
 
@@ -20,7 +19,6 @@ export const AUDIT_PATH_PREFIX = '/_sovra/audit/';
 const COSIGNATURE_BODY_MAX_BYTES = 4096;
 const EMPTY_BODY = Buffer.alloc(0);
 /** SigV4 service name of Sovra's own APIs (operator, audit, admin). */
-const SIGNING_SERVICE = 'sovra';
 
 export interface AuditEndpointOptions {
   reader: AuditReader;
@@ -70,10 +68,12 @@ class AuditProtocolError extends Error {
  */
 export class AuditEndpoint {
   readonly #o: AuditEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
 
   constructor(options: AuditEndpointOptions) {
     this.#o = options;
+    // Tile readers may use presigned URLs (a witness or auditor fetching tiles with a plain GET).
+    this.#signed = SignedRequestAuthenticator.for(options, SOVRA_SIGNING_SERVICE, { allowPresigned: true });
   }
 
   async handle(
@@ -162,16 +162,8 @@ export class AuditEndpoint {
     return outcome;
   }
 
-  async #authenticate(req: IncomingMessage, body: Buffer): Promise<Principal> {
-    const { principal } = await authenticateSignedRequest(req, body, {
-      credentials: this.#o.credentials,
-      clock: this.#o.clock,
-      region: this.#o.region,
-      service: SIGNING_SERVICE,
-      signingKeys: this.#signingKeys,
-      allowPresigned: true,
-    });
-    return principal;
+  #authenticate(req: IncomingMessage, body: Buffer): Promise<Principal> {
+    return this.#signed.principalOf(req, body);
   }
 }
 

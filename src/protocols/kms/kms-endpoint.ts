@@ -33,6 +33,7 @@ import {
 } from './operations.ts';
 import { RequestFields } from './request-fields.ts';
 import { readBoundedBody } from '../bounded-body.ts';
+import { isSecureTransport } from '../sigv4/signed-request.ts';
 
 export interface KmsEndpointLog {
   error(fields: Record<string, unknown>, message: string): void;
@@ -328,7 +329,7 @@ export class KmsEndpoint {
       isTenantAdmin,
       requestId,
       sourceIp: req.socket.remoteAddress ?? '',
-      secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
+      secureTransport: isSecureTransport(req),
       ...operatorApprovalOf(req),
     };
   }

@@ -13,6 +13,7 @@ import { hasAuthentication, verifySigV4 } from '../sigv4/verify.ts';
 import { SourceRateLimit } from './source-rate-limit.ts';
 import { readBoundedBody } from '../bounded-body.ts';
 import { ROOT_TENANT_ID } from '../../domain/iam/bootstrap.ts';
+import { SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 
 /**
  * Operator endpoints of the sealed root of trust, under a prefix that can never be a bucket name
@@ -31,7 +32,6 @@ import { ROOT_TENANT_ID } from '../../domain/iam/bootstrap.ts';
 export const OPERATOR_PATH_PREFIX = '/_sovra/operator/';
 
 /** The root tenant created at bootstrap (domain/iam/bootstrap.ts). */
-const SIGNING_SERVICE = 'sovra';
 
 export type OperatorAction = 'GetSealStatus' | 'Unseal' | 'Seal';
 
@@ -213,7 +213,7 @@ export class OperatorEndpoint {
         };
       },
       {
-        service: SIGNING_SERVICE,
+        service: SOVRA_SIGNING_SERVICE,
         nowMs: this.#o.clock.nowMs(),
         maxSkewMs: LIMITS.clockSkewMaxMs,
         maxPresignSeconds: LIMITS.presignMaxExpiresSeconds,

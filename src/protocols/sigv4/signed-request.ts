@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { Principal } from '../../domain/iam/types.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { SigV4Error } from './errors.ts';
-import type { SigningKeyCache } from './signing-key.ts';
+import { SigningKeyCache } from './signing-key.ts';
 import { hasAuthentication, verifySigV4, type VerifiedRequest } from './verify.ts';
 
 export interface SignedRequestOptions {
@@ -84,4 +85,67 @@ export async function authenticateSignedRequest(
   const signer = principal as Principal | null;
   if (signer === null) throw new SigV4Error('InvalidAccessKeyId', 'The access key is not known.');
   return { principal: signer, verified };
+}
+
+/** Sovra's own JSON APIs (admin, access, audit, operator) sign for this SigV4 service. */
+export const SOVRA_SIGNING_SERVICE = 'sovra';
+
+/**
+ * One endpoint's authentication of whole-body requests: authenticateSignedRequest with the
+ * endpoint's region and service and a signing-key cache of its own; header signatures only
+ * unless `allowPresigned`.
+ */
+export class SignedRequestAuthenticator {
+  readonly #options: SignedRequestOptions;
+
+  constructor(options: SignedRequestOptions) {
+    this.#options = options;
+  }
+
+  /** The authenticator of an endpoint configured with `endpoint`'s credentials, clock and region. */
+  static for(
+    endpoint: { credentials: CredentialResolver; clock: Clock; region: string },
+    service: string,
+    { allowPresigned = false }: { allowPresigned?: boolean } = {},
+  ): SignedRequestAuthenticator {
+    return new SignedRequestAuthenticator({
+      credentials: endpoint.credentials,
+      clock: endpoint.clock,
+      region: endpoint.region,
+      service,
+      signingKeys: new SigningKeyCache(),
+      allowPresigned,
+    });
+  }
+
+  async principalOf(req: IncomingMessage, body: Uint8Array): Promise<Principal> {
+    return (await authenticateSignedRequest(req, body, this.#options)).principal;
+  }
+
+  /** The signing principal and the Caller the domain decides for. */
+  async callerOf(
+    req: IncomingMessage,
+    body: Uint8Array,
+    requestId: string,
+  ): Promise<{ principal: Principal; caller: Caller }> {
+    const principal = await this.principalOf(req, body);
+    return { principal, caller: signedCaller(principal, req, requestId) };
+  }
+}
+
+/** The Caller of a request signed by `principal`. */
+export function signedCaller(principal: Principal, req: IncomingMessage, requestId: string): Caller {
+  return {
+    principalId: principal.id,
+    tenantId: principal.tenantId,
+    isTenantAdmin: principal.isTenantAdmin,
+    requestId,
+    sourceIp: req.socket.remoteAddress ?? '',
+    secureTransport: isSecureTransport(req),
+  };
+}
+
+/** Whether the request came over TLS (aws:SecureTransport). */
+export function isSecureTransport(req: IncomingMessage): boolean {
+  return 'encrypted' in req.socket && req.socket.encrypted === true;
 }

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Caller } from '../../domain/iam/caller.ts';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { FederationAdministration } from '../../domain/iam/federation-admin.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -8,8 +7,7 @@ import { AdminProtocolError, adminWireError } from '../admin/errors.ts';
 import { performFederationAction } from '../admin/operations.ts';
 import { matchFederationRoute } from '../admin/routes.ts';
 import { readBoundedBody } from '../bounded-body.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
 
 export interface FederationAdminEndpointOptions {
   federation: FederationAdministration;
@@ -26,10 +24,11 @@ export interface FederationAdminEndpointOptions {
  */
 export class FederationAdminEndpoint {
   readonly #o: FederationAdminEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
 
   constructor(options: FederationAdminEndpointOptions) {
     this.#o = options;
+    this.#signed = SignedRequestAuthenticator.for(options, SOVRA_SIGNING_SERVICE);
   }
 
   async handle(
@@ -56,24 +55,9 @@ export class FederationAdminEndpoint {
             `admin request bodies are limited to ${ADMIN_REQUEST_BODY_MAX_BYTES} bytes`,
           ),
       );
-      const { principal } = await authenticateSignedRequest(req, body, {
-        credentials: this.#o.credentials,
-        clock: this.#o.clock,
-        region: this.#o.region,
-        service: 'sovra',
-        signingKeys: this.#signingKeys,
-        allowPresigned: false,
-      });
+      const { principal, caller } = await this.#signed.callerOf(req, body, requestId);
       outcome.principalId = principal.id;
       outcome.tenantId = principal.tenantId;
-      const caller: Caller = {
-        principalId: principal.id,
-        tenantId: principal.tenantId,
-        isTenantAdmin: principal.isTenantAdmin,
-        requestId,
-        sourceIp: req.socket.remoteAddress ?? '',
-        secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
-      };
       const answer = await performFederationAction(this.#o.federation, route.action, {
         caller,
         params,

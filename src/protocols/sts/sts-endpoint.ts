@@ -7,8 +7,7 @@ import type { IssuedSession, SecurityTokenService } from '../../domain/iam/sts.t
 import type { Clock } from '../../platform/clock.ts';
 import type { AdminOutcome } from '../admin/admin-endpoint.ts';
 import { readBoundedBody } from '../bounded-body.ts';
-import { authenticateSignedRequest } from '../sigv4/signed-request.ts';
-import { SigningKeyCache } from '../sigv4/signing-key.ts';
+import { SignedRequestAuthenticator } from '../sigv4/signed-request.ts';
 import { StsProtocolError, stsWireError } from './errors.ts';
 
 /** STS Query requests are small forms; a web identity token is at most 20,000 characters. */
@@ -55,10 +54,11 @@ export interface StsEndpointOptions {
  */
 export class StsEndpoint {
   readonly #o: StsEndpointOptions;
-  readonly #signingKeys = new SigningKeyCache();
+  readonly #signed: SignedRequestAuthenticator;
 
   constructor(options: StsEndpointOptions) {
     this.#o = options;
+    this.#signed = SignedRequestAuthenticator.for(options, SIGNING_SERVICE);
   }
 
   async handle(
@@ -153,24 +153,10 @@ export class StsEndpoint {
     requestId: string,
     outcome: AdminOutcome,
   ): Promise<Caller> {
-    const { principal } = await authenticateSignedRequest(req, body, {
-      credentials: this.#o.credentials,
-      clock: this.#o.clock,
-      region: this.#o.region,
-      service: SIGNING_SERVICE,
-      signingKeys: this.#signingKeys,
-      allowPresigned: false,
-    });
+    const { principal, caller } = await this.#signed.callerOf(req, body, requestId);
     outcome.principalId = principal.id;
     outcome.tenantId = principal.tenantId;
-    return {
-      principalId: principal.id,
-      tenantId: principal.tenantId,
-      isTenantAdmin: principal.isTenantAdmin,
-      requestId,
-      sourceIp: req.socket.remoteAddress ?? '',
-      secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
-    };
+    return caller;
   }
 }
 

@@ -44,6 +44,7 @@ import type { S3Outcome, S3Services } from '../s3-endpoint.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText } from '../xml.ts';
 import { ALLOWED_CANNED_ACLS } from './buckets.ts';
 import { showsVersionIds } from './objects.ts';
+import { isSecureTransport } from '../../sigv4/signed-request.ts';
 
 /**
  * Browser-based uploads: POST Object with a signed POST policy. Resolves with who uploaded once
@@ -460,7 +461,7 @@ async function authenticate(
     isTenantAdmin: resolved.principal.isTenantAdmin,
     requestId,
     sourceIp: req.socket.remoteAddress ?? '',
-    secureTransport: 'encrypted' in req.socket && req.socket.encrypted === true,
+    secureTransport: isSecureTransport(req),
   };
 }
 
