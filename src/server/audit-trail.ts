@@ -332,7 +332,8 @@ function keyUseRecord(decision: KeyUseDecisionRecord): AuditRecord {
     principalTenantId: j.tenantId === decision.tenantId ? null : j.tenantId,
     action: `kms:${j.operation}`,
     resource: `sovra:kms-key/${decision.keyId}`,
-    classification: null,
+    // The label of the data the key protected (an object's, on the S3 data path); a KMS key has none.
+    classification: j.classification ?? null,
     sourceIp: j.sourceIp,
     sourceJurisdiction: j.jurisdiction,
     result: decision.decision === 'granted' ? 'success' : 'denied',

@@ -229,6 +229,7 @@ export async function startServer(
     region: config.region,
     events: notifications,
     encryptor,
+    scheme,
   });
   const uploads = new MultipartUploads({ metadata, data, objects, clock });
   const credentials = new CredentialResolver({ metadata, sealer, clock, sessions: federationStore });

@@ -21,6 +21,12 @@ describe('aws s3api data-management calls (botocore)', () => {
   before(async () => {
     sovra = await startSovra();
     work = mkdtempSync(join(tmpdir(), 'sovra-awscli-dm-'));
+    // `aws s3 cp` copies larger objects part by part, reading the source's tags and sending them
+    // back with x-amz-tagging (--copy-props default).
+    writeFileSync(
+      join(work, 'config'),
+      '[default]\ns3 =\n  multipart_threshold = 5MB\n  multipart_chunksize = 5MB\n',
+    );
   });
   after(async () => {
     await sovra?.stop();
@@ -29,25 +35,26 @@ describe('aws s3api data-management calls (botocore)', () => {
   });
 
   async function s3api(...args: string[]): Promise<unknown> {
+    const stdout = await aws('s3api', ...args, '--output', 'json');
+    return stdout.trim() === '' ? null : (JSON.parse(stdout) as unknown);
+  }
+
+  async function aws(...args: string[]): Promise<string> {
     const env = { ...process.env };
     delete env.AWS_CA_BUNDLE;
-    const { stdout } = await run(
-      AWS,
-      ['--endpoint-url', sovra.endpoint, 's3api', ...args, '--output', 'json'],
-      {
-        env: {
-          ...env,
-          AWS_ACCESS_KEY_ID: sovra.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: sovra.credentials.secretAccessKey,
-          AWS_DEFAULT_REGION: TEST_REGION,
-          AWS_CONFIG_FILE: join(work, 'none'),
-          AWS_SHARED_CREDENTIALS_FILE: join(work, 'none'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_PAGER: '',
-        },
+    const { stdout } = await run(AWS, ['--endpoint-url', sovra.endpoint, ...args], {
+      env: {
+        ...env,
+        AWS_ACCESS_KEY_ID: sovra.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: sovra.credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: TEST_REGION,
+        AWS_CONFIG_FILE: join(work, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(work, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_PAGER: '',
       },
-    );
-    return stdout.trim() === '' ? null : (JSON.parse(stdout) as unknown);
+    });
+    return stdout;
   }
 
   it('versioning, object versions and delete markers', async () => {
@@ -92,7 +99,10 @@ describe('aws s3api data-management calls (botocore)', () => {
     await s3api('create-bucket', '--bucket', 'dm-tags');
     await s3api('put-bucket-tagging', '--bucket', 'dm-tags', '--tagging', 'TagSet=[{Key=agency,Value=moh}]');
     assert.deepEqual(await s3api('get-bucket-tagging', '--bucket', 'dm-tags'), {
-      TagSet: [{ Key: 'agency', Value: 'moh' }],
+      TagSet: [
+        { Key: 'agency', Value: 'moh' },
+        { Key: 'sovra:classification', Value: 'PUBLIC' },
+      ],
     });
     const body = join(work, 'tag.txt');
     writeFileSync(body, 't');
@@ -109,8 +119,36 @@ describe('aws s3api data-management calls (botocore)', () => {
     const tags = (await s3api('get-object-tagging', '--bucket', 'dm-tags', '--key', 'o')) as {
       TagSet: unknown[];
     };
-    assert.deepEqual(tags.TagSet, [{ Key: 'class', Value: 'internal' }]);
+    assert.deepEqual(tags.TagSet, [
+      { Key: 'class', Value: 'internal' },
+      { Key: 'sovra:classification', Value: 'PUBLIC' },
+    ]);
     await s3api('delete-object-tagging', '--bucket', 'dm-tags', '--key', 'o');
+  });
+
+  it('aws s3 cp of a multipart object copies its tags back, the reserved label tag included', async () => {
+    await s3api('create-bucket', '--bucket', 'dm-copy-props');
+    const big = join(work, 'big.bin');
+    writeFileSync(big, Buffer.alloc(6 * 1024 * 1024, 1));
+    await s3api(
+      'put-object',
+      '--bucket',
+      'dm-copy-props',
+      '--key',
+      'big',
+      '--body',
+      big,
+      '--tagging',
+      'project=atlas',
+    );
+    await aws('s3', 'cp', 's3://dm-copy-props/big', 's3://dm-copy-props/big-copy', '--copy-props', 'default');
+    const tags = (await s3api('get-object-tagging', '--bucket', 'dm-copy-props', '--key', 'big-copy')) as {
+      TagSet: unknown[];
+    };
+    assert.deepEqual(tags.TagSet, [
+      { Key: 'project', Value: 'atlas' },
+      { Key: 'sovra:classification', Value: 'PUBLIC' },
+    ]);
   });
 
   it('CORS configuration round trip', async () => {

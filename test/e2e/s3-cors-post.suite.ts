@@ -1011,6 +1011,7 @@ export function defineCorsPostSuite(backend: MetadataBackend, options: { browser
         const got = await s3.send(new GetObjectTaggingCommand({ Bucket: 'forms', Key: 'tagged.txt' }));
         assert.deepEqual(got.TagSet?.map((tag) => [tag.Key, tag.Value]).sort(), [
           ['project', 'sovra'],
+          ['sovra:classification', 'PUBLIC'],
           ['tier', ''],
         ]);
         const duplicate =

@@ -6,14 +6,17 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  GetBucketTaggingCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
@@ -22,7 +25,7 @@ import {
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AuditClient } from '../../src/cli/audit-client.ts';
-import { parseCanonicalRecord } from '../../src/domain/audit/records.ts';
+import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
 import { removeDir, startSovra, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
 
@@ -176,7 +179,7 @@ describe('object labels through S3: above the bucket, no read up, no write down'
     }
     const body = await officer.send(new GetObjectCommand({ Bucket: 'l-confidential', Key: 'plans.txt' }));
     assert.equal(await body.Body?.transformToString(), 'l-confidential/plans.txt');
-    // GetObjectTagging answers with the label headers too (the label is not one of the tags).
+    // GetObjectTagging answers with the label headers too, and with the label as reserved tags.
     const tagging = await fetch(
       await getSignedUrl(
         officer,
@@ -188,7 +191,143 @@ describe('object labels through S3: above the bucket, no read up, no write down'
     );
     assert.equal(tagging.status, 200);
     assert.equal(tagging.headers.get('x-sovra-classification'), 'SECRET');
-    assert.doesNotMatch(await tagging.text(), /sovra:/);
+    assert.match(await tagging.text(), /<Key>sovra:classification<\/Key><Value>SECRET<\/Value>/);
+  });
+
+  it('labels are reserved, read-only tags: answered after the user’s tags, sent back unchanged they are ignored, any other sovra: tag is InvalidTag', async () => {
+    const invalidTag = { status: 400, code: 'InvalidTag' };
+    const tagsOf = async (s3: S3Client, Bucket: string, Key: string) =>
+      (await s3.send(new GetObjectTaggingCommand({ Bucket, Key }))).TagSet;
+    await createBucket('l-tags', 'CONFIDENTIAL');
+    await put(officer, 'l-tags', 'plain.txt');
+    await put(officer, 'l-tags', 'high.txt', { 'x-sovra-classification': 'SECRET' });
+    const confidential = { Key: 'sovra:classification', Value: 'CONFIDENTIAL' };
+    const secret = { Key: 'sovra:classification', Value: 'SECRET' };
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'plain.txt'), [confidential]);
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'high.txt'), [secret]);
+
+    // A tag set read back and written again (aws s3 cp --copy-props, rclone) is accepted; only the
+    // user's tags are stored (TagCount), and they are answered before the label's.
+    const read = [{ Key: 'project', Value: 'atlas' }, ...(await tagsOf(officer, 'l-tags', 'high.txt'))!];
+    await officer.send(
+      new PutObjectTaggingCommand({ Bucket: 'l-tags', Key: 'high.txt', Tagging: { TagSet: read } }),
+    );
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'high.txt'), [
+      { Key: 'project', Value: 'atlas' },
+      secret,
+    ]);
+    assert.equal(
+      (await officer.send(new HeadObjectCommand({ Bucket: 'l-tags', Key: 'high.txt' }))).TagCount,
+      1,
+    );
+    // Any other value, another sovra: key, or a label above what the object has: InvalidTag.
+    for (const TagSet of [
+      [confidential],
+      [{ Key: 'sovra:classification', Value: 'TOP_SECRET' }],
+      [{ Key: 'sovra:compartments', Value: 'NUCLEAR' }],
+      [{ Key: 'sovra:owner', Value: 'officer' }],
+    ]) {
+      assert.deepEqual(
+        await s3Refusal(
+          officer.send(
+            new PutObjectTaggingCommand({ Bucket: 'l-tags', Key: 'high.txt', Tagging: { TagSet } }),
+          ),
+        ),
+        invalidTag,
+      );
+    }
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'high.txt'), [
+      { Key: 'project', Value: 'atlas' },
+      secret,
+    ]);
+
+    // x-amz-tagging on a write may send back the label the object gets, never another.
+    await sendWithHeaders(
+      officer,
+      new PutObjectCommand({
+        Bucket: 'l-tags',
+        Key: 'copied.txt',
+        Body: 'c',
+        Tagging: 'stage=final&sovra%3Aclassification=SECRET',
+      }),
+      { 'x-sovra-classification': 'SECRET' },
+    );
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'copied.txt'), [
+      { Key: 'stage', Value: 'final' },
+      secret,
+    ]);
+    assert.deepEqual(
+      await s3Refusal(
+        officer.send(
+          new PutObjectCommand({
+            Bucket: 'l-tags',
+            Key: 'other.txt',
+            Body: 'o',
+            Tagging: 'sovra%3Aclassification=SECRET',
+          }),
+        ),
+      ),
+      invalidTag,
+    );
+    // A writer not cleared for the label (writing up needs no clearance) gets InvalidTag whatever
+    // it sends, so reserved tags tell it nothing of the label.
+    for (const Tagging of ['sovra%3Aclassification=SECRET', 'sovra%3Aclassification=PUBLIC']) {
+      assert.deepEqual(
+        await s3Refusal(
+          analyst.send(new PutObjectCommand({ Bucket: 'l-secret', Key: 'probe.txt', Body: 'p', Tagging })),
+        ),
+        invalidTag,
+      );
+    }
+
+    // The limits count the user's tags only: 10 on an object, 50 on a bucket.
+    const userTags = (n: number) => Array.from({ length: n }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    await officer.send(
+      new PutObjectTaggingCommand({
+        Bucket: 'l-tags',
+        Key: 'plain.txt',
+        Tagging: { TagSet: [...userTags(10), confidential] },
+      }),
+    );
+    assert.deepEqual(await tagsOf(officer, 'l-tags', 'plain.txt'), [...userTags(10), confidential]);
+    assert.deepEqual(
+      await s3Refusal(
+        officer.send(
+          new PutObjectTaggingCommand({
+            Bucket: 'l-tags',
+            Key: 'plain.txt',
+            Tagging: { TagSet: [...userTags(11), confidential] },
+          }),
+        ),
+      ),
+      invalidTag,
+    );
+
+    // GetBucketTagging: a bucket without tags of its own answers its label; PutBucketTagging takes
+    // it back; a caller not cleared for the bucket's label is not shown it.
+    assert.deepEqual((await officer.send(new GetBucketTaggingCommand({ Bucket: 'l-tags' }))).TagSet, [
+      confidential,
+    ]);
+    await officer.send(
+      new PutBucketTaggingCommand({ Bucket: 'l-tags', Tagging: { TagSet: [...userTags(50), confidential] } }),
+    );
+    assert.deepEqual((await officer.send(new GetBucketTaggingCommand({ Bucket: 'l-tags' }))).TagSet, [
+      ...userTags(50),
+      confidential,
+    ]);
+    for (const TagSet of [[...userTags(51), confidential], [secret]]) {
+      assert.deepEqual(
+        await s3Refusal(officer.send(new PutBucketTaggingCommand({ Bucket: 'l-tags', Tagging: { TagSet } }))),
+        invalidTag,
+      );
+    }
+    assert.deepEqual(await s3Refusal(analyst.send(new GetBucketTaggingCommand({ Bucket: 'l-secret' }))), {
+      status: 404,
+      code: 'NoSuchTagSet',
+    });
+    assert.deepEqual((await officer.send(new GetBucketTaggingCommand({ Bucket: 'l-secret' }))).TagSet, [
+      secret,
+    ]);
   });
 
   it('a label below the bucket is InvalidArgument; a label above the writer’s own clearance is AccessDenied', async () => {
@@ -500,5 +639,65 @@ describe('object labels through S3: above the bucket, no read up, no write down'
       ],
     );
     assert.equal(about('s3:GetObject', 'menu.txt').at(-1)?.classification, 'CONFIDENTIAL');
+  });
+
+  it('key-use records of the data path carry the label of the data whose key they use, as the request’s record does', async () => {
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const Bucket = 'l-confidential';
+    const get = async (Key: string) => {
+      const read = await officer.send(new GetObjectCommand({ Bucket, Key }));
+      await read.Body?.transformToString();
+      return read.$metadata.requestId;
+    };
+    const writeHigh = await put(officer, Bucket, 'keyed-secret.txt', { 'x-sovra-classification': 'SECRET' });
+    const writePlain = await put(officer, Bucket, 'keyed-plain.txt');
+    const readHigh = await get('keyed-secret.txt');
+    const readPlain = await get('keyed-plain.txt');
+    // A copy unwraps the source's data key at the source's label and makes the copy's at its own.
+    const copy = await officer.send(
+      new CopyObjectCommand({
+        Bucket: 'l-secret',
+        Key: 'keyed-copy.txt',
+        CopySource: `${Bucket}/keyed-plain.txt`,
+      }),
+    );
+    const expected: [string | undefined, string, [string, string][]][] = [
+      [writeHigh.$metadata.requestId, 'SECRET', [['kms:GenerateDataKey', 'SECRET']]],
+      [writePlain.$metadata.requestId, 'CONFIDENTIAL', [['kms:GenerateDataKey', 'CONFIDENTIAL']]],
+      [readHigh, 'SECRET', [['kms:Decrypt', 'SECRET']]],
+      [readPlain, 'CONFIDENTIAL', [['kms:Decrypt', 'CONFIDENTIAL']]],
+      [
+        copy.$metadata.requestId,
+        'SECRET',
+        [
+          ['kms:Decrypt', 'CONFIDENTIAL'],
+          ['kms:GenerateDataKey', 'SECRET'],
+        ],
+      ],
+    ];
+    const audit = new AuditClient(sovra.endpoint, adminKeys, TEST_REGION);
+    const keyUsesOf = (records: AuditRecord[], requestId: string | undefined) =>
+      records.filter((record) => record.kind === 'key-use' && record.requestId === requestId);
+    // Key-use decisions reach the log in batches a few milliseconds after the use.
+    let records: AuditRecord[] = [];
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      records = (await audit.records({ from: since, limit: '1000' })).records.map((record) =>
+        parseCanonicalRecord(Buffer.from(record.record!, 'utf8')),
+      );
+      if (expected.every(([requestId, , uses]) => keyUsesOf(records, requestId).length >= uses.length)) break;
+    }
+    for (const [requestId, label, uses] of expected) {
+      assert.ok(requestId !== undefined);
+      const request = records.find((record) => record.kind === 'request' && record.requestId === requestId);
+      assert.equal(request?.classification, label, `${request?.action} ${request?.resource}`);
+      assert.deepEqual(
+        keyUsesOf(records, requestId)
+          .map((record) => [record.action, record.classification])
+          .sort(),
+        uses.sort(),
+        `the key uses of ${request?.action} ${request?.resource}`,
+      );
+    }
   });
 });

@@ -56,6 +56,8 @@ const DAY_MS = 24 * 3600 * 1000;
 const SECOND_FILE = join(import.meta.dirname, 's3-versioning-lock.suite.ts');
 /** Debian's awscli (scripts/system-deps.sh); an older `aws` may come first on PATH. */
 const AWS = '/usr/bin/aws';
+/** The reserved tag GetObjectTagging and GetBucketTagging answer after the user's (the label). */
+const LABEL_TAG = { Key: 'sovra:classification', Value: 'PUBLIC' };
 
 interface S3Failure {
   code: string;
@@ -442,9 +444,9 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
         await enableVersioning('tags');
       });
 
-      it('Put/Get/DeleteBucketTagging; an untagged bucket answers NoSuchTagSet (404)', async () => {
-        const none = await s3Failure(s3.send(new GetBucketTaggingCommand({ Bucket: 'tags' })));
-        assert.deepEqual([none.code, none.status], ['NoSuchTagSet', 404]);
+      it('Put/Get/DeleteBucketTagging; an untagged bucket answers only its label tag', async () => {
+        const none = await s3.send(new GetBucketTaggingCommand({ Bucket: 'tags' }));
+        assert.deepEqual(none.TagSet, [LABEL_TAG]);
         await s3.send(
           new PutBucketTaggingCommand({
             Bucket: 'tags',
@@ -460,12 +462,12 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
         assert.deepEqual(got.TagSet, [
           { Key: 'cost-center', Value: 'moh-42' },
           { Key: 'owner', Value: '' },
+          LABEL_TAG,
         ]);
         await s3.send(new DeleteBucketTaggingCommand({ Bucket: 'tags' }));
-        assert.equal(
-          (await s3Failure(s3.send(new GetBucketTaggingCommand({ Bucket: 'tags' })))).code,
-          'NoSuchTagSet',
-        );
+        assert.deepEqual((await s3.send(new GetBucketTaggingCommand({ Bucket: 'tags' }))).TagSet, [
+          LABEL_TAG,
+        ]);
       });
 
       it('bucket tags: more than 50 or repeated keys fail with InvalidTag', async () => {
@@ -493,13 +495,10 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
               new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'doc', VersionId: one.VersionId }),
             )
           ).TagSet,
-          [
-            { Key: 'stage', Value: 'draft' },
-            { Key: 'team', Value: 'a b' },
-          ],
+          [{ Key: 'stage', Value: 'draft' }, { Key: 'team', Value: 'a b' }, LABEL_TAG],
         );
         const latest = await s3.send(new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'doc' }));
-        assert.deepEqual([latest.TagSet, latest.VersionId], [[], two.VersionId]);
+        assert.deepEqual([latest.TagSet, latest.VersionId], [[LABEL_TAG], two.VersionId]);
         const tagged = await s3.send(
           new PutObjectTaggingCommand({
             Bucket: 'tags',
@@ -518,7 +517,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
               new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'doc', VersionId: one.VersionId }),
             )
           ).TagSet?.length,
-          2,
+          3,
           'tagging one version leaves the others alone',
         );
         await s3.send(
@@ -530,7 +529,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
               new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'doc', VersionId: one.VersionId }),
             )
           ).TagSet,
-          [],
+          [LABEL_TAG],
         );
         const copied = await s3.send(
           new CopyObjectCommand({
@@ -545,7 +544,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
               new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'copy', VersionId: copied.VersionId }),
             )
           ).TagSet,
-          [{ Key: 'stage', Value: 'final' }],
+          [{ Key: 'stage', Value: 'final' }, LABEL_TAG],
           'CopyObject copies the source version tags by default',
         );
       });
@@ -572,7 +571,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
         );
         assert.equal(
           (await s3.send(new GetObjectTaggingCommand({ Bucket: 'tags', Key: 'limits' }))).TagSet?.length,
-          10,
+          11,
         );
       });
     });
@@ -1130,7 +1129,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
         const tags = JSON.parse(
           await aws('s3api', 'get-object-tagging', '--bucket', 'cli-lock', '--key', 'report.txt'),
         ) as { TagSet: { Key: string; Value: string }[] };
-        assert.deepEqual(tags.TagSet, [{ Key: 'class', Value: 'record' }]);
+        assert.deepEqual(tags.TagSet, [{ Key: 'class', Value: 'record' }, LABEL_TAG]);
         await aws(
           's3api',
           'put-bucket-tagging',
@@ -1231,7 +1230,7 @@ export function defineVersioningLockSuite(backend: MetadataBackend): void {
             first.VersionId,
           ),
         ) as { TagSet: { Key: string; Value: string }[] };
-        assert.deepEqual(tags.TagSet, [{ Key: 'v', Value: 'first' }]);
+        assert.deepEqual(tags.TagSet, [{ Key: 'v', Value: 'first' }, LABEL_TAG]);
         await aws(
           's3api',
           'delete-object',

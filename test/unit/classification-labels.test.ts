@@ -16,14 +16,14 @@ import {
   CLASSIFICATION_HEADER,
   CLASSIFICATION_TAG_KEY,
   COMPARTMENTS_HEADER,
+  COMPARTMENTS_TAG_KEY,
   displayLabel,
+  labelTagsOfHeaders,
   objectLabelToStore,
   parseCompactLabel,
   parseLabelHeaders,
-  parseLabelTag,
   renderCompactLabel,
   renderLabelHeaders,
-  renderLabelTag,
   storedLabel,
   storedObjectLabel,
 } from '../../src/domain/classification/label-wire.ts';
@@ -257,16 +257,14 @@ describe('label wire forms', () => {
     }
   });
 
-  test('the sovra:classification tag carries the compact form', () => {
-    assert.deepEqual(renderLabelTag(label('SECRET', 'NUCLEAR')), {
-      key: CLASSIFICATION_TAG_KEY,
-      value: 'SECRET//NUCLEAR',
-    });
-    assert.deepEqual(
-      parseLabelTag(scheme, { project: 'x', [CLASSIFICATION_TAG_KEY]: 'secret//nuclear' }),
-      label('SECRET', 'NUCLEAR'),
-    );
-    assert.equal(parseLabelTag(scheme, { project: 'x' }), null);
+  test("the reserved tags carry the label headers' texts, sovra:compartments only with compartments", () => {
+    assert.deepEqual(labelTagsOfHeaders(renderLabelHeaders(label('SECRET', 'NUCLEAR', 'CRYPTO'))), [
+      { key: CLASSIFICATION_TAG_KEY, value: 'SECRET' },
+      { key: COMPARTMENTS_TAG_KEY, value: 'CRYPTO,NUCLEAR' },
+    ]);
+    assert.deepEqual(labelTagsOfHeaders(renderLabelHeaders(label('SECRET'))), [
+      { key: CLASSIFICATION_TAG_KEY, value: 'SECRET' },
+    ]);
   });
 
   test('a label displays in the language of the scheme names', () => {

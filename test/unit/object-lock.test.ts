@@ -20,7 +20,7 @@ import {
 } from '../../src/domain/storage/object-lock.ts';
 import { ObjectStore } from '../../src/domain/storage/object-store.ts';
 import type { MetadataStore } from '../../src/domain/storage/ports.ts';
-import { validatedTagSet } from '../../src/domain/storage/tagging.ts';
+import { NO_RESERVED_TAGS, validatedTagSet } from '../../src/domain/storage/tagging.ts';
 import type { BucketRecord, ObjectRetention, RequestedObjectLock } from '../../src/domain/storage/types.ts';
 import { OffsetClock } from '../../src/platform/clock.ts';
 import type { SovraError } from '../../src/platform/errors.ts';
@@ -210,8 +210,8 @@ describe('Object Lock rules', () => {
 
   it('object tags: at most 10, unique keys of 1..128 characters, values up to 256, no aws: prefix (InvalidTag)', () => {
     const tags = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
-    assert.equal(Object.keys(validatedTagSet(tags(10), 'object')).length, 10);
-    assert.equal(Object.keys(validatedTagSet(tags(50), 'bucket')).length, 50);
+    assert.equal(Object.keys(validatedTagSet(tags(10), 'object', NO_RESERVED_TAGS)).length, 10);
+    assert.equal(Object.keys(validatedTagSet(tags(50), 'bucket', NO_RESERVED_TAGS)).length, 50);
     for (const bad of [
       tags(11),
       [
@@ -223,16 +223,44 @@ describe('Object Lock rules', () => {
       [{ key: 'k', value: 'v'.repeat(257) }],
       [{ key: 'aws:reserved', value: 'v' }],
       [{ key: 'bad#char', value: 'v' }],
+      [{ key: 'sovra:classification', value: 'PUBLIC' }],
     ]) {
       assert.equal(
-        code(() => validatedTagSet(bad, 'object')),
+        code(() => validatedTagSet(bad, 'object', NO_RESERVED_TAGS)),
         'InvalidTag',
       );
     }
     assert.deepEqual(
-      validatedTagSet([{ key: '__proto__', value: 'x' }], 'object'),
+      validatedTagSet([{ key: '__proto__', value: 'x' }], 'object', NO_RESERVED_TAGS),
       JSON.parse('{"__proto__":"x"}'),
     );
+  });
+
+  it('a sovra: tag equal to a reserved tag is left out and not counted; any other sovra: tag is InvalidTag', () => {
+    const reserved = { 'sovra:classification': 'SECRET', 'sovra:compartments': 'CRYPTO,NUCLEAR' };
+    const echoed = [
+      { key: 'sovra:classification', value: 'SECRET' },
+      { key: 'sovra:compartments', value: 'CRYPTO,NUCLEAR' },
+    ];
+    assert.deepEqual(
+      validatedTagSet(
+        [...Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: 'v' })), ...echoed],
+        'object',
+        reserved,
+      ),
+      Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'v'])),
+    );
+    for (const bad of [
+      [{ key: 'sovra:classification', value: 'PUBLIC' }],
+      [{ key: 'SOVRA:classification', value: 'SECRET' }],
+      [{ key: 'sovra:other', value: '' }],
+      [echoed[0]!, echoed[0]!],
+    ]) {
+      assert.equal(
+        code(() => validatedTagSet(bad, 'object', reserved)),
+        'InvalidTag',
+      );
+    }
   });
 });
 

@@ -21,8 +21,9 @@ import { displayName, LABEL_ID_PATTERN, type ClassificationScheme } from './sche
  *   `SECRET` or `SECRET//CRYPTO/NUCLEAR` — the level, then `//` and the compartments separated
  *   by `/`, after the banner markings of classified documents. Every character of it is allowed
  *   in an S3 tag value (letters, digits, and `+ - = . _ : / @`), which a comma is not.
- * - The tag `sovra:classification` whose value is the compact form; one tag, so that a partial
- *   tag update can never split a level from its compartments.
+ * - The reserved, read-only tags `sovra:classification` (the level id) and `sovra:compartments`
+ *   (the compartments header's text), which GetObjectTagging and GetBucketTagging answer. Tags
+ *   never set a label, so a level and its compartments cannot be split by a tag update.
  *
  * Ids are ASCII upper-case; parsing accepts any ASCII case. Display names (any language) never
  * travel on the wire: they are for consoles and reports (displayLabel).
@@ -31,6 +32,7 @@ import { displayName, LABEL_ID_PATTERN, type ClassificationScheme } from './sche
 export const CLASSIFICATION_HEADER = 'x-sovra-classification';
 export const COMPARTMENTS_HEADER = 'x-sovra-compartments';
 export const CLASSIFICATION_TAG_KEY = 'sovra:classification';
+export const COMPARTMENTS_TAG_KEY = 'sovra:compartments';
 
 const COMPACT_SEPARATOR = '//';
 const COMPACT_COMPARTMENT_SEPARATOR = '/';
@@ -126,6 +128,21 @@ export function storedObjectLabel(
 }
 
 /**
+ * The compact label of an object version's (or upload's) data as audit records show it: its
+ * bucket's stored text (the lowest level when the bucket has none) when the version has no label
+ * of its own, else its bucket's label joined with the version's. The S3 request record and the
+ * key-use records of the same data use this one form.
+ */
+export function dataLabelText(
+  scheme: ClassificationScheme,
+  bucketText: string | null,
+  objectText: string | null,
+): string {
+  if (objectText === null) return bucketText ?? scheme.lowestLevel.id;
+  return renderCompactLabel(storedObjectLabel(scheme, bucketText, objectText));
+}
+
+/**
  * What an object version records of its label: null when it is its bucket's (the version
  * inherits it, and reads of it cost no parsing), otherwise the compact form.
  */
@@ -133,17 +150,17 @@ export function objectLabelToStore(bucketLabel: SecurityLabel, objectLabel: Secu
   return sameLabel(bucketLabel, objectLabel) ? null : renderCompactLabel(objectLabel);
 }
 
-/** The label a tag set asks for (the `sovra:classification` tag), or null when it has none. */
-export function parseLabelTag(
-  scheme: ClassificationScheme,
-  tags: Readonly<Record<string, string>>,
-): SecurityLabel | null {
-  const value = Object.hasOwn(tags, CLASSIFICATION_TAG_KEY) ? tags[CLASSIFICATION_TAG_KEY] : undefined;
-  return value === undefined ? null : parseCompactLabel(scheme, value);
-}
-
-export function renderLabelTag(label: SecurityLabel): { key: string; value: string } {
-  return { key: CLASSIFICATION_TAG_KEY, value: renderCompactLabel(label) };
+/**
+ * A label's response headers as the reserved tags that carry the same texts: `sovra:classification`
+ * always, `sovra:compartments` when the headers have compartments (renderLabelHeaders).
+ */
+export function labelTagsOfHeaders(
+  headers: Readonly<Record<string, string>>,
+): { key: string; value: string }[] {
+  const tags = [{ key: CLASSIFICATION_TAG_KEY, value: headers[CLASSIFICATION_HEADER] ?? '' }];
+  const compartments = headers[COMPARTMENTS_HEADER];
+  if (compartments !== undefined) tags.push({ key: COMPARTMENTS_TAG_KEY, value: compartments });
+  return tags;
 }
 
 /**

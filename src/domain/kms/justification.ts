@@ -42,6 +42,13 @@ export interface KeyUseJustification {
   requestId: string;
   /** The KMS action name of the use (Encrypt, Decrypt, GenerateDataKey, …). */
   operation: string;
+  /**
+   * The compact security label of the data the use protects (an object's data key on the S3 data
+   * path: the object's own label joined with its bucket's), so that the key-use record shows it as
+   * the request's record does. Absent or null when the use protects no labelled data (the KMS
+   * API, XKS): a KMS key has no label. Not a justification the key policy decides on.
+   */
+  classification?: string | null;
 }
 
 /**

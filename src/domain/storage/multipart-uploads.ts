@@ -103,6 +103,7 @@ export class MultipartUploads {
       input.key,
       input.encryption ?? NO_ENCRYPTION_REQUEST,
       input.keyUse,
+      input.classification ?? null,
     );
     if (sealed !== null) wipeSuite(sealed.suite);
     const upload: MultipartUpload = {

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
+import { dataLabelText } from '../classification/label-wire.ts';
+import type { ClassificationScheme } from '../classification/scheme.ts';
 import type { Caller } from '../iam/caller.ts';
 import type { RequestJustification } from '../kms/justification.ts';
 import {
@@ -165,6 +167,8 @@ export class ObjectStore {
   readonly #events: ObjectEventRecorder | null;
   /** Null: no root of trust, so new data is stored in plaintext CRC frames. */
   readonly #encryptor: ObjectEncryptor | null;
+  /** Names the label of the data each key use protects; null: key uses carry no label. */
+  readonly #scheme: ClassificationScheme | null;
   /**
    * Bucket records change rarely and are read on every request. Writes made here invalidate at
    * once; other gateways' changes are seen within LIMITS.bucketCacheTtlMs. Decisions that must
@@ -180,9 +184,12 @@ export class ObjectStore {
     region: string;
     events?: ObjectEventRecorder;
     encryptor?: ObjectEncryptor | null;
+    /** The server's classification scheme, for the label each key use carries. */
+    scheme?: ClassificationScheme | null;
   }) {
     this.#events = options.events ?? null;
     this.#encryptor = options.encryptor ?? null;
+    this.#scheme = options.scheme ?? null;
     this.#metadata = options.metadata;
     this.#data = options.data;
     this.#clock = options.clock;
@@ -203,7 +210,12 @@ export class ObjectStore {
    * key, unwrapped through the KMS (or the SSE-C customer key). The caller wipes it when done.
    */
   async frameSuiteFor(
-    version: { encryption: ObjectEncryption | null; ownerTenantId: string },
+    version: {
+      bucket: string;
+      encryption: ObjectEncryption | null;
+      ownerTenantId: string;
+      classification: string | null;
+    },
     customerKey: Buffer | null,
     keyUse: RequestJustification,
   ): Promise<FrameSuite> {
@@ -217,7 +229,12 @@ export class ObjectStore {
       if (customerKey !== null) throw encryptionNotApplicable();
       return { kind: 'crc32' };
     }
-    return this.#encryptor.suiteFor(version.ownerTenantId, version.encryption, customerKey, keyUse);
+    return this.#encryptor.suiteFor(
+      version.ownerTenantId,
+      version.encryption,
+      customerKey,
+      await this.#labelledKeyUse(keyUse, version.bucket, version.classification),
+    );
   }
 
   /**
@@ -230,6 +247,7 @@ export class ObjectStore {
     key: string,
     request: EncryptionRequest,
     keyUse: RequestJustification,
+    classification: string | null,
   ): Promise<SealedDataKey | null> {
     if (this.#encryptor === null) {
       if (request.sse !== null || request.customerKey !== null) {
@@ -242,7 +260,29 @@ export class ObjectStore {
     }
     const config = await this.getBucketConfig(bucket, 'encryption');
     const bucketDefault = config === null ? null : parseBucketEncryptionDocument(config.document);
-    return this.#encryptor.newDataKey(tenantId, bucket, key, request, bucketDefault, keyUse);
+    return this.#encryptor.newDataKey(
+      tenantId,
+      bucket,
+      key,
+      request,
+      bucketDefault,
+      await this.#labelledKeyUse(keyUse, bucket, classification),
+    );
+  }
+
+  /**
+   * A key use carrying the label of the data it protects (issue 5: labels in every audit record),
+   * in the form the request's own record shows: the data's own label (ObjectVersion or upload
+   * classification) joined with its bucket's. The bucket record comes from the cache.
+   */
+  async #labelledKeyUse(
+    keyUse: RequestJustification,
+    bucket: string,
+    classification: string | null,
+  ): Promise<RequestJustification> {
+    if (this.#scheme === null) return keyUse;
+    const { classification: bucketClassification } = await this.getBucket(bucket);
+    return { ...keyUse, classification: dataLabelText(this.#scheme, bucketClassification, classification) };
   }
 
   // ---- buckets ------------------------------------------------------------------------------
@@ -407,6 +447,7 @@ export class ObjectStore {
       input.key,
       input.encryption ?? NO_ENCRYPTION_REQUEST,
       input.keyUse,
+      input.classification ?? null,
     );
     const suite: FrameSuite = sealed?.suite ?? { kind: 'crc32' };
     const ingested = await this.#data
@@ -495,6 +536,7 @@ export class ObjectStore {
         input.key,
         input.encryption ?? NO_ENCRYPTION_REQUEST,
         input.keyUse,
+        input.classification ?? null,
       );
     } catch (error) {
       body.destroy();

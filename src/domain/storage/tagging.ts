@@ -29,22 +29,62 @@ export const BUCKET_TAGGING_FORMAT = 1;
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /**
- * Validates a tag list and returns it as a key → value map: at most LIMITS.objectTagsMax (objects)
- * or LIMITS.bucketTagsMax (buckets) tags, unique keys of 1..128 characters, values of 0..256,
- * no `aws:` prefix (reserved). Every violation is InvalidTag.
+ * Tag keys Sovra answers itself and never stores, as AWS reserves `aws:`: the target's label as
+ * `sovra:classification` and `sovra:compartments` (docs/reference/classification.md "Labels as
+ * tags"). Matched without regard to case, as AWS matches `aws:`.
  */
-export function validatedTagSet(tags: readonly Tag[], target: TagTarget): Record<string, string> {
+export const RESERVED_TAG_PREFIX = 'sovra:';
+
+/**
+ * The reserved tags a write may send back and have ignored: its target's label, as GetObjectTagging
+ * or GetBucketTagging answers it, when the caller may read that label; none otherwise.
+ */
+export type ReservedTags = Readonly<Record<string, string>>;
+
+export const NO_RESERVED_TAGS: ReservedTags = Object.freeze({});
+
+const RESERVED_TAG_MESSAGE =
+  'tag keys starting with sovra: are reserved; labels are set with x-sovra-classification';
+
+export function isReservedTagKey(key: string): boolean {
+  return key.slice(0, RESERVED_TAG_PREFIX.length).toLowerCase() === RESERVED_TAG_PREFIX;
+}
+
+/** Whether a tag list holds a reserved key: only then does a write need its target's label. */
+export function hasReservedTag(tags: readonly Tag[]): boolean {
+  return tags.some((tag) => isReservedTagKey(tag.key));
+}
+
+/**
+ * Validates a tag list and returns the tags to store as a key → value map: at most
+ * LIMITS.objectTagsMax (objects) or LIMITS.bucketTagsMax (buckets) tags, unique keys of 1..128
+ * characters, values of 0..256, no `aws:` prefix (reserved). A `sovra:` tag equal to one of
+ * `reserved` is left out and not counted, so that clients copying back a tag set they read keep
+ * working; any other `sovra:` tag is refused. Every violation is InvalidTag.
+ */
+export function validatedTagSet(
+  tags: readonly Tag[],
+  target: TagTarget,
+  reserved: ReservedTags,
+): Record<string, string> {
   const max = target === 'object' ? LIMITS.objectTagsMax : LIMITS.bucketTagsMax;
-  if (tags.length > max) {
+  if (tags.filter((tag) => !isReservedTagKey(tag.key)).length > max) {
     throw storageError(
       'InvalidTag',
       `${target === 'object' ? 'Object' : 'Bucket'} tags cannot be greater than ${max}`,
     );
   }
   const set: Record<string, string> = {};
+  const echoed = new Set<string>();
   for (const { key, value } of tags) {
-    if (Object.hasOwn(set, key))
+    if (Object.hasOwn(set, key) || echoed.has(key))
       throw storageError('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    if (isReservedTagKey(key)) {
+      if (!Object.hasOwn(reserved, key) || reserved[key] !== value)
+        throw storageError('InvalidTag', RESERVED_TAG_MESSAGE);
+      echoed.add(key);
+      continue;
+    }
     const keyChars = [...key].length;
     if (keyChars === 0 || keyChars > LIMITS.tagKeyMaxChars) {
       throw storageError(
@@ -85,16 +125,21 @@ export class Tagging {
     this.#clock = options.clock;
   }
 
-  /** A bucket never tagged (or whose tags were deleted) has no tag set: NoSuchTagSet. */
-  async getBucketTags(bucket: BucketRecord): Promise<Tag[]> {
+  /**
+   * The bucket's tags, then `labelTags` (its label, as reserved tags, when the caller may read
+   * it). Only a bucket without tags of either kind has no tag set: NoSuchTagSet.
+   */
+  async getBucketTags(bucket: BucketRecord, labelTags: readonly Tag[]): Promise<Tag[]> {
     const stored = await this.#metadata.getBucketConfig(bucket.name, 'tagging');
-    if (stored === null) throw storageError('NoSuchTagSet', 'The TagSet does not exist');
-    return decodeBucketTagging(stored.document);
+    const tags = stored === null ? [] : decodeBucketTagging(stored.document);
+    if (tags.length === 0 && labelTags.length === 0)
+      throw storageError('NoSuchTagSet', 'The TagSet does not exist');
+    return [...tags, ...labelTags];
   }
 
-  /** Replaces the bucket's tags; an empty set removes them. */
-  async putBucketTags(bucketName: string, tags: readonly Tag[]): Promise<void> {
-    const set = validatedTagSet(tags, 'bucket');
+  /** Replaces the bucket's tags; an empty set removes them. Reserved tags are never stored. */
+  async putBucketTags(bucketName: string, tags: readonly Tag[], reserved: ReservedTags): Promise<void> {
+    const set = validatedTagSet(tags, 'bucket', reserved);
     await this.#metadata.transaction(async (tx) => {
       if ((await tx.getBucket(bucketName)) === null)
         throw storageError('BucketNotFound', 'The specified bucket does not exist', { name: bucketName });
@@ -124,14 +169,18 @@ export class Tagging {
     return this.#objects.getObjectVersion(bucket, key, versionId);
   }
 
-  /** Replaces one version's tag set; tags are not versioned content, so no new version is made. */
+  /**
+   * Replaces one version's tag set; tags are not versioned content, so no new version is made.
+   * Reserved tags are never stored.
+   */
   async putObjectTags(
     bucket: string,
     key: string,
     versionId: string | null,
     tags: readonly Tag[],
+    reserved: ReservedTags,
   ): Promise<ObjectVersion> {
-    const set = validatedTagSet(tags, 'object');
+    const set = validatedTagSet(tags, 'object', reserved);
     return this.#setObjectTags(bucket, key, versionId, set);
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestFacts } from '../../domain/iam/authorizer.ts';
-import { header, readTaggingHeader } from './object-headers.ts';
+import { isReservedTagKey, NO_RESERVED_TAGS, validatedTagSet } from '../../domain/storage/tagging.ts';
+import { header, readTaggingHeaderTags } from './object-headers.ts';
 import type { S3Action, S3Route } from './route.ts';
 
 /**
@@ -107,8 +108,15 @@ function writeFacts(headers: IncomingHttpHeaders): RequestFacts | undefined {
   if (sse !== undefined) keys.push(['s3:x-amz-server-side-encryption', sse]);
   const kmsKeyId = header(headers, 'x-amz-server-side-encryption-aws-kms-key-id');
   if (kmsKeyId !== undefined) keys.push(['s3:x-amz-server-side-encryption-aws-kms-key-id', kmsKeyId]);
-  const tags = readTaggingHeader(headers);
-  if (tags !== null) {
+  // Only the tags the write would store: the reserved label tags are never the request's own
+  // (docs/reference/classification.md "Labels as tags"); the handler checks them.
+  const sent = readTaggingHeaderTags(headers);
+  if (sent !== null) {
+    const tags = validatedTagSet(
+      sent.filter((tag) => !isReservedTagKey(tag.key)),
+      'object',
+      NO_RESERVED_TAGS,
+    );
     const tagKeys = Object.keys(tags);
     keys.push(['s3:RequestObjectTagKeys', tagKeys]);
     for (const key of tagKeys) keys.push([`s3:RequestObjectTag/${key}`, tags[key]!]);

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ByteRangeRequest, ReadConditions } from '../../domain/storage/conditions.ts';
 import type { WriteConditions } from '../../domain/storage/object-store.ts';
 import type { ChecksumAlgorithm, ObjectVersion, SystemMetadata } from '../../domain/storage/types.ts';
-import { validatedTagSet } from '../../domain/storage/tagging.ts';
+import type { Tag } from '../../domain/storage/tagging.ts';
 import { CHECKSUM_ALGORITHMS } from '../../domain/storage/types.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { s3Error } from './errors.ts';
@@ -58,12 +58,14 @@ export function readUserMetadata(headers: IncomingHttpHeaders): Record<string, s
   return meta;
 }
 
-/** `x-amz-tagging: k1=v1&k2=v2` on PutObject / CreateMultipartUpload / CopyObject, within the tag limits. */
-export function readTaggingHeader(headers: IncomingHttpHeaders): Record<string, string> | null {
+/**
+ * `x-amz-tagging: k1=v1&k2=v2` on PutObject / CreateMultipartUpload / CopyObject, as sent, or
+ * null without one; validated with the target's label tags (handlers/tagging.ts requestTagSet).
+ */
+export function readTaggingHeaderTags(headers: IncomingHttpHeaders): Tag[] | null {
   const value = header(headers, 'x-amz-tagging');
   if (value === undefined) return null;
-  const tags = [...new URLSearchParams(value)].map(([key, tagValue]) => ({ key, value: tagValue }));
-  return validatedTagSet(tags, 'object');
+  return [...new URLSearchParams(value)].map(([key, tagValue]) => ({ key, value: tagValue }));
 }
 
 export function readContentMd5(headers: IncomingHttpHeaders): Buffer | null {

@@ -7,6 +7,8 @@ import {
 import {
   CLASSIFICATION_HEADER,
   COMPARTMENTS_HEADER,
+  dataLabelText,
+  labelTagsOfHeaders,
   objectLabelToStore,
   parseLabelHeaders,
   renderCompactLabel,
@@ -16,10 +18,17 @@ import {
 } from '../../domain/classification/label-wire.ts';
 import type { ClassificationScheme } from '../../domain/classification/scheme.ts';
 import { denialOf, type Authorizer, type RequestFacts } from '../../domain/iam/authorizer.ts';
+import {
+  hasReservedTag,
+  NO_RESERVED_TAGS,
+  validatedTagSet,
+  type ReservedTags,
+  type Tag,
+} from '../../domain/storage/tagging.ts';
 import type { BucketRecord } from '../../domain/storage/types.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import type { S3LabelHeaders } from './label-headers.ts';
-import { header } from './object-headers.ts';
+import { header, readTaggingHeaderTags } from './object-headers.ts';
 import type { S3Outcome } from './s3-endpoint.ts';
 
 /** Distinct (bucket label, object label) pairs whose response headers and audit text are remembered. */
@@ -184,13 +193,78 @@ export class S3ObjectLabels {
     return headers;
   }
 
+  /**
+   * A bucket's or version's label as the reserved tags GetBucketTagging and GetObjectTagging
+   * answer after the tags of its own: the same texts as its response headers.
+   */
+  labelTags(bucket: BucketRecord, version: { classification: string | null }): Tag[] {
+    return labelTagsOfHeaders(this.responseHeaders(bucket, version));
+  }
+
+  /**
+   * Whether the caller may read a target's label: decided as the request that shows it would be
+   * (HeadBucket, s3:ListBucket, for a bucket; GetObjectTagging for an object), so a
+   * configuration permission alone never reveals a label its holder is not cleared for.
+   */
+  async mayReadLabel(
+    request: LabelledRequest,
+    bucket: BucketRecord,
+    target: { key: string | null; classification: string | null },
+  ): Promise<boolean> {
+    try {
+      await this.#authorizer.authorize(
+        request.caller,
+        target.key === null ? 's3:ListBucket' : 's3:GetObjectTagging',
+        { bucket, key: target.key, objectLabel: target.classification },
+      );
+      return true;
+    } catch (error) {
+      if (denialOf(error) === null) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * The reserved tags a write may send back and have ignored: the target's label tags when the
+   * caller may read them, else none, so that every other reserved tag gets the same InvalidTag
+   * and a writer (writing up needs no clearance) cannot guess a label by trying values.
+   */
+  async echoableLabelTags(
+    request: LabelledRequest,
+    bucket: BucketRecord,
+    target: { key: string | null; classification: string | null },
+  ): Promise<ReservedTags> {
+    if (!(await this.mayReadLabel(request, bucket, target))) return NO_RESERVED_TAGS;
+    return Object.fromEntries(this.labelTags(bucket, target).map((tag) => [tag.key, tag.value]));
+  }
+
+  /**
+   * The `x-amz-tagging` header of PutObject, CreateMultipartUpload or CopyObject (REPLACE) as the
+   * tags to store, or null without one; a reserved tag may only send back the label the write
+   * gives the object (`label`, else its bucket's).
+   */
+  async requestTagSet(
+    request: LabelledRequest,
+    headers: IncomingHttpHeaders,
+    bucket: BucketRecord,
+    key: string,
+    label: ObjectLabelWrite | null,
+  ): Promise<Record<string, string> | null> {
+    const tags = readTaggingHeaderTags(headers);
+    if (tags === null) return null;
+    const reserved = hasReservedTag(tags)
+      ? await this.echoableLabelTags(request, bucket, { key, classification: label?.stored ?? null })
+      : NO_RESERVED_TAGS;
+    return validatedTagSet(tags, 'object', reserved);
+  }
+
   /** The data's label as audit records show it: the compact form of the bucket's joined with the object's. */
   textOf(bucketClassification: string | null, objectClassification: string | null): string {
     if (objectClassification === null) return this.#bucketLabels.labelOf(bucketClassification);
     const memoKey = `${bucketClassification ?? ''}\u0000${objectClassification}`;
     let text = this.#texts.get(memoKey);
     if (text === undefined) {
-      text = renderCompactLabel(storedObjectLabel(this.#scheme, bucketClassification, objectClassification));
+      text = dataLabelText(this.#scheme, bucketClassification, objectClassification);
       if (this.#texts.size >= OBJECT_LABEL_MEMO_ENTRIES) this.#texts.clear();
       this.#texts.set(memoKey, text);
     }

@@ -393,11 +393,11 @@ export class S3Endpoint {
         return objectHandlers.deleteObjects(x, objects, await objects.getBucket(x.route.bucket!), authorizer);
       case 'PutObject': {
         const { bucket, label } = await this.#bucketForWrite(x);
-        return objectHandlers.putObject(x, objects, bucket, label);
+        return objectHandlers.putObject(x, objects, bucket, label, this.#objectLabels);
       }
       case 'CopyObject': {
         const { bucket, label } = await this.#bucketForWrite(x);
-        return objectHandlers.copyObject(x, objects, authorizer, bucket, label);
+        return objectHandlers.copyObject(x, objects, authorizer, bucket, label, this.#objectLabels);
       }
       case 'GetObject':
       case 'HeadObject':
@@ -431,7 +431,7 @@ export class S3Endpoint {
       }
       case 'CreateMultipartUpload': {
         const { bucket, label } = await this.#bucketForWrite(x);
-        return multipart.createMultipartUpload(x, uploads, bucket, label);
+        return multipart.createMultipartUpload(x, uploads, bucket, label, this.#objectLabels);
       }
       case 'UploadPart':
         return multipart.uploadPart(x, uploads, await this.#bucketFor(x));
@@ -444,15 +444,15 @@ export class S3Endpoint {
       case 'ListParts':
         return listings.listParts(x, uploads, await this.#bucketFor(x), this.#objectLabels);
       case 'GetBucketTagging':
-        return tagging.getBucketTagging(x, this.#o, await this.#bucketFor(x));
+        return tagging.getBucketTagging(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'PutBucketTagging':
-        return tagging.putBucketTagging(x, this.#o, await this.#bucketFor(x));
+        return tagging.putBucketTagging(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'DeleteBucketTagging':
         return tagging.deleteBucketTagging(x, this.#o, await this.#bucketFor(x));
       case 'GetObjectTagging':
         return tagging.getObjectTagging(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'PutObjectTagging':
-        return tagging.putObjectTagging(x, this.#o, await this.#bucketFor(x));
+        return tagging.putObjectTagging(x, this.#o, await this.#bucketFor(x), this.#objectLabels);
       case 'DeleteObjectTagging':
         return tagging.deleteObjectTagging(x, this.#o, await this.#bucketFor(x));
       case 'GetBucketCors':

@@ -22,7 +22,6 @@ import {
   readRange,
   readReadConditions,
   readSystemMetadata,
-  readTaggingHeader,
   readUserMetadata,
   readWriteConditions,
 } from '../object-headers.ts';
@@ -40,6 +39,7 @@ export async function createMultipartUpload(
   uploads: MultipartUploads,
   bucket: BucketRecord,
   label: ObjectLabelWrite | null,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   checkCannedAcl(x);
   const checksumAlgorithm = readChecksumAlgorithmName(
@@ -51,13 +51,14 @@ export async function createMultipartUpload(
     throw s3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
   }
   const encryption = readEncryptionRequest(x.req);
+  const tags = await labels.requestTagSet(x, x.req.headers, bucket, x.route.key!, label);
   const upload = await uploads.create({
     caller: x.caller,
     bucket: bucket.name,
     key: x.route.key!,
     system: readSystemMetadata(x.req.headers),
     userMetadata: readUserMetadata(x.req.headers),
-    tags: readTaggingHeader(x.req.headers) ?? {},
+    tags: tags ?? {},
     checksumAlgorithm,
     checksumType: typeHeader ?? null,
     objectLock: readObjectLockHeaders(x.req.headers),

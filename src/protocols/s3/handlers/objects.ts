@@ -25,7 +25,6 @@ import {
   readRange,
   readReadConditions,
   readSystemMetadata,
-  readTaggingHeader,
   readUserMetadata,
   readWriteConditions,
   RESPONSE_OVERRIDES,
@@ -81,9 +80,11 @@ export async function putObject(
   objects: ObjectStore,
   bucket: BucketRecord,
   label: ObjectLabelWrite | null,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   checkCannedAcl(x);
   const encryption = readEncryptionRequest(x.req);
+  const tags = await labels.requestTagSet(x, x.req.headers, bucket, x.route.key!, label);
   const version = await objects.putObject({
     caller: x.caller,
     bucket: bucket.name,
@@ -92,7 +93,7 @@ export async function putObject(
     declaredBytes: x.declaredBytes,
     system: readSystemMetadata(x.req.headers),
     userMetadata: readUserMetadata(x.req.headers),
-    tags: readTaggingHeader(x.req.headers) ?? {},
+    tags: tags ?? {},
     checksum: x.checksumClaim,
     contentMd5: readContentMd5(x.req.headers),
     conditions: readWriteConditions(x.req.headers),
@@ -445,6 +446,7 @@ export async function copyObject(
   authorizer: Authorizer,
   bucket: BucketRecord,
   label: ObjectLabelWrite | null,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   checkCannedAcl(x);
   const source = readCopySource(header(x.req.headers, 'x-amz-copy-source')!);
@@ -461,6 +463,10 @@ export async function copyObject(
       argumentName: 'x-amz-tagging-directive',
     });
   }
+  const tags =
+    taggingDirective === 'REPLACE'
+      ? ((await labels.requestTagSet(x, x.req.headers, bucket, x.route.key!, label)) ?? {})
+      : null;
   const encryption = readEncryptionRequest(x.req);
   const sourceCustomerKey = readCustomerKey(x.req, COPY_SOURCE_CUSTOMER_KEY_PREFIX);
   const { version, source: sourceVersion } = await objects.copyObject({
@@ -472,7 +478,7 @@ export async function copyObject(
     metadataDirective: directive,
     system: readSystemMetadata(x.req.headers),
     userMetadata: readUserMetadata(x.req.headers),
-    tags: taggingDirective === 'REPLACE' ? (readTaggingHeader(x.req.headers) ?? {}) : null,
+    tags,
     checksumAlgorithm: readChecksumAlgorithmName(
       header(x.req.headers, 'x-amz-checksum-algorithm'),
       'x-amz-checksum-algorithm',

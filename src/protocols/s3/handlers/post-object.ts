@@ -17,7 +17,12 @@ import { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Caller } from '../../../domain/iam/caller.ts';
 import type { ChecksumClaim } from '../../../domain/storage/object-store.ts';
-import { validatedTagSet, type Tag } from '../../../domain/storage/tagging.ts';
+import {
+  hasReservedTag,
+  NO_RESERVED_TAGS,
+  validatedTagSet,
+  type Tag,
+} from '../../../domain/storage/tagging.ts';
 import type { BucketRecord } from '../../../domain/storage/types.ts';
 import { assertNever, isSovraError } from '../../../platform/errors.ts';
 import { LIMITS } from '../../../platform/limits.ts';
@@ -100,13 +105,22 @@ async function receiveAndStore(
     // x-sovra-justification field; like every field, covered by the policy's conditions.
     const encryption = readEncryptionRequest(req, fields.asHeaders());
     const keyUse = requestJustification(fields.asHeaders(), caller, services.jurisdictions);
+    const { sentTags, ...objectFields } = readObjectFields(fields);
+    // The tagging field as PutObject's x-amz-tagging: a reserved tag may only send back the label.
+    const reserved = hasReservedTag(sentTags)
+      ? await labels.echoableLabelTags({ caller, outcome }, bucket, {
+          key,
+          classification: label?.stored ?? null,
+        })
+      : NO_RESERVED_TAGS;
     const version = await services.objects.putObject({
       caller,
       bucket: bucket.name,
       key,
       body: withinLengthRange(form.file.stream, lengthRange),
       declaredBytes: null,
-      ...readObjectFields(fields),
+      ...objectFields,
+      tags: validatedTagSet(sentTags, 'object', reserved),
       conditions: {},
       encryption: encryption.request,
       keyUse,
@@ -760,7 +774,7 @@ function readObjectFields(fields: PostFields) {
   return {
     system: readSystemMetadata(asHeaders),
     userMetadata: readUserMetadata(asHeaders),
-    tags: readTaggingField(fields.get('tagging')),
+    sentTags: readTaggingField(fields.get('tagging')),
     checksum: readChecksumFields(fields, asHeaders),
     contentMd5: readContentMd5(asHeaders),
   };
@@ -782,9 +796,9 @@ function readChecksumFields(fields: PostFields, asHeaders: IncomingHttpHeaders):
   return sent === null ? null : { algorithm: sent.algorithm, expected: () => sent.value };
 }
 
-/** `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…</TagSet></Tagging>` (object-tagging). */
-function readTaggingField(xml: string | undefined): Record<string, string> {
-  if (xml === undefined) return {};
+/** `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…</TagSet></Tagging>` (object-tagging), as sent. */
+function readTaggingField(xml: string | undefined): Tag[] {
+  if (xml === undefined) return [];
   const root = parseXmlBody(xml, 'Tagging');
   const tags: Tag[] = [];
   for (const item of xmlList(xmlObject(root.TagSet)?.Tag)) {
@@ -799,7 +813,7 @@ function readTaggingField(xml: string | undefined): Record<string, string> {
     }
     tags.push({ key, value });
   }
-  return validatedTagSet(tags, 'object');
+  return tags;
 }
 
 // ---- the response ---------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Tag } from '../../../domain/storage/tagging.ts';
-import { tagList } from '../../../domain/storage/tagging.ts';
+import { hasReservedTag, NO_RESERVED_TAGS, tagList, type Tag } from '../../../domain/storage/tagging.ts';
 import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
 import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
@@ -10,15 +9,29 @@ import type { S3Services } from '../s3-endpoint.ts';
 import { parseXmlBody, renderXmlDocument, xmlList, xmlObject, xmlText, type XmlNode } from '../xml.ts';
 import { showsVersionIds } from './objects.ts';
 
-/** Bucket and object tagging (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html). */
+/**
+ * Bucket and object tagging (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html).
+ * The bucket's or object's label is answered after its own tags as the reserved, read-only tags
+ * `sovra:classification` and `sovra:compartments`, as AWS reserves `aws:`; a write may send them
+ * back unchanged, which stores nothing, and no other `sovra:` tag
+ * (docs/reference/classification.md "Labels as tags").
+ */
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketTagging.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketTagging.html; the label tags only
+ * for a caller who may read the label (GetBucketTagging itself needs no clearance). A bucket
+ * answers NoSuchTagSet only when it has neither tags nor label tags for this caller.
+ */
 export async function getBucketTagging(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
-  sendXml(x.res, 200, renderTagging(await services.tagging.getBucketTags(bucket)));
+  const labelTags = (await labels.mayReadLabel(x, bucket, BUCKET_LABEL))
+    ? labels.labelTags(bucket, BUCKET_LABEL)
+    : [];
+  sendXml(x.res, 200, renderTagging(await services.tagging.getBucketTags(bucket, labelTags)));
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html */
@@ -26,8 +39,13 @@ export async function putBucketTagging(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
-  await services.tagging.putBucketTags(bucket.name, await readTagging(x));
+  const tags = await readTagging(x);
+  const reserved = hasReservedTag(tags)
+    ? await labels.echoableLabelTags(x, bucket, BUCKET_LABEL)
+    : NO_RESERVED_TAGS;
+  await services.tagging.putBucketTags(bucket.name, tags, reserved);
   sendEmpty(x.res, 204);
 }
 
@@ -60,27 +78,35 @@ export async function getObjectTagging(
     version,
     versionId === null ? undefined : { versionId },
   );
-  // The object's label travels in the answer's headers, not as a tag: a tag would be copied back
-  // by clients that copy tag sets (docs/reference/classification.md "Object labels").
-  sendXml(x.res, 200, renderTagging(tagList(version.tags)), {
+  // Admitted above: the caller may read the label it is answered as tags and headers.
+  const tags = [...tagList(version.tags), ...labels.labelTags(bucket, version)];
+  sendXml(x.res, 200, renderTagging(tags), {
     ...versionIdHeader(x, bucket, version),
     ...labels.responseHeaders(bucket, version),
   });
 }
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectTagging.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectTagging.html. Only a request
+ * sending reserved tags reads the version's label first. Should a new latest version arrive in
+ * between, that read decides only whether tags that are never stored are accepted.
+ */
 export async function putObjectTagging(
   x: S3Exchange,
   services: S3Services,
   bucket: BucketRecord,
+  labels: S3ObjectLabels,
 ): Promise<void> {
   const tags = await readTagging(x);
-  const version = await services.tagging.putObjectTags(
-    bucket.name,
-    x.route.key!,
-    x.route.query.get('versionId'),
-    tags,
-  );
+  const versionId = x.route.query.get('versionId');
+  const reserved = hasReservedTag(tags)
+    ? await labels.echoableLabelTags(
+        x,
+        bucket,
+        await services.tagging.getObjectTags(bucket.name, x.route.key!, versionId),
+      )
+    : NO_RESERVED_TAGS;
+  const version = await services.tagging.putObjectTags(bucket.name, x.route.key!, versionId, tags, reserved);
   sendEmpty(x.res, 200, versionIdHeader(x, bucket, version));
 }
 
@@ -97,6 +123,9 @@ export async function deleteObjectTagging(
   );
   sendEmpty(x.res, 204, versionIdHeader(x, bucket, version));
 }
+
+/** A bucket's own label: no object, no label of an object's own. */
+const BUCKET_LABEL = Object.freeze({ key: null, classification: null });
 
 function versionIdHeader(x: S3Exchange, bucket: BucketRecord, version: ObjectVersion): OutgoingHttpHeaders {
   return showsVersionIds(bucket) || x.route.query.get('versionId') !== null
