@@ -18,6 +18,18 @@ import { removeDir, startSovra } from '../test/helpers/sovra-process.ts';
 import { formatTable, putScript, wrk, type WrkResult } from './harness.ts';
 
 const CONNECTIONS = [1, 16];
+/** Alternated off/on rounds of the data-path comparison. */
+const AUDIT_ROUNDS = 3;
+
+/** Per row, the run with the lower median latency. */
+function bestOf(kept: Map<string, WrkResult>, next: Map<string, WrkResult>): Map<string, WrkResult> {
+  const best = new Map(kept);
+  for (const [name, result] of next) {
+    const known = best.get(name);
+    if (known === undefined || result.p50Ms < known.p50Ms) best.set(name, result);
+  }
+  return best;
+}
 
 async function measure(audit: 'on' | 'off', durationS: number): Promise<Map<string, WrkResult>> {
   const sovra = await startSovra({ extraArgs: ['--log-level', 'warn', '--audit-log', audit] });
@@ -48,8 +60,14 @@ async function measure(audit: 'on' | 'off', durationS: number): Promise<Map<stri
 }
 
 export async function benchAudit(durationS: number): Promise<string> {
-  const off = await measure('off', durationS);
-  const on = await measure('on', durationS);
+  // Alternated rounds, the best of each kept: one run of a few seconds on two shared cores varies
+  // by ±20%, more than the difference measured (the same rule as the 64 MiB runs' best of 3).
+  let off = new Map<string, WrkResult>();
+  let on = new Map<string, WrkResult>();
+  for (let round = 0; round < AUDIT_ROUNDS; round++) {
+    off = bestOf(off, await measure('off', durationS));
+    on = bestOf(on, await measure('on', durationS));
+  }
   const rows: (string | number)[][] = [
     [
       '4 KiB, audit on vs off',
@@ -76,7 +94,7 @@ export async function benchAudit(durationS: number): Promise<string> {
       `${(((a.p50Ms - b.p50Ms) / b.p50Ms) * 100).toFixed(0)}%`,
     ]);
   }
-  return `## audit log on the data path (target: ≤ 10% added latency on a 4 KiB PUT)\n${formatTable(rows)}`;
+  return `## audit log on the data path (target: ≤ 10% added latency on a 4 KiB PUT; best of ${AUDIT_ROUNDS} alternated rounds)\n${formatTable(rows)}`;
 }
 
 /**
