@@ -6,6 +6,7 @@ import { startServer } from '../server/sovra-server.ts';
 import { adminCommand } from './admin.ts';
 import { accessCommand } from './access.ts';
 import { auditCommand } from './audit.ts';
+import { bucketCommand } from './bucket.ts';
 import { idpCommand } from './idp.ts';
 import { keysCommand } from './keys.ts';
 import { kmsMaintenanceCommand } from './kms-maintenance.ts';
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
   program.addCommand(roleCommand(process.env));
   program.addCommand(accessKeyCommand(process.env));
   program.addCommand(policyCommand(process.env));
+  program.addCommand(bucketCommand(process.env));
   // Federation: identity providers, and single sign-on for temporary credentials.
   program.addCommand(idpCommand(process.env));
   program.addCommand(loginCommand(process.env));

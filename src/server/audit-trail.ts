@@ -178,15 +178,19 @@ export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: Req
  * reads and refusals are requests like any other.
  */
 export function adminRequestRecord(outcome: AdminOutcome, status: number, facts: RequestFacts): AuditRecord {
-  const record = requestRecord(
-    outcome.action ?? 'sovra:Unknown',
-    outcome.resource,
-    outcome.principalId,
-    outcome.tenantId,
-    outcome.errorCode,
-    status,
-    facts,
-  );
+  const record: AuditRecord = {
+    ...requestRecord(
+      outcome.action ?? 'sovra:Unknown',
+      outcome.resource,
+      outcome.principalId,
+      outcome.tenantId,
+      outcome.errorCode,
+      status,
+      facts,
+    ),
+    // Set only once a read found its bucket in the caller's own tenant (GetBucket): the label.
+    classification: outcome.classification,
+  };
   const isChange = outcome.action !== null && !/^sovra:(Get|List)/.test(outcome.action);
   return isChange && record.result === 'success' ? { ...record, kind: 'admin-change' } : record;
 }

@@ -29,6 +29,7 @@ import { RequestAuthorizer } from '../domain/iam/request-authorizer.ts';
 import { ApprovedOperatorAuthorizer } from '../domain/lockbox/approved-operator-authorizer.ts';
 import { bootstrapRootTenant, ROOT_TENANT_ID } from '../domain/iam/bootstrap.ts';
 import { CredentialResolver, type SecretSealer } from '../domain/iam/credentials.ts';
+import { BucketAdministration } from '../domain/iam/bucket-administration.ts';
 import { IdentityAdministration } from '../domain/iam/identity-admin.ts';
 import { CachedIdentitySource } from '../domain/iam/identity-policies.ts';
 import { FederationAdministration } from '../domain/iam/federation-admin.ts';
@@ -278,6 +279,8 @@ export async function startServer(
         buckets: objects,
         objectLabels: objects,
       }),
+      // The tenant's buckets with their labels, from the records S3 ListBuckets and HeadBucket read.
+      buckets: new BucketAdministration({ buckets: objects, scheme }),
     }),
     credentials,
     clock,

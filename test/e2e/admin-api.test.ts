@@ -135,10 +135,13 @@ describe('the admin API: tenants, principals, access keys and policies, through 
       '/_sovra/admin/roles/{roleName}/trust-policy',
       '/_sovra/admin/groups/{groupName}/members/{userName}',
       '/_sovra/admin/policies/{policyName}',
+      '/_sovra/admin/buckets',
+      '/_sovra/admin/buckets/{bucketName}',
     ]) {
       assert.ok(document.paths[path] !== undefined, `the document describes ${path}`);
     }
     assert.equal(document.paths['/_sovra/admin/tenants']?.post?.operationId, 'CreateTenant');
+    assert.equal(document.paths['/_sovra/admin/buckets/{bucketName}']?.get?.operationId, 'GetBucket');
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods));
     assert.equal(
       operations.length,

@@ -15,6 +15,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { parseCanonicalRecord } from '../../src/domain/audit/records.ts';
 import { signRequest } from '../../src/protocols/sigv4/sign.ts';
 import {
   CLI,
@@ -93,7 +94,13 @@ describe('security labels through S3, clearances from principals, and sovra poli
   const officerFile = join(work, 'officer.json');
 
   const adminCall = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
-    const url = new URL(`/_sovra/admin/${path}`, sovra.endpoint);
+    const { status, answer } = await adminAnswer(credentials, method, path, body);
+    assert.ok(status < 300, `${method} ${path}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  /** A signed request to /_sovra/ with its status and JSON answer, refusals included. */
+  const adminAnswer = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
+    const url = new URL(`/_sovra/${path.startsWith('audit/') ? '' : 'admin/'}${path}`, sovra.endpoint);
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers = signRequest({ method, url, body: text }, credentials, {
       region: TEST_REGION,
@@ -103,8 +110,7 @@ describe('security labels through S3, clearances from principals, and sovra poli
     delete headers.host;
     const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
     const answer = response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>);
-    assert.ok(response.status < 300, `${method} ${path}: ${JSON.stringify(answer)}`);
-    return answer;
+    return { status: response.status, answer };
   };
   const s3Client = (credentials: Credentials) =>
     new S3Client({
@@ -283,6 +289,83 @@ describe('security labels through S3, clearances from principals, and sovra poli
     assert.equal(denied.classification.rule, 'no-read-up');
     assert.equal(denied.classification.clearance, 'PUBLIC');
     assert.ok(denied.deniedBy !== null && ['guardrails', 'classification'].includes(denied.deniedBy.source));
+  });
+
+  it('the admin API shows a bucket’s label to its tenant’s administrators only, and records it', async () => {
+    await createLabelledBucket(officerS3, 'c-confidential', { 'x-sovra-classification': 'CONFIDENTIAL' });
+    const read = await adminCall(adminKeys, 'GET', 'buckets/c-confidential');
+    const bucket = read.bucket as Record<string, unknown>;
+    assert.deepEqual(
+      [bucket.name, bucket.tenant, bucket.region, bucket.classification, bucket.compartments, bucket.label],
+      ['c-confidential', TENANT, TEST_REGION, 'CONFIDENTIAL', [], 'CONFIDENTIAL'],
+    );
+    assert.deepEqual([bucket.versioning, bucket.objectLockEnabled], ['Unversioned', false]);
+    assert.ok(typeof bucket.createdAt === 'string' && !Number.isNaN(Date.parse(bucket.createdAt)));
+
+    // Paged like the other lists, in name order; a bucket without a label is at the lowest level.
+    const listed: Record<string, unknown>[] = [];
+    let marker: string | null = '';
+    while (marker !== null) {
+      const page = await adminCall(adminKeys, 'GET', `buckets?maxItems=2&marker=${marker}`);
+      listed.push(...(page.buckets as Record<string, unknown>[]));
+      marker = page.marker as string | null;
+      assert.equal(page.isTruncated, marker !== null);
+    }
+    assert.deepEqual(
+      listed.map((b) => [b.name, b.classification]),
+      [
+        ['c-confidential', 'CONFIDENTIAL'],
+        ['c-open', 'PUBLIC'],
+        ['c-secret', 'SECRET'],
+      ],
+    );
+
+    const connection = ['--endpoint', sovra.endpoint, '--credentials', adminFile, '--region', TEST_REGION];
+    const cli = await runCli(['bucket', 'get', 'c-confidential', ...connection]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(
+      (JSON.parse(cli.stdout) as { bucket: { classification: string } }).bucket.classification,
+      'CONFIDENTIAL',
+    );
+    const cliList = await runCli(['bucket', 'list', ...connection]);
+    assert.equal(cliList.code, 0, cliList.stderr);
+    assert.equal((JSON.parse(cliList.stdout) as { buckets: unknown[] }).buckets.length, 3);
+
+    // Another tenant's administrator: NotFound exactly like a missing bucket, and an empty list.
+    const other = await adminCall(sovra.credentials, 'POST', 'tenants', { id: 'agency-x', name: 'Agency X' });
+    const otherKeys = other.accessKey as Credentials;
+    const foreign = await adminAnswer(otherKeys, 'GET', 'buckets/c-confidential');
+    const missing = await adminAnswer(otherKeys, 'GET', 'buckets/c-nowhere');
+    assert.deepEqual([foreign.status, foreign.answer.code], [404, 'NoSuchEntity']);
+    assert.deepEqual([missing.status, missing.answer.code], [404, 'NoSuchEntity']);
+    assert.deepEqual((await adminCall(otherKeys, 'GET', 'buckets')).buckets, []);
+
+    // Not an administrator: AccessDenied, even with a clearance that dominates the label.
+    for (const path of ['buckets/c-confidential', 'buckets']) {
+      const refused = await adminAnswer(officerKeys, 'GET', path);
+      assert.deepEqual([refused.status, refused.answer.code], [403, 'AccessDenied']);
+    }
+    const byCli = await runCli([
+      'bucket',
+      'get',
+      'c-confidential',
+      ...connection.slice(0, 2),
+      '--credentials',
+      officerFile,
+    ]);
+    assert.match(byCli.stderr, /^sovra: AccessDenied: /m);
+
+    // Every read is recorded; the record of a bucket read carries the bucket's label.
+    const audit = await adminCall(adminKeys, 'GET', 'audit/records?action=sovra%3AGetBucket&limit=100');
+    const records = (audit.records as { record: string }[]).map((entry) =>
+      parseCanonicalRecord(Buffer.from(entry.record, 'utf8')),
+    );
+    const summary = records.map((record) => [record.result, record.resource, record.classification]);
+    assert.deepEqual(summary.slice(0, 2), [
+      ['success', 'arn:aws:s3:::c-confidential', 'CONFIDENTIAL'],
+      ['success', 'arn:aws:s3:::c-confidential', 'CONFIDENTIAL'],
+    ]);
+    assert.ok(summary.some(([result, , classification]) => result === 'denied' && classification === null));
   });
 
   it('only tenant administrators explain decisions, and unknown principals are NoSuchEntity', async () => {

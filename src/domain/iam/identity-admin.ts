@@ -2,6 +2,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import type { ClassificationScheme } from '../classification/scheme.ts';
 import { newAccessKeyId, newSecretAccessKey, ROOT_TENANT_ID, sealAccessKey } from './bootstrap.ts';
+import type { BucketAdministration, LabelledBucket } from './bucket-administration.ts';
 import type { Caller } from './caller.ts';
 import type { CredentialResolver, SecretSealer } from './credentials.ts';
 import type { DecisionExplainer, DecisionExplanation, ExplainRequest } from './decision-explainer.ts';
@@ -94,6 +95,8 @@ export const ADMIN_ACTIONS = [
   'DetachGroupPolicy',
   'ListAttachedGroupPolicies',
   'ExplainDecision',
+  'ListBuckets',
+  'GetBucket',
 ] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
@@ -194,6 +197,8 @@ export interface IdentityAdministrationOptions {
   classification: ClassificationScheme | null;
   /** `sovra policy explain`; without it ExplainDecision is refused as unavailable. */
   explainer?: DecisionExplainer | null;
+  /** The tenant's buckets with their labels (read only); without it the bucket reads are refused. */
+  buckets?: BucketAdministration | null;
 }
 
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
@@ -218,6 +223,7 @@ export class IdentityAdministration {
   readonly #clock: Clock;
   readonly #classification: ClassificationScheme | null;
   readonly #explainer: DecisionExplainer | null;
+  readonly #buckets: BucketAdministration | null;
 
   constructor(options: IdentityAdministrationOptions) {
     this.#store = options.store;
@@ -227,6 +233,7 @@ export class IdentityAdministration {
     this.#clock = options.clock;
     this.#classification = options.classification;
     this.#explainer = options.explainer ?? null;
+    this.#buckets = options.buckets ?? null;
   }
 
   // ---- explanations ----------------------------------------------------------------------------
@@ -244,6 +251,19 @@ export class IdentityAdministration {
       );
     }
     return this.#explainer.explain(caller, request);
+  }
+
+  // ---- buckets (read only) ---------------------------------------------------------------------
+
+  /** The caller's tenant's buckets with their labels (BucketAdministration): administrators only. */
+  listBuckets(caller: Caller, page: PageRequest): Promise<Page<LabelledBucket>> {
+    if (this.#buckets === null) return Promise.reject(unavailable('ListBuckets', 'read buckets'));
+    return this.#buckets.listBuckets(caller, page);
+  }
+
+  getBucket(caller: Caller, name: string): Promise<LabelledBucket> {
+    if (this.#buckets === null) return Promise.reject(unavailable('GetBucket', 'read buckets'));
+    return this.#buckets.getBucket(caller, name);
   }
 
   // ---- tenants ---------------------------------------------------------------------------------
@@ -1042,6 +1062,11 @@ function denied(
     `${who} is not authorized to perform: ${adminPolicyAction(action)} on resource: ${resource} because ${reason}`,
     { action: adminPolicyAction(action), resource },
   );
+}
+
+/** A service this server was built without (explanations, bucket reads): refused like a denial. */
+function unavailable(action: AdminAction, what: string): IdentityError {
+  return identityError('AccessDenied', `this server does not ${what}`, { action: adminPolicyAction(action) });
 }
 
 /** IAM's LimitExceeded message: "Cannot exceed quota for AccessKeysPerUser: 2". */

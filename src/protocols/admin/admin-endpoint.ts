@@ -25,11 +25,20 @@ export interface AdminOutcome {
   tenantId: string | null;
   /** The ARN of the entity, e.g. arn:aws:iam::agency-b:user/alice. */
   resource: string | null;
+  /** The label of the data read (GetBucket: the bucket's, compact form); null otherwise. */
+  classification: string | null;
   errorCode: string | null;
 }
 
 export function newAdminOutcome(): AdminOutcome {
-  return { action: null, principalId: null, tenantId: null, resource: null, errorCode: null };
+  return {
+    action: null,
+    principalId: null,
+    tenantId: null,
+    resource: null,
+    classification: null,
+    errorCode: null,
+  };
 }
 
 export interface AdminEndpointLog {

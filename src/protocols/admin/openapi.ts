@@ -69,6 +69,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
       'policies',
       'identity-providers',
       'explain',
+      'buckets',
       'guardrails',
       'meta',
     ].map((name) => ({
@@ -424,6 +425,24 @@ const SCHEMAS: Record<string, unknown> = {
       },
     },
   }),
+  Bucket: object({
+    name: { type: 'string' },
+    arn: { type: 'string' },
+    tenant: { type: 'string' },
+    region: { type: 'string' },
+    createdAt: time,
+    classification: {
+      type: 'string',
+      description: 'The label’s classification level id, as a user’s clearance names one, e.g. CONFIDENTIAL',
+    },
+    compartments: { type: 'array', items: { type: 'string' } },
+    label: {
+      type: 'string',
+      description: 'The label as recorded, in the compact form LEVEL//COMPARTMENT/…; audit records carry it',
+    },
+    versioning: { type: 'string', enum: ['Unversioned', 'Enabled', 'Suspended'] },
+    objectLockEnabled: { type: 'boolean' },
+  }),
   TenantResponse: wrap('tenant', 'Tenant'),
   UserResponse: wrap('user', 'User'),
   RoleResponse: wrap('role', 'Role'),
@@ -434,6 +453,8 @@ const SCHEMAS: Record<string, unknown> = {
   TenantList: listOf('tenants', 'Tenant'),
   UserList: listOf('users', 'User'),
   RoleList: listOf('roles', 'Role'),
+  BucketList: listOf('buckets', 'Bucket'),
+  BucketResponse: wrap('bucket', 'Bucket'),
   GroupList: pagedWhenListed('groups', 'Group'),
   GroupWithMembers: {
     allOf: [

@@ -1,3 +1,4 @@
+import type { LabelledBucket } from '../../domain/iam/bucket-administration.ts';
 import type { Caller } from '../../domain/iam/caller.ts';
 import { providerArn, type IdentityProviderRecord } from '../../domain/iam/federation.ts';
 import type { FederationAdminAction, FederationAdministration } from '../../domain/iam/federation-admin.ts';
@@ -24,6 +25,7 @@ import type {
   Tenant,
 } from '../../domain/iam/types.ts';
 import type { DecisionExplanation } from '../../domain/iam/decision-explainer.ts';
+import { s3ResourceArn } from '../../domain/iam/policy/index.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { AdminProtocolError } from './errors.ts';
 import { pageRequestOf, type RequestFields } from './request-fields.ts';
@@ -38,9 +40,10 @@ export interface AdminCall {
   nowMs: number;
   /**
    * Filled before the domain is called, so that refusals are recorded too: the tenant whose
-   * entities the request reads or changes and the ARN of the entity.
+   * entities the request reads or changes and the ARN of the entity; the label of the data it
+   * reads (GetBucket) once known.
    */
-  target: { tenantId: string | null; resource: string | null };
+  target: { tenantId: string | null; resource: string | null; classification: string | null };
 }
 
 /**
@@ -295,6 +298,18 @@ export async function performAdminAction(
       at(tenantArn(tenant));
       return { explanation: explanationView(await admin.explainDecision(caller, request)) };
     }
+
+    // ---- buckets (read only)
+    case 'ListBuckets':
+      at(s3ResourceArn(null, null));
+      return listView('buckets', await admin.listBuckets(caller, page()), bucketView);
+    case 'GetBucket': {
+      at(s3ResourceArn(param('bucketName'), null));
+      const bucket = await admin.getBucket(caller, param('bucketName'));
+      // The record of a bucket read carries its label, as the S3 records of its data do.
+      call.target.classification = bucket.label;
+      return { bucket: bucketView(bucket) };
+    }
     default:
       return assertNever(action, 'admin action');
   }
@@ -426,6 +441,22 @@ function policyView(policy: ManagedPolicyRecord, withDocument: boolean, attachme
     updatedAt: policy.updatedAt.toISOString(),
     ...(attachmentCount === undefined ? {} : { attachmentCount }),
     ...(withDocument ? { document: documentView(policy.document) } : {}),
+  };
+}
+
+/** The label as users' clearances are shown: a level id and compartment ids of the same scheme. */
+function bucketView({ bucket, label, level, compartments }: LabelledBucket) {
+  return {
+    name: bucket.name,
+    arn: s3ResourceArn(bucket.name, null),
+    tenant: bucket.tenantId,
+    region: bucket.region,
+    createdAt: bucket.createdAt.toISOString(),
+    classification: level,
+    compartments,
+    label,
+    versioning: bucket.versioning,
+    objectLockEnabled: bucket.objectLockEnabled,
   };
 }
 

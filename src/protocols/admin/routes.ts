@@ -398,6 +398,28 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     200,
     'Explanation',
   ),
+
+  // Read only: buckets are made and changed through S3; here a tenant's administrators see their
+  // labels beside the principals' clearances (docs/reference/classification.md).
+  route(
+    'GET',
+    '/buckets',
+    'ListBuckets',
+    'List the tenant’s buckets with their labels (tenant administrators)',
+    null,
+    200,
+    'BucketList',
+    { paged: true },
+  ),
+  route(
+    'GET',
+    '/buckets/{bucketName}',
+    'GetBucket',
+    'Read a bucket of the tenant with its label (tenant administrators)',
+    null,
+    200,
+    'BucketResponse',
+  ),
 ];
 
 /**

@@ -5,7 +5,7 @@ import { principalArnOf } from '../../domain/kms/key-policy.ts';
 import type { IdentitySources } from '../../domain/iam/sts-sessions.ts';
 import type { IssuedSession, SecurityTokenService } from '../../domain/iam/sts.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { AdminOutcome } from '../admin/admin-endpoint.ts';
+import { newAdminOutcome, type AdminOutcome } from '../admin/admin-endpoint.ts';
 import { readBoundedBody } from '../bounded-body.ts';
 import { SignedRequestAuthenticator } from '../sigv4/signed-request.ts';
 import { StsProtocolError, stsWireError } from './errors.ts';
@@ -33,9 +33,7 @@ export function isStsRequest(req: IncomingMessage): boolean {
 }
 
 /** What a request did, for the audit log (recorded like an admin request) and the access log. */
-export function newStsOutcome(): AdminOutcome {
-  return { action: null, principalId: null, tenantId: null, resource: null, errorCode: null };
-}
+export const newStsOutcome: () => AdminOutcome = newAdminOutcome;
 
 export interface StsEndpointOptions {
   sts: SecurityTokenService;
