@@ -14,6 +14,7 @@ import type { AuditOutcome } from '../protocols/audit/audit-endpoint.ts';
 import type { KmsOutcome } from '../protocols/kms/kms-endpoint.ts';
 import type { OperatorOutcome } from '../protocols/operator/operator-endpoint.ts';
 import type { S3Outcome } from '../protocols/s3/s3-endpoint.ts';
+import type { PlacementDecision, PlacementDecisionLog } from '../domain/residency/placement.ts';
 
 /** Wire error codes that mean "who you are, or what you may do, was refused". */
 const DENIAL_CODES = new Set([
@@ -347,6 +348,37 @@ function keyUseRecord(decision: KeyUseDecisionRecord): AuditRecord {
     approvalId: j.approvalReference,
     requestId: j.requestId,
     details: { keyVersion: decision.keyVersion, service: j.service },
+  };
+}
+
+/** Bucket placements (residency decisions, domain/residency/placement.ts) as `residency-decision` records. */
+export function auditedPlacements(audit: AuditLog): PlacementDecisionLog {
+  return { record: (decision) => audit.record(placementRecord(decision)) };
+}
+
+function placementRecord(decision: PlacementDecision): AuditRecord {
+  return {
+    kind: 'residency-decision',
+    timeMs: decision.timeMs,
+    tenantId: decision.tenantId,
+    principalId: decision.principalId,
+    principalTenantId: null,
+    action: 'sovra:PlaceBucket',
+    resource: `arn:aws:s3:::${decision.bucket}`,
+    classification: decision.classification,
+    sourceIp: decision.sourceIp,
+    sourceJurisdiction: decision.sourceJurisdiction,
+    result: decision.allowed ? 'success' : 'denied',
+    status: null,
+    errorCode: decision.allowed ? null : 'InvalidLocationConstraint',
+    justification: null,
+    approvalId: null,
+    requestId: decision.requestId,
+    details: {
+      requestedRegion: decision.requestedRegion,
+      region: decision.region,
+      jurisdiction: decision.jurisdiction,
+    },
   };
 }
 

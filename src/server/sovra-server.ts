@@ -13,6 +13,7 @@ import {
   adminRequestRecord,
   auditRequestRecord,
   auditedKeyUseDecisions,
+  auditedPlacements,
   guardrailsRequestRecord,
   witnessVerifiers,
   holdResponseForAudit,
@@ -379,6 +380,7 @@ export async function startServer(
     domains: config.domains,
     scheme: requestAuthorizer.scheme,
     jurisdictions,
+    ...(audit === null ? {} : { placements: auditedPlacements(audit) }),
   });
   const gc = new GarbageCollector({ metadata, blobs, clock, log });
   gc.start(config.gcIntervalMs);

@@ -191,6 +191,36 @@ function defineAuditSuite(backend: MetadataBackend): void {
         assert.ok(recorded.has(requestId), `record of ${requestId} survived`);
     });
 
+    it('every bucket placement is a residency decision in the tenant’s view: pinned to the served region and jurisdiction, or refused', async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'placed-here' }));
+      await assert.rejects(
+        s3.send(
+          new CreateBucketCommand({
+            Bucket: 'placed-abroad',
+            CreateBucketConfiguration: { LocationConstraint: 'us-west-2' },
+          }),
+        ),
+        (error: Error) => error.name === 'InvalidLocationConstraint',
+      );
+      const page = await audit.records({ limit: '1000', action: 'sovra:PlaceBucket' });
+      const decisions = page.records.map((r) => parseCanonicalRecord(Buffer.from(r.record!, 'utf8')));
+      const placed = decisions.find((d) => d.resource === 'arn:aws:s3:::placed-here');
+      const refused = decisions.find((d) => d.resource === 'arn:aws:s3:::placed-abroad');
+      assert.equal(placed?.kind, 'residency-decision');
+      assert.equal(placed.result, 'success');
+      // The test servers name no home jurisdiction (--home-jurisdiction): it is 'unknown'.
+      assert.deepEqual(placed.details, {
+        jurisdiction: 'unknown',
+        region: TEST_REGION,
+        requestedRegion: null,
+      });
+      assert.equal(placed.classification, null);
+      assert.equal(refused?.kind, 'residency-decision');
+      assert.equal(refused.result, 'denied');
+      assert.equal(refused.errorCode, 'InvalidLocationConstraint');
+      assert.equal(refused.details.requestedRegion, 'us-west-2');
+    });
+
     it('sovra audit verify checks the whole log, from the database and from the served tiles', async () => {
       const head = await audit.records({ limit: '1000' });
       await checkpointCovering(audit, head.records.at(-1)!.leafIndex + 1);

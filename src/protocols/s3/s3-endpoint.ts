@@ -12,7 +12,8 @@ import type { ObjectLock } from '../../domain/storage/object-lock.ts';
 import type { ChecksumClaim, ObjectStore } from '../../domain/storage/object-store.ts';
 import type { Tagging } from '../../domain/storage/tagging.ts';
 import type { BucketRecord } from '../../domain/storage/types.ts';
-import type { JurisdictionMap } from '../../domain/residency/jurisdiction.ts';
+import { UNKNOWN_JURISDICTION, type JurisdictionMap } from '../../domain/residency/jurisdiction.ts';
+import type { PlacementDecisionLog } from '../../domain/residency/placement.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { assertNever, isSovraError } from '../../platform/errors.ts';
 import { LIMITS } from '../../platform/limits.ts';
@@ -69,6 +70,8 @@ export interface S3EndpointOptions {
   scheme?: ClassificationScheme;
   /** Requesters' network jurisdictions, for key-use justifications; without one every requester's is 'unknown'. */
   jurisdictions?: JurisdictionMap;
+  /** Where bucket placement (residency) decisions are recorded; none: not recorded (audit log off). */
+  placements?: PlacementDecisionLog;
 }
 
 /** What handlers may use: the endpoint's services (extend here as features land). */
@@ -351,7 +354,12 @@ export class S3Endpoint {
           bucket: { name: x.route.bucket!, tenantId: x.caller.tenantId, classification },
           key: null,
         });
-        return buckets.createBucket(x, objects, classification);
+        return buckets.createBucket(x, objects, classification, {
+          region: this.#o.region,
+          jurisdiction: this.#o.jurisdictions?.homeJurisdiction ?? UNKNOWN_JURISDICTION,
+          clock: this.#o.clock,
+          log: this.#o.placements ?? null,
+        });
       }
       case 'HeadBucket': {
         const bucket = await this.#bucketFor(x);

@@ -1,5 +1,8 @@
+import type { PlacementDecisionLog } from '../../../domain/residency/placement.ts';
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { BucketRecord } from '../../../domain/storage/types.ts';
+import type { Clock } from '../../../platform/clock.ts';
+import { isSovraError } from '../../../platform/errors.ts';
 import { LIMITS } from '../../../platform/limits.ts';
 import { s3Error } from '../errors.ts';
 import { readBodyText, sendEmpty, sendXml, type S3Exchange } from '../exchange.ts';
@@ -38,6 +41,7 @@ export async function createBucket(
   x: S3Exchange,
   objects: ObjectStore,
   classification: string | null,
+  placement: { region: string; jurisdiction: string; clock: Clock; log: PlacementDecisionLog | null },
 ): Promise<void> {
   const text = await readBodyText(x.body, LIMITS.xmlBodyMaxBytes);
   let region: string | null = null;
@@ -55,10 +59,33 @@ export async function createBucket(
   // With x-amz-bucket-object-lock-enabled the bucket starts with Object Lock and versioning on.
   const objectLockEnabled =
     header(x.req.headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
-  const bucket = await objects.createBucket(x.caller, x.route.bucket!, region, {
-    objectLockEnabled,
-    classification,
-  });
+  // The placement is a residency decision: recorded whether allowed or refused, before answering.
+  const decide = (allowed: boolean) =>
+    placement.log?.record({
+      tenantId: x.caller.tenantId,
+      principalId: x.caller.principalId,
+      bucket: x.route.bucket!,
+      requestedRegion: region === '' ? null : region,
+      region: placement.region,
+      jurisdiction: placement.jurisdiction,
+      allowed,
+      classification,
+      requestId: x.requestId,
+      sourceIp: x.caller.sourceIp === '' ? null : x.caller.sourceIp,
+      sourceJurisdiction: x.keyUse.jurisdiction,
+      timeMs: placement.clock.nowMs(),
+    });
+  let bucket;
+  try {
+    bucket = await objects.createBucket(x.caller, x.route.bucket!, region, {
+      objectLockEnabled,
+      classification,
+    });
+  } catch (error) {
+    if (isSovraError(error) && error.code === 'InvalidLocation') await decide(false);
+    throw error;
+  }
+  await decide(true);
   sendEmpty(x.res, 200, { location: `/${bucket.name}` });
 }
 
