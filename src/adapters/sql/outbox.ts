@@ -6,6 +6,7 @@ import {
   type SqlExecutor,
   type SqlRow,
 } from './driver.ts';
+import { lockNumberOf } from './locks.ts';
 import { integer, text } from './rows.ts';
 
 /**
@@ -87,11 +88,15 @@ export async function claimOutboxEvents(
   limit: number,
 ): Promise<OutboxEvent[]> {
   const sql = statementsFor(db.placeholderStyle);
-  const lockClause = db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   return db.transaction(async (session) => {
-    const queue = (await session.query(sql.selectQueue + lockClause, [destinationId, limit])).map(
-      decodeOutboxEvent,
-    );
+    // Claims of one destination run one at a time (a transaction-scoped advisory lock on
+    // PostgreSQL; BEGIN IMMEDIATE on SQLite), so the winner always leases a contiguous run from
+    // the head. With SKIP LOCKED instead, a concurrent claimant's short-lived row locks made the
+    // winner skip rows and lease events out of order.
+    if (db.transactionLockSql !== null) {
+      await session.query(db.transactionLockSql, [lockNumberOf(`event-outbox:${destinationId}`)]);
+    }
+    const queue = (await session.query(sql.selectQueue, [destinationId, limit])).map(decodeOutboxEvent);
     const first = queue[0];
     if (first === undefined || first.nextAttemptAtMs > nowMs) return [];
     const [oldest] = await session.query(sql.selectOldestSeq, [destinationId]);
