@@ -15,6 +15,7 @@ import type { KmsOutcome } from '../protocols/kms/kms-endpoint.ts';
 import type { OperatorOutcome } from '../protocols/operator/operator-endpoint.ts';
 import type { S3Outcome } from '../protocols/s3/s3-endpoint.ts';
 import type { PlacementDecision, PlacementDecisionLog } from '../domain/residency/placement.ts';
+import type { AccessDenial } from '../domain/iam/authorizer.ts';
 
 /** Wire error codes that mean "who you are, or what you may do, was refused". */
 const DENIAL_CODES = new Set([
@@ -126,7 +127,12 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
     principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
     classification: accessed || own ? outcome.classification : null,
   };
-  if (outcome.denial === null) return record;
+  return withDenial(record, outcome.denial);
+}
+
+/** A request refused by authorization is an 'authorization-denied' record naming who refused. */
+function withDenial(record: AuditRecord, denial: AccessDenial | null): AuditRecord {
+  if (denial === null) return record;
   // Which layer refused and which statements or guardrails did: the "why" of a denial.
   return {
     ...record,
@@ -134,8 +140,8 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
     result: 'denied',
     details: {
       ...record.details,
-      deniedBy: outcome.denial.source,
-      denyingPolicies: outcome.denial.policies.join(' ').slice(0, 512),
+      deniedBy: denial.source,
+      denyingPolicies: denial.policies.join(' ').slice(0, 512),
     },
   };
 }
@@ -161,17 +167,7 @@ export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: Req
     ),
     principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
   };
-  if (outcome.denial === null) return record;
-  return {
-    ...record,
-    kind: 'authorization-denied',
-    result: 'denied',
-    details: {
-      ...record.details,
-      deniedBy: outcome.denial.source,
-      denyingPolicies: outcome.denial.policies.join(' ').slice(0, 512),
-    },
-  };
+  return withDenial(record, outcome.denial);
 }
 
 /**

@@ -1,13 +1,12 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { SecretSealer } from '../../domain/iam/credentials.ts';
+import { openEnvelope, sealEnvelope } from '../../domain/kms/aes-gcm-envelope.ts';
 import { SovraError } from '../../platform/errors.ts';
 
 const SEALED_FORMAT = 1;
 const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** Where the local sealer keeps its key: `<data-dir>/keys/local-seal.key`. */
 export function localSealKeyPath(dataDir: string): string {
@@ -63,30 +62,16 @@ export class LocalKeySealer implements SecretSealer {
   requireAvailable(): void {}
 
   seal(plaintext: Buffer, context: string): Buffer {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
-    cipher.setAAD(Buffer.from(context, 'utf8'));
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.from([SEALED_FORMAT]), iv, body, cipher.getAuthTag()]);
+    return sealEnvelope(this.#key, SEALED_FORMAT, plaintext, Buffer.from(context, 'utf8'));
   }
 
   unseal(sealed: Uint8Array, context: string): Buffer {
-    const bytes = Buffer.from(sealed);
-    if (bytes.length < 1 + IV_BYTES + TAG_BYTES || bytes[0] !== SEALED_FORMAT) {
+    const opened = openEnvelope(this.#key, SEALED_FORMAT, sealed, Buffer.from(context, 'utf8'));
+    if (opened === 'format')
       throw new SovraError('SealedValueCorrupted', 'sealed value is not in a known format');
-    }
-    const iv = bytes.subarray(1, 1 + IV_BYTES);
-    const tag = bytes.subarray(bytes.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, iv);
-    decipher.setAAD(Buffer.from(context, 'utf8'));
-    decipher.setAuthTag(tag);
-    try {
-      return Buffer.concat([
-        decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-    } catch {
+    if (opened === 'authentication') {
       throw new SovraError('SealedValueCorrupted', 'sealed value failed authentication');
     }
+    return opened;
   }
 }

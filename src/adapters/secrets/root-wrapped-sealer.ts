@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { SecretSealer } from '../../domain/iam/credentials.ts';
+import { openEnvelope, sealEnvelope } from '../../domain/kms/aes-gcm-envelope.ts';
 import { kmsError } from '../../domain/kms/errors.ts';
 import { SEALED_MESSAGE } from '../../domain/kms/seal.ts';
 import { SovraError } from '../../platform/errors.ts';
@@ -8,8 +8,6 @@ import { SovraError } from '../../platform/errors.ts';
 const SEALED_FORMAT = 2;
 const LEGACY_FORMAT = 1;
 const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 /** Authenticated with the context: the format (no downgrade to another layout) and the purpose. */
 const AAD_LABEL = 'sovra-sealed-secret/v2\n';
 
@@ -65,32 +63,19 @@ export class RootWrappedSealer implements SecretSealer {
   }
 
   seal(plaintext: Buffer, context: string): Buffer {
-    const key = this.#loaded();
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(aadOf(context));
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.from([SEALED_FORMAT]), iv, body, cipher.getAuthTag()]);
+    return sealEnvelope(this.#loaded(), SEALED_FORMAT, plaintext, aadOf(context));
   }
 
   unseal(sealed: Uint8Array, context: string): Buffer {
     const key = this.#loaded();
-    const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
-    if (bytes[0] === LEGACY_FORMAT && this.#legacy !== null) return this.#legacy.unseal(bytes, context);
-    if (bytes.length < 1 + IV_BYTES + TAG_BYTES || bytes[0] !== SEALED_FORMAT) {
+    if (sealed[0] === LEGACY_FORMAT && this.#legacy !== null) return this.#legacy.unseal(sealed, context);
+    const opened = openEnvelope(key, SEALED_FORMAT, sealed, aadOf(context));
+    if (opened === 'format')
       throw new SovraError('SealedValueCorrupted', 'sealed value is not in a known format');
-    }
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(1, 1 + IV_BYTES));
-    decipher.setAAD(aadOf(context));
-    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    try {
-      return Buffer.concat([
-        decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-    } catch {
+    if (opened === 'authentication') {
       throw new SovraError('SealedValueCorrupted', 'sealed value failed authentication');
     }
+    return opened;
   }
 
   /**

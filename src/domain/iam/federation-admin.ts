@@ -17,6 +17,7 @@ import { checkEntityName } from './identity-input.ts';
 import { authorize, buildRequestContext } from './policy/index.ts';
 import type { IdentityReads } from './ports.ts';
 import type { FederationStore, IdentitySources } from './sts-sessions.ts';
+import { requestPrincipalOf } from './identity-policies.ts';
 
 /**
  * The administrative actions of federation, named after AWS IAM's where it has one
@@ -136,13 +137,7 @@ export class FederationAdministration {
     }
     const decision = authorize(
       buildRequestContext({
-        principal: {
-          kind: 'iam',
-          arn: attributes.arn,
-          tenantId: attributes.tenantId,
-          tags: attributes.tags,
-          userId: attributes.principalId,
-        },
+        principal: requestPrincipalOf(attributes),
         action: `sovra:${action}`,
         resource,
         resourceTenantId: caller.tenantId,

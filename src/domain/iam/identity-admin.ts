@@ -20,7 +20,7 @@ import {
   mergeTags,
   withoutTag,
 } from './identity-input.ts';
-import type { CachedIdentitySource } from './identity-policies.ts';
+import { requestPrincipalOf, type CachedIdentitySource } from './identity-policies.ts';
 import {
   ACCESS_KEYS_PER_PRINCIPAL,
   GROUPS_PER_TENANT,
@@ -775,13 +775,7 @@ export class IdentityAdministration {
       throw denied(caller, action, resource, 'no identity-based policy allows the action');
     }
     const request = buildRequestContext({
-      principal: {
-        kind: 'iam',
-        arn: attributes.arn,
-        tenantId: attributes.tenantId,
-        tags: attributes.tags,
-        userId: attributes.principalId,
-      },
+      principal: requestPrincipalOf(attributes),
       action: adminPolicyAction(action),
       resource,
       resourceTenantId: caller.tenantId,

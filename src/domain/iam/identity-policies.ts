@@ -10,6 +10,7 @@ import {
   parsePolicy,
   type CompiledPolicy,
   type LabeledPolicy,
+  type RequestPrincipal,
 } from './policy/index.ts';
 import type { IdentityReads } from './ports.ts';
 import type { ManagedPolicyRecord, PrincipalKind } from './types.ts';
@@ -37,6 +38,17 @@ export interface PrincipalAttributes {
   tags: Readonly<Record<string, string>>;
   clearance: string | null;
   compartments: readonly string[];
+}
+
+/** The policy language's view of a known IAM principal: its ARN, tenant, unique id and tags. */
+export function requestPrincipalOf(attributes: PrincipalAttributes): RequestPrincipal {
+  return {
+    kind: 'iam',
+    arn: attributes.arn,
+    tenantId: attributes.tenantId,
+    tags: attributes.tags,
+    userId: attributes.principalId,
+  };
 }
 
 export interface PrincipalAttributeSource {

@@ -41,7 +41,11 @@ import {
 } from './authorizer.ts';
 import { BucketPolicyCache, type BucketPolicyEntry, type BucketPolicyStore } from './bucket-policy.ts';
 import type { Caller } from './caller.ts';
-import type { PrincipalAttributes, PrincipalAttributeSource } from './identity-policies.ts';
+import {
+  requestPrincipalOf,
+  type PrincipalAttributes,
+  type PrincipalAttributeSource,
+} from './identity-policies.ts';
 import {
   authorize as evaluatePolicies,
   buildRequestContext,
@@ -671,13 +675,7 @@ export class RequestAuthorizer implements Authorizer {
       if (attributed === undefined) {
         attributed = {
           arn: attributes.arn,
-          principal: {
-            kind: 'iam',
-            arn: attributes.arn,
-            tenantId: attributes.tenantId,
-            userId: attributes.principalId,
-            tags: attributes.tags,
-          },
+          principal: requestPrincipalOf(attributes),
         };
         this.#attributedPrincipals.set(attributes, attributed);
       }

@@ -33,6 +33,7 @@ import {
 } from './sts-sessions.ts';
 import { parseTrustPolicy } from './trust-policy.ts';
 import type { PrincipalRecord } from './types.ts';
+import { requestPrincipalOf } from './identity-policies.ts';
 
 /**
  * Codes of AWS STS (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html and each
@@ -166,13 +167,7 @@ export class SecurityTokenService {
     const attributes = await this.#o.sources.attributesOf(caller.principalId);
     if (attributes === null) throw notAuthorized('sts:AssumeRole', role, 'the caller is unknown');
     const context = buildRequestContext({
-      principal: {
-        kind: 'iam',
-        arn: attributes.arn,
-        tenantId: attributes.tenantId,
-        tags: attributes.tags,
-        userId: attributes.principalId,
-      },
+      principal: requestPrincipalOf(attributes),
       action: 'sts:AssumeRole',
       resource: roleArn(tenantId, roleName),
       resourceTenantId: tenantId,

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { openEnvelope, sealEnvelope } from './aes-gcm-envelope.ts';
 import { kmsError } from './errors.ts';
 
 /**
@@ -21,8 +21,6 @@ export interface RootOfTrust {
 
 /** Format byte of software-root wrapped values: u8 format ‖ 12-byte IV ‖ ciphertext ‖ 16-byte tag. */
 const WRAP_FORMAT_AES_GCM = 1;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /**
  * AES-256-GCM wrapping under a 256-bit key held in memory: the unsealed state of the software
@@ -41,31 +39,17 @@ export class RootKeyWrapper {
   }
 
   wrap(plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const key = this.#loaded();
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(aad);
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.from([WRAP_FORMAT_AES_GCM]), iv, body, cipher.getAuthTag()]);
+    return sealEnvelope(this.#loaded(), WRAP_FORMAT_AES_GCM, plaintext, aad);
   }
 
   unwrap(wrapped: Uint8Array, aad: Uint8Array): Buffer {
-    const key = this.#loaded();
-    const bytes = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-    if (bytes.length < 1 + IV_BYTES + TAG_BYTES || bytes[0] !== WRAP_FORMAT_AES_GCM) {
+    const opened = openEnvelope(this.#loaded(), WRAP_FORMAT_AES_GCM, wrapped, aad);
+    if (opened === 'format')
       throw kmsError('InvalidCiphertext', 'wrapped key material is not in a known format');
-    }
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(1, 1 + IV_BYTES));
-    decipher.setAAD(aad);
-    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    try {
-      return Buffer.concat([
-        decipher.update(bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-    } catch {
+    if (opened === 'authentication') {
       throw kmsError('InvalidCiphertext', 'wrapped key material failed authentication');
     }
+    return opened;
   }
 
   /** Zeroes the key (Node cannot guarantee no other copy exists, but this one is gone). */

@@ -85,7 +85,7 @@ export class AdminEndpoint {
     try {
       if (path === OPENAPI_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
         this.#openApi ??= JSON.stringify(adminOpenApiDocument());
-        send(res, 200, this.#openApi);
+        sendAdminJson(res, 200, this.#openApi);
         return outcome;
       }
       const { route, params } = matchAdminRoute(req.method ?? 'GET', path);
@@ -118,39 +118,14 @@ export class AdminEndpoint {
         nowMs: this.#o.clock.nowMs(),
         target: outcome,
       });
-      if (route.response === null) send(res, 204, null);
-      else send(res, route.status, JSON.stringify(answer));
+      if (route.response === null) sendAdminJson(res, 204, null);
+      else sendAdminJson(res, route.status, JSON.stringify(answer));
     } catch (error) {
-      this.#fail(req, res, outcome, error, requestId);
+      sendAdminError(req, res, outcome, error, requestId, this.#o.log);
     } finally {
       this.#logRequest(req, res, outcome, requestId, path, started);
     }
     return outcome;
-  }
-
-  #fail(
-    req: IncomingMessage,
-    res: ServerResponse,
-    outcome: AdminOutcome,
-    error: unknown,
-    requestId: string,
-  ): void {
-    const wire = adminWireError(error);
-    outcome.errorCode = wire.code;
-    if (wire.status === 500) this.#o.log.error({ err: error, requestId }, 'admin request failed');
-    const headers: Record<string, string> = error instanceof AdminProtocolError ? { ...error.headers } : {};
-    if (error instanceof AdminProtocolError && error.code === 'RequestTooLarge') {
-      // The rest of an oversized body is not read: close the connection once the answer is out.
-      headers.connection = 'close';
-      res.once('finish', () => req.destroy());
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const message =
-      wire.status === 500 ? `internal error; see the server log for request ${requestId}` : wire.message;
-    send(res, wire.status, JSON.stringify({ code: wire.code, message, requestId }), headers);
   }
 
   #logRequest(
@@ -189,7 +164,38 @@ function isLoopback(address: string | undefined): boolean {
   return v4.startsWith('127.') || address === '::1';
 }
 
-function send(
+/**
+ * An admin API error answer (one for every endpoint under /_sovra/admin/): the wire code from the
+ * error table, the request id, and no internal detail for a 500, which is logged instead.
+ */
+export function sendAdminError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  outcome: { errorCode: string | null },
+  error: unknown,
+  requestId: string,
+  log: { error(fields: Record<string, unknown>, message: string): void },
+): void {
+  const wire = adminWireError(error);
+  outcome.errorCode = wire.code;
+  if (wire.status === 500) log.error({ err: error, requestId }, 'admin request failed');
+  const headers: Record<string, string> = error instanceof AdminProtocolError ? { ...error.headers } : {};
+  if (error instanceof AdminProtocolError && error.code === 'RequestTooLarge') {
+    // The rest of an oversized body is not read: close the connection once the answer is out.
+    headers.connection = 'close';
+    res.once('finish', () => req.destroy());
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message =
+    wire.status === 500 ? `internal error; see the server log for request ${requestId}` : wire.message;
+  sendAdminJson(res, wire.status, JSON.stringify({ code: wire.code, message, requestId }), headers);
+}
+
+/** An admin API answer: JSON (or no body), never cached. */
+export function sendAdminJson(
   res: ServerResponse,
   status: number,
   body: string | null,

@@ -11,8 +11,8 @@ import type { Clock } from '../../platform/clock.ts';
 import { assertNever } from '../../platform/errors.ts';
 import { readBoundedBody } from '../bounded-body.ts';
 import { SignedRequestAuthenticator, SOVRA_SIGNING_SERVICE } from '../sigv4/signed-request.ts';
-import { newAdminOutcome, type AdminOutcome } from './admin-endpoint.ts';
-import { AdminProtocolError, adminWireError } from './errors.ts';
+import { newAdminOutcome, sendAdminError, sendAdminJson, type AdminOutcome } from './admin-endpoint.ts';
+import { AdminProtocolError } from './errors.ts';
 import { RequestFields } from './request-fields.ts';
 import { matchGuardrailRoute } from './routes.ts';
 
@@ -100,24 +100,9 @@ export class GuardrailsAdminEndpoint {
       }
       outcome.guardrailsSha256 = described.sha256;
       outcome.guardrailsVersion = described.version;
-      send(res, route.status, JSON.stringify({ guardrails: guardrailsView(described) }));
+      sendAdminJson(res, route.status, JSON.stringify({ guardrails: guardrailsView(described) }));
     } catch (error) {
-      const wire = adminWireError(error);
-      outcome.errorCode = wire.code;
-      if (wire.status === 500) this.#o.log.error({ err: error, requestId }, 'admin request failed');
-      if (error instanceof AdminProtocolError && error.code === 'RequestTooLarge') {
-        // The rest of an oversized body is not read: close the connection once the answer is out.
-        res.setHeader('connection', 'close');
-        res.once('finish', () => req.destroy());
-      }
-      if (res.headersSent) {
-        res.destroy();
-      } else {
-        const headers = error instanceof AdminProtocolError ? { ...error.headers } : {};
-        const message =
-          wire.status === 500 ? `internal error; see the server log for request ${requestId}` : wire.message;
-        send(res, wire.status, JSON.stringify({ code: wire.code, message, requestId }), headers);
-      }
+      sendAdminError(req, res, outcome, error, requestId, this.#o.log);
     }
     return outcome;
   }
@@ -155,14 +140,4 @@ function guardrailsView(described: GuardrailSetDescription) {
     policyIds: described.policyIds,
     refusedStoredSet: described.refusedStoredSet,
   };
-}
-
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
-  res.end(body);
 }

@@ -511,20 +511,10 @@ export function isGuardrailsAdminPath(path: string): boolean {
 
 /** The guardrails route of a request path: MethodNotAllowed (with the allowed methods) for other methods. */
 export function matchGuardrailRoute(method: string, path: string): MatchedRoute<GuardrailAdminAction> {
-  const segments = splitPath(path);
-  const allowed: HttpMethod[] = [];
-  for (const candidate of GUARDRAIL_ROUTES) {
-    const params = matchPath(candidate.path, segments);
-    if (params === null) continue;
-    if (candidate.method === method) return { route: candidate, params };
-    allowed.push(candidate.method);
-  }
-  if (allowed.length > 0) {
-    throw new AdminProtocolError('MethodNotAllowed', `${path} accepts ${allowed.join(', ')}`, {
-      allow: allowed.join(', '),
-    });
-  }
-  throw new AdminProtocolError('NotFound', `no admin API operation at ${path.slice(0, 256)}`);
+  const matched = matchRoute(GUARDRAIL_ROUTES, method, path);
+  if (matched === null)
+    throw new AdminProtocolError('NotFound', `no admin API operation at ${path.slice(0, 256)}`);
+  return matched;
 }
 
 /** The federation route of a request path, or null when the path is not a federation path. */
@@ -532,20 +522,7 @@ export function matchFederationRoute(
   method: string,
   path: string,
 ): MatchedRoute<FederationAdminAction> | null {
-  const segments = splitPath(path);
-  const allowed: HttpMethod[] = [];
-  for (const candidate of FEDERATION_ROUTES) {
-    const params = matchPath(candidate.path, segments);
-    if (params === null) continue;
-    if (candidate.method === method) return { route: candidate, params };
-    allowed.push(candidate.method);
-  }
-  if (allowed.length > 0) {
-    throw new AdminProtocolError('MethodNotAllowed', `${path} accepts ${allowed.join(', ')}`, {
-      allow: allowed.join(', '),
-    });
-  }
-  return null;
+  return matchRoute(FEDERATION_ROUTES, method, path);
 }
 
 /** Whether a path under ADMIN_PATH_PREFIX belongs to the federation endpoint (before any parsing). */
@@ -571,9 +548,28 @@ export interface MatchedRoute<Action extends string = AdminAction> {
  * matches, MethodNotAllowed (with the allowed methods) when the path exists for other methods.
  */
 export function matchAdminRoute(method: string, path: string): MatchedRoute {
+  const matched = matchRoute(ADMIN_ROUTES, method, path);
+  if (matched === null) {
+    throw new AdminProtocolError(
+      'NotFound',
+      `no admin API operation at ${path.slice(0, 256)}; see ${OPENAPI_PATH}`,
+    );
+  }
+  return matched;
+}
+
+/**
+ * The route of `routes` for a request path, null when no path matches; MethodNotAllowed (with
+ * the allowed methods) when the path exists for other methods.
+ */
+function matchRoute<Action extends string>(
+  routes: readonly AdminRoute<Action>[],
+  method: string,
+  path: string,
+): MatchedRoute<Action> | null {
   const segments = splitPath(path);
   const allowed: HttpMethod[] = [];
-  for (const candidate of ADMIN_ROUTES) {
+  for (const candidate of routes) {
     const params = matchPath(candidate.path, segments);
     if (params === null) continue;
     if (candidate.method === method) return { route: candidate, params };
@@ -584,10 +580,7 @@ export function matchAdminRoute(method: string, path: string): MatchedRoute {
       allow: allowed.join(', '),
     });
   }
-  throw new AdminProtocolError(
-    'NotFound',
-    `no admin API operation at ${path.slice(0, 256)}; see ${OPENAPI_PATH}`,
-  );
+  return null;
 }
 
 function splitPath(path: string): string[] {

@@ -2,8 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CredentialResolver } from '../../domain/iam/credentials.ts';
 import type { FederationAdministration } from '../../domain/iam/federation-admin.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { ADMIN_REQUEST_BODY_MAX_BYTES, type AdminOutcome } from '../admin/admin-endpoint.ts';
-import { AdminProtocolError, adminWireError } from '../admin/errors.ts';
+import {
+  ADMIN_REQUEST_BODY_MAX_BYTES,
+  sendAdminError,
+  sendAdminJson,
+  type AdminOutcome,
+} from '../admin/admin-endpoint.ts';
+import { AdminProtocolError } from '../admin/errors.ts';
 import { performFederationAction } from '../admin/operations.ts';
 import { matchFederationRoute } from '../admin/routes.ts';
 import { readBoundedBody } from '../bounded-body.ts';
@@ -64,20 +69,10 @@ export class FederationAdminEndpoint {
         body: jsonObject(body),
         target: outcome,
       });
-      if (route.response === null) send(res, 204, null);
-      else send(res, route.status, JSON.stringify(answer));
+      if (route.response === null) sendAdminJson(res, 204, null);
+      else sendAdminJson(res, route.status, JSON.stringify(answer));
     } catch (error) {
-      const wire = adminWireError(error);
-      outcome.errorCode = wire.code;
-      if (wire.status === 500) this.#o.log.error({ err: error, requestId }, 'admin request failed');
-      if (res.headersSent) {
-        res.destroy();
-      } else {
-        const headers = error instanceof AdminProtocolError ? { ...error.headers } : {};
-        const message =
-          wire.status === 500 ? `internal error; see the server log for request ${requestId}` : wire.message;
-        send(res, wire.status, JSON.stringify({ code: wire.code, message, requestId }), headers);
-      }
+      sendAdminError(req, res, outcome, error, requestId, this.#o.log);
     }
     return outcome;
   }
@@ -95,20 +90,4 @@ function jsonObject(body: Buffer): Record<string, unknown> {
     throw new AdminProtocolError('ValidationError', 'the request body must be a JSON object');
   }
   return parsed as Record<string, unknown>;
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: string | null,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    ...headers,
-    ...(body === null
-      ? {}
-      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
-    'cache-control': 'no-store',
-  });
-  res.end(body ?? undefined);
 }
