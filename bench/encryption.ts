@@ -19,10 +19,14 @@ export async function benchEncryption(largeBytes: number, rangeRequests: number)
   const plain = await startSovra({ extraArgs: ['--root-of-trust', 'none'] });
   try {
     const rows: (string | number)[][] = [
-      ['64 MiB object', 'PUT MiB/s (best of 3)', 'GET MiB/s (best of 3)', 'vs control'],
+      [
+        '64 MiB object',
+        `PUT MiB/s (median of ${THROUGHPUT_ROUNDS})`,
+        `GET MiB/s (median of ${THROUGHPUT_ROUNDS})`,
+        'vs control',
+      ],
     ];
-    const control = await throughput(plain);
-    const sse = await throughput(encrypted);
+    const [control, sse] = (await alternatedThroughput(plain, encrypted)) as [Throughput, Throughput];
     rows.push(['plaintext CRC frames (--root-of-trust none), control', control.put, control.get, '100%']);
     rows.push([
       'AES-256-GCM frames (SSE-S3)',
@@ -49,9 +53,18 @@ export async function benchEncryption(largeBytes: number, rangeRequests: number)
   }
 }
 
-async function throughput(server: SovraProcess): Promise<{ put: number; get: number }> {
-  const s3 = server.client();
-  try {
+/** Rounds of each measurement; they alternate between the servers so drift hits both alike. */
+const THROUGHPUT_ROUNDS = 7;
+
+interface Throughput {
+  put: number;
+  get: number;
+}
+
+async function alternatedThroughput(...servers: SovraProcess[]): Promise<Throughput[]> {
+  const targets = [];
+  for (const server of servers) {
+    const s3 = server.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
     const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'bench', Key: 'o64' }), {
       expiresIn: 3600,
@@ -59,16 +72,19 @@ async function throughput(server: SovraProcess): Promise<{ put: number; get: num
     const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'bench', Key: 'o64' }), {
       expiresIn: 3600,
     });
-    const puts: number[] = [];
-    const gets: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      puts.push(await timed(() => streamPut(putUrl, 64 * MiB)));
-      gets.push(await timed(() => streamGet(getUrl, null)));
-    }
-    return { put: Math.max(...puts), get: Math.max(...gets) };
-  } finally {
     s3.destroy();
+    targets.push({ putUrl, getUrl, puts: [] as number[], gets: [] as number[] });
   }
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+    for (const target of targets) target.puts.push(await timed(() => streamPut(target.putUrl, 64 * MiB)));
+    for (const target of targets) target.gets.push(await timed(() => streamGet(target.getUrl, null)));
+  }
+  return targets.map((target) => ({ put: median(target.puts), get: median(target.gets) }));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.floor(sorted.length / 2)]!);
 }
 
 async function rangeLatency(

@@ -93,27 +93,14 @@ export function accessCommand(env: Record<string, string | undefined>): Command 
     .option('--limit <n>', 'at most this many requests', '100')
     .action(async (options: Options) => {
       await run(async () => {
-        const wanted = Number(options.limit);
-        if (!Number.isSafeInteger(wanted) || wanted < 1)
-          return failCommand('--limit must be a positive integer');
         const client = clientOf(options);
         const query: Record<string, string> = {};
         if (typeof options.tenant === 'string') query.tenant = options.tenant;
         if (typeof options.status === 'string') query.status = options.status;
-        let printed = 0;
-        let after: string | null = null;
-        do {
-          const page = await client.list({
-            ...query,
-            ...(after === null ? {} : { after }),
-            limit: String(Math.min(LIST_PAGE_MAX, wanted - printed)),
-          });
-          for (const request of page.requests.slice(0, wanted - printed)) {
-            process.stdout.write(`${JSON.stringify(request)}\n`);
-            printed += 1;
-          }
-          after = page.nextAfter;
-        } while (after !== null && printed < wanted);
+        await printPages(options.limit, LIST_PAGE_MAX, async (page) => {
+          const { requests, nextAfter } = await client.list({ ...query, ...page });
+          return { items: requests, nextAfter };
+        });
       });
     });
 
@@ -264,23 +251,11 @@ export function accessCommand(env: Record<string, string | undefined>): Command 
     .option('--limit <n>', 'at most this many revocations', '100')
     .action(async (options: Options) => {
       await run(async () => {
-        const wanted = Number(options.limit);
-        if (!Number.isSafeInteger(wanted) || wanted < 1)
-          return failCommand('--limit must be a positive integer');
         const client = clientOf(options);
-        let printed = 0;
-        let after: string | null = null;
-        do {
-          const page = await client.revocations({
-            ...(after === null ? {} : { after }),
-            limit: String(Math.min(REVOCATION_LIST_PAGE_MAX, wanted - printed)),
-          });
-          for (const revocation of page.revocations.slice(0, wanted - printed)) {
-            process.stdout.write(`${JSON.stringify(revocation)}\n`);
-            printed += 1;
-          }
-          after = page.nextAfter;
-        } while (after !== null && printed < wanted);
+        await printPages(options.limit, REVOCATION_LIST_PAGE_MAX, async (page) => {
+          const { revocations, nextAfter } = await client.revocations(page);
+          return { items: revocations, nextAfter };
+        });
       });
     });
 
@@ -350,6 +325,35 @@ function timeOption(value: unknown, name: string): number {
   if (!Number.isFinite(ms))
     throw new AccessRequestError('InvalidArgument', `${name} must be an ISO 8601 time`, null);
   return ms;
+}
+
+/**
+ * Prints up to `--limit` items, one JSON document per line, fetching pages of at most `pageMax`
+ * and following `nextAfter`.
+ */
+async function printPages(
+  limit: unknown,
+  pageMax: number,
+  fetchPage: (page: {
+    after?: string;
+    limit: string;
+  }) => Promise<{ items: readonly unknown[]; nextAfter: string | null }>,
+): Promise<void> {
+  const wanted = Number(limit);
+  if (!Number.isSafeInteger(wanted) || wanted < 1) return failCommand('--limit must be a positive integer');
+  let printed = 0;
+  let after: string | null = null;
+  do {
+    const page = await fetchPage({
+      ...(after === null ? {} : { after }),
+      limit: String(Math.min(pageMax, wanted - printed)),
+    });
+    for (const item of page.items.slice(0, wanted - printed)) {
+      process.stdout.write(`${JSON.stringify(item)}\n`);
+      printed += 1;
+    }
+    after = page.nextAfter;
+  } while (after !== null && printed < wanted);
 }
 
 function printJson(value: unknown): void {

@@ -52,8 +52,8 @@ export const LIMITS = {
   inlineObjectMaxBytes: 16 * KiB,
   /** Plaintext bytes per authenticated frame (2^18 = 256 KiB). */
   frameSizeLog2: 18,
-  /** Read-ahead of a blob range stream: above one frame plus tag, so most frames arrive whole. */
-  blobReadChunkBytes: 512 * KiB,
+  /** One positioned blob read on the GET path: the whole frames that fit (4 of 256 KiB). */
+  blobReadBytes: 1 * MiB + 64,
   /** Small blob writes are gathered up to this size before one write to the file. */
   blobWriteBatchBytes: 256 * KiB,
   copySourceMaxBytes: 5 * GiB,
@@ -63,6 +63,8 @@ export const LIMITS = {
   blobEarlyFlushBytes: 8 * MiB,
   shutdownDrainMs: 25_000,
   blobGcBatch: 256,
+  /** The C library's free heap pages go back to the system this often (adapters/native/heap-trimmer.ts). */
+  heapTrimIntervalMs: 1_000,
   orphanBlobGraceMs: 60 * 60 * 1000,
   signingKeyCacheEntries: 1024,
   credentialCacheTtlMs: 30_000,

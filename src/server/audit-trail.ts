@@ -111,23 +111,42 @@ export function s3RequestRecord(outcome: S3Outcome, status: number, facts: Reque
   // tenant's bucket stays in the caller's view without the label: the owner learns nothing new,
   // and the caller cannot tell an existing foreign bucket from a missing one by where its own
   // records went.
-  const accessed = outcome.resourceTenantId !== null && outcome.errorCode === null;
   const own = outcome.resourceTenantId !== null && outcome.resourceTenantId === outcome.tenantId;
-  const owner = accessed ? outcome.resourceTenantId : outcome.tenantId;
+  return viewedRecord(`s3:${outcome.action ?? 'Unknown'}`, resource, outcome, status, facts, (accessed) =>
+    accessed || own ? outcome.classification : null,
+  );
+}
+
+/** Who a request involved, as the S3 and KMS outcomes both say it. */
+interface RequestParties {
+  principalId: string | null;
+  tenantId: string | null;
+  resourceTenantId: string | null;
+  errorCode: string | null;
+  denial: AccessDenial | null;
+}
+
+/**
+ * A request's record in the view it belongs to: the resource owner's when the access happened
+ * (naming the caller's tenant when it is another one), the caller's otherwise; a refusal by
+ * authorization says who refused. `classification` gets whether the access happened.
+ */
+function viewedRecord(
+  action: string,
+  resource: string | null,
+  parties: RequestParties,
+  status: number,
+  facts: RequestFacts,
+  classification: (accessed: boolean) => AuditRecord['classification'] = () => null,
+): AuditRecord {
+  const accessed = parties.resourceTenantId !== null && parties.errorCode === null;
+  const owner = accessed ? parties.resourceTenantId : parties.tenantId;
   const record: AuditRecord = {
-    ...requestRecord(
-      `s3:${outcome.action ?? 'Unknown'}`,
-      resource,
-      outcome.principalId,
-      owner,
-      outcome.errorCode,
-      status,
-      facts,
-    ),
-    principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
-    classification: accessed || own ? outcome.classification : null,
+    ...requestRecord(action, resource, parties.principalId, owner, parties.errorCode, status, facts),
+    principalTenantId: owner !== parties.tenantId ? parties.tenantId : null,
+    classification: classification(accessed),
   };
-  return withDenial(record, outcome.denial);
+  return withDenial(record, parties.denial);
 }
 
 /** A request refused by authorization is an 'authorization-denied' record naming who refused. */
@@ -153,21 +172,7 @@ function withDenial(record: AuditRecord, denial: AccessDenial | null): AuditReco
  * refused (a refused use of another tenant's key is answered, and recorded, as a missing key).
  */
 export function kmsRequestRecord(outcome: KmsOutcome, status: number, facts: RequestFacts): AuditRecord {
-  const accessed = outcome.resourceTenantId !== null && outcome.errorCode === null;
-  const owner = accessed ? outcome.resourceTenantId : outcome.tenantId;
-  const record: AuditRecord = {
-    ...requestRecord(
-      `kms:${outcome.operation ?? 'Unknown'}`,
-      outcome.resource,
-      outcome.principalId,
-      owner,
-      outcome.errorCode,
-      status,
-      facts,
-    ),
-    principalTenantId: owner !== outcome.tenantId ? outcome.tenantId : null,
-  };
-  return withDenial(record, outcome.denial);
+  return viewedRecord(`kms:${outcome.operation ?? 'Unknown'}`, outcome.resource, outcome, status, facts);
 }
 
 /**

@@ -46,6 +46,9 @@ import { GuardrailsAdminEndpoint, newGuardrailsOutcome } from '../protocols/admi
 import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
 import { openOpenSslDigestSigner } from '../adapters/openssl/digest-signer.ts';
+import { startHeapTrimmer } from '../adapters/native/heap-trimmer.ts';
+import { openOpenSslFrameCiphers } from '../adapters/openssl/frame-cipher.ts';
+import { openThreadedMd5 } from '../adapters/openssl/threaded-md5.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
 import { JurisdictionMap } from '../domain/residency/jurisdiction.ts';
 import { GarbageCollector } from '../domain/storage/garbage-collector.ts';
@@ -68,6 +71,7 @@ import {
 import { newS3Outcome, S3Endpoint } from '../protocols/s3/s3-endpoint.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { ServerConfig } from '../platform/config.ts';
+import { LIMITS } from '../platform/limits.ts';
 import { createRequestIdSource } from '../platform/ids.ts';
 import { loggablePath, type Logger } from '../platform/logger.ts';
 import { openCredentialSealer } from './credential-sealing.ts';
@@ -175,7 +179,10 @@ export async function startServer(
     );
   }
 
-  const data = new ObjectData(blobs);
+  const data = new ObjectData(blobs, {
+    ciphers: await openOpenSslFrameCiphers(),
+    digests: await openThreadedMd5(),
+  });
   const notifications = new BucketNotifications({
     metadata,
     clock,
@@ -606,6 +613,7 @@ export async function startServer(
     setImmediate(handleS3, req, res, requestId, path, logged, started);
   };
 
+  const heapTrimmer = await startHeapTrimmer(LIMITS.heapTrimIntervalMs);
   const server = createHttpServer(config, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -654,6 +662,7 @@ export async function startServer(
       await checkpointer?.stop();
       await metadata.close();
       await (seal ?? rootOfTrust)?.close();
+      heapTrimmer.stop();
       log.info({}, 'stopped');
     })();
     return stopping;

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListBucketsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ADMIN_ROUTES, FEDERATION_ROUTES, GUARDRAIL_ROUTES } from '../../src/protocols/admin/routes.ts';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
+import { readFilesUnder } from '../helpers/data-dir.ts';
 import {
   CLI,
   NODE,
@@ -91,19 +92,8 @@ describe('the admin API: tenants, principals, access keys and policies, through 
   };
   /** A signed request to the admin API, without the CLI. */
   const call = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
-    const url = new URL(`/_sovra/admin/${path}`, sovra.endpoint);
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const headers = signRequest({ method, url, body: text }, credentials, {
-      region: TEST_REGION,
-      service: 'sovra',
-      now: new Date(),
-    });
-    delete headers.host;
-    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
-    return {
-      status: response.status,
-      body: (response.status === 204 ? null : await response.json()) as Record<string, unknown>,
-    };
+    const answer = await sovraRequest(sovra.endpoint, credentials, method, `/_sovra/admin/${path}`, body);
+    return answer as { status: number; body: Record<string, unknown> };
   };
 
   before(async () => {
@@ -470,19 +460,11 @@ describe('the admin API: tenants, principals, access keys and policies, through 
 
   it('secret keys are stored only sealed: no file of the data directory, nor the log, holds one', () => {
     assert.ok(secrets.length >= 5);
-    const found: string[] = [];
-    const scan = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) scan(path);
-        // The root administrator's own first key is written there on purpose (mode 0600).
-        else if (entry.name !== 'admin-credentials.json') {
-          const bytes = readFileSync(path);
-          for (const secret of secrets) if (bytes.includes(Buffer.from(secret))) found.push(`${path}`);
-        }
-      }
-    };
-    scan(sovra.dataDir);
+    const found = readFilesUnder(sovra.dataDir)
+      // The root administrator's own first key is written there on purpose (mode 0600).
+      .filter(([path]) => basename(path) !== 'admin-credentials.json')
+      .filter(([, bytes]) => secrets.some((secret) => bytes.includes(Buffer.from(secret))))
+      .map(([path]) => path);
     assert.deepEqual(found, []);
     const log = sovra.logs.join('\n');
     for (const secret of secrets) assert.ok(!log.includes(secret), 'the log holds no secret');

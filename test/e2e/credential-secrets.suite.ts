@@ -1,13 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -18,7 +10,8 @@ import { unwrapCredentialKey } from '../../src/adapters/secrets/credential-key.t
 import { credentialKeyPath } from '../../src/adapters/secrets/credential-key-file.ts';
 import { localRootKeyPath } from '../../src/adapters/root-of-trust/local-root-key-file.ts';
 import { SoftwareRoot } from '../../src/domain/kms/root-of-trust.ts';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
+import { readFilesUnder } from '../helpers/data-dir.ts';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.ts';
 import {
   removeDir,
@@ -96,14 +89,9 @@ async function dumpMetadata(
 
 /** Paths of the files under `dir` holding any of the needles. */
 function filesHolding(dir: string, needles: readonly Buffer[]): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    const bytes = readFileSync(path);
-    if (needles.some((needle) => bytes.includes(needle))) found.push(path);
-  }
-  return found;
+  return readFilesUnder(dir)
+    .filter(([, bytes]) => needles.some((needle) => bytes.includes(needle)))
+    .map(([path]) => path);
 }
 
 /** The forms a key or secret could take in a file: raw, hex, base64. */
@@ -130,16 +118,8 @@ async function adminRequest(
   path: string,
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(`/_sovra/admin/${path}`, endpoint);
-  const text = JSON.stringify(body);
-  const headers = signRequest({ method, url, body: text }, credentials, {
-    region: TEST_REGION,
-    service: 'sovra',
-    now: new Date(),
-  });
-  delete headers.host;
-  const response = await fetch(url, { method, headers, body: text });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  const answer = await sovraRequest(endpoint, credentials, method, `/_sovra/admin/${path}`, body);
+  return answer as { status: number; body: Record<string, unknown> };
 }
 
 function s3Client(endpoint: string, credentials: Credentials): S3Client {

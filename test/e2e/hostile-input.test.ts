@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { errorCode, pathWithQuery, send, sendRaw, signRequest } from '../helpers/raw-s3.ts';
 import { removeDir, startSovra, type SovraProcess } from '../helpers/sovra-process.ts';
 
@@ -134,6 +138,55 @@ describe('hostile and malformed input gets clean S3 errors and never corrupts da
     await new Promise((r) => setTimeout(r, 300));
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'hostile', Key: 'cut' })));
     assert.deepEqual(readdirSync(join(sovra.dataDir, 'tmp')), []);
+  });
+
+  it('downloads a client abandons or reads slowly close their files and never send wrong bytes', async () => {
+    const body = Buffer.alloc(12 * 1024 * 1024);
+    for (let at = 0; at < body.length; at += 4) body.writeUInt32BE(at, at);
+    await s3.send(new PutObjectCommand({ Bucket: 'hostile', Key: 'download', Body: body }));
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'hostile', Key: 'download' }), {
+      expiresIn: 600,
+    });
+    const blobFilesOpen = () =>
+      readdirSync(`/proc/${sovra.child.pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${sovra.child.pid}/fd/${fd}`).includes(join(sovra.dataDir, 'blobs'));
+        } catch {
+          return false;
+        }
+      }).length;
+    // Abandoned after the first chunk, five times.
+    for (let round = 0; round < 5; round += 1) {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpGet(url, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (error) => (req.destroyed ? resolve() : reject(error)));
+      });
+    }
+    // Read slowly: the response waits for the socket, the reader reuses only what was sent.
+    const slow = await new Promise<Buffer>((resolve, reject) => {
+      httpGet(url, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (chunks.length % 16 === 0) {
+            res.pause();
+            setTimeout(() => res.resume(), 20);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.ok(slow.equals(body), 'a slow reader gets exactly the object');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(blobFilesOpen(), 0, 'no blob file stays open');
+    const again = await s3.send(new GetObjectCommand({ Bucket: 'hostile', Key: 'download' }));
+    assert.ok(Buffer.from(await again.Body!.transformToByteArray()).equals(body));
   });
 
   it('a truncated aws-chunked body fails cleanly', async () => {

@@ -18,7 +18,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { readDefaultGuardrails } from '../../src/adapters/cedar/cedar-guardrails.ts';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
 import { CLI, NODE, removeDir, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
 import { startUnsealedSovra } from '../helpers/unsealed-sovra.ts';
 
@@ -73,20 +73,7 @@ describe('KMS authorization by identity policies, key policies, guardrails and t
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> | null }> {
-    const url = new URL(`${sovra.endpoint}/_sovra/admin/${path}`);
-    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-    const headers = signRequest({ method, url, body: text }, credentials, {
-      region: TEST_REGION,
-      service: 'sovra',
-      now: new Date(),
-    });
-    delete headers.host;
-    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
-    const answer = await response.text();
-    return {
-      status: response.status,
-      body: answer === '' ? null : (JSON.parse(answer) as Record<string, unknown>),
-    };
+    return sovraRequest(sovra.endpoint, credentials, method, `/_sovra/admin/${path}`, body);
   }
 
   async function admin(credentials: Credentials, method: string, path: string, body?: unknown) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +33,7 @@ import {
 import { AdminClient } from '../../src/cli/admin-client.ts';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
+import { filesUnder, readFilesUnder } from '../helpers/data-dir.ts';
 import { startUnsealedSovra, sovraCli } from '../helpers/unsealed-sovra.ts';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.ts';
 import { removeDir, TEST_REGION, type MetadataBackend, type SovraProcess } from '../helpers/sovra-process.ts';
@@ -95,16 +96,6 @@ function ssecParams(key: ReturnType<typeof customerKey>) {
     SSECustomerKey: key.SSECustomerKey,
     SSECustomerKeyMD5: key.SSECustomerKeyMD5,
   };
-}
-
-function filesUnder(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...filesUnder(path));
-    else if (entry.isFile()) found.push(path);
-  }
-  return found;
 }
 
 /** A plaintext no file could hold by accident: a marker phrase followed by random bytes, repeated. */
@@ -658,10 +649,7 @@ export function encryptionSuite(metadata: MetadataBackend): void {
         key.raw,
         Buffer.from(key.SSECustomerKey),
       ];
-      const haystacks: Array<[string, Buffer]> = filesUnder(sovra.dataDir).map((path) => [
-        path,
-        readFileSync(path),
-      ]);
+      const haystacks: Array<[string, Buffer]> = readFilesUnder(sovra.dataDir);
       if (metadata === 'postgres') {
         const dump = await run('pg_dump', ['--schema', schema!.schema, schema!.connectionString], {
           maxBuffer: 512 * MiB,

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { parseCanonicalRecord } from '../../src/domain/audit/records.ts';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
 import {
   CLI,
   NODE,
@@ -100,17 +100,9 @@ describe('security labels through S3, clearances from principals, and sovra poli
   };
   /** A signed request to /_sovra/ with its status and JSON answer, refusals included. */
   const adminAnswer = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
-    const url = new URL(`/_sovra/${path.startsWith('audit/') ? '' : 'admin/'}${path}`, sovra.endpoint);
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const headers = signRequest({ method, url, body: text }, credentials, {
-      region: TEST_REGION,
-      service: 'sovra',
-      now: new Date(),
-    });
-    delete headers.host;
-    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
-    const answer = response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>);
-    return { status: response.status, answer };
+    const apiPath = `/_sovra/${path.startsWith('audit/') ? '' : 'admin/'}${path}`;
+    const { status, body: answer } = await sovraRequest(sovra.endpoint, credentials, method, apiPath, body);
+    return { status, answer: answer ?? {} };
   };
   const s3Client = (credentials: Credentials) =>
     new S3Client({

@@ -26,7 +26,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AuditClient } from '../../src/cli/audit-client.ts';
 import { parseCanonicalRecord, type AuditRecord } from '../../src/domain/audit/records.ts';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
 import { removeDir, startSovra, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
 
 /**
@@ -77,16 +77,8 @@ describe('object labels through S3: above the bucket, no read up, no write down'
   let analyst: S3Client;
 
   const adminCall = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
-    const url = new URL(`/_sovra/admin/${path}`, sovra.endpoint);
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const headers = signRequest({ method, url, body: text }, credentials, {
-      region: TEST_REGION,
-      service: 'sovra',
-      now: new Date(),
-    });
-    delete headers.host;
-    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
-    const answer = response.status === 204 ? {} : ((await response.json()) as Record<string, unknown>);
+    const response = await sovraRequest(sovra.endpoint, credentials, method, `/_sovra/admin/${path}`, body);
+    const answer = response.body ?? {};
     assert.ok(response.status < 300, `${method} ${path}: ${JSON.stringify(answer)}`);
     return answer;
   };

@@ -39,7 +39,7 @@ import {
   KMSServiceException,
 } from '@aws-sdk/client-kms';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { signRequest } from '../../src/protocols/sigv4/sign.ts';
+import { sovraRequest } from '../helpers/sovra-api.ts';
 import { freePort, removeDir, TEST_REGION, type SovraProcess } from '../helpers/sovra-process.ts';
 import { startUnsealedSovra } from '../helpers/unsealed-sovra.ts';
 
@@ -100,17 +100,8 @@ describe('tenant isolation: a principal of tenant A reaches none of tenant B’s
 
   /** A signed request to one of Sovra's own APIs (service `sovra`). */
   const sovraCall = async (credentials: Credentials, method: string, path: string, body?: unknown) => {
-    const url = new URL(path, sovra.endpoint);
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const headers = signRequest({ method, url, body: text }, credentials, {
-      region: TEST_REGION,
-      service: 'sovra',
-      now: new Date(),
-    });
-    delete headers.host;
-    const response = await fetch(url, { method, headers, ...(text === '' ? {} : { body: text }) });
-    const answer = response.status === 204 ? null : ((await response.json()) as Record<string, unknown>);
-    return { status: response.status, body: answer ?? {} };
+    const answer = await sovraRequest(sovra.endpoint, credentials, method, path, body);
+    return { status: answer.status, body: answer.body ?? {} };
   };
   const s3Client = (credentials: Credentials) =>
     new S3Client({

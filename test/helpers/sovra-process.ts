@@ -12,7 +12,7 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 export const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
 /** The V8 flags bin/sovra runs the server with, so tests measure what operators run. */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
 export const TEST_REGION = 'us-east-1';
 
 export type MetadataBackend = 'sqlite' | 'postgres';

@@ -4,7 +4,10 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { openOpenSslFrameCiphers } from '../../src/adapters/openssl/frame-cipher.ts';
 import { StorageError } from '../../src/domain/storage/errors.ts';
+import { nodeFrameCiphers } from '../../src/domain/storage/node-frame-cipher.ts';
+import type { FrameCipherFactory } from '../../src/domain/storage/ports.ts';
 import {
   FRAME_HEADER_BYTES,
   createFrameDecoder,
@@ -23,6 +26,18 @@ import {
 const DATA_KEY = Buffer.from(Array.from({ length: 32 }, (_, index) => index));
 const CONTEXT = frameContextOf({ bucket: 'photos', objectKey: 'a/b.jpg', versionUid: 'v1', partNumber: 0 });
 const SUITES: FrameSuite[] = [{ kind: 'crc32' }, { kind: 'aes-256-gcm', dataKey: DATA_KEY }];
+const OPENSSL_CIPHERS = await openOpenSslFrameCiphers();
+
+/**
+ * Every suite, and AES-GCM with both cipher implementations: node:crypto into fresh buffers, and
+ * the server's OpenSSL one decrypting in the decoder's own input (`owned`: the streaming decoder
+ * gets copies it may overwrite, as a file read stream's chunks are).
+ */
+const VARIANTS: { name: string; suite: FrameSuite; ciphers: FrameCipherFactory; owned: boolean }[] = [
+  { name: 'crc32', suite: SUITES[0]!, ciphers: nodeFrameCiphers, owned: false },
+  { name: 'aes-256-gcm (node:crypto)', suite: SUITES[1]!, ciphers: nodeFrameCiphers, owned: false },
+  { name: 'aes-256-gcm (OpenSSL, in place)', suite: SUITES[1]!, ciphers: OPENSSL_CIPHERS, owned: true },
+];
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing sample can be replayed. */
 function seededRandom(seed: number): (below: number) => number {
@@ -52,8 +67,9 @@ async function encodeStreaming(
   suite: FrameSuite,
   frameSizeLog2: number,
   pieces?: Buffer[],
+  ciphers: FrameCipherFactory = nodeFrameCiphers,
 ) {
-  const encoder = createFrameEncoder({ suite, context: CONTEXT, frameSizeLog2 });
+  const encoder = createFrameEncoder({ suite, ciphers, context: CONTEXT, frameSizeLog2 });
   const encoded = await buffer(Readable.from(pieces ?? [plaintext]).pipe(encoder));
   assert.equal(encoder.plaintextBytes, plaintext.length);
   return encoded;
@@ -70,6 +86,9 @@ async function decodeStreaming(
     endExclusive: number;
     context?: Uint8Array;
     split?: (frames: Buffer) => Buffer[];
+    ciphers?: FrameCipherFactory;
+    /** Hand the decoder copies it owns (and may decrypt in). */
+    owned?: boolean;
   },
 ): Promise<Buffer> {
   const plan = planRangeRead(
@@ -88,8 +107,16 @@ async function decodeStreaming(
     plaintextBytes: options.plaintextBytes,
     start: options.start,
     endExclusive: options.endExclusive,
+    ciphers: options.ciphers ?? nodeFrameCiphers,
+    inputIsOwned: options.owned === true,
   });
-  return buffer(Readable.from(options.split?.(frames) ?? [frames]).pipe(decoder));
+  const pieces = options.split?.(frames) ?? [frames];
+  const input = options.owned === true ? pieces.map((piece) => Buffer.from(piece)) : pieces;
+  const decoded = await buffer(Readable.from(input).pipe(decoder));
+  if (options.owned === true) {
+    assert.ok(Buffer.concat(pieces).equals(frames), "the caller's own input is left as it was");
+  }
+  return decoded;
 }
 
 /** The v1 format written out from the spec, independently of the codec's streaming code. */
@@ -145,16 +172,18 @@ function sizesFor(frameSizeLog2: number): number[] {
 }
 
 void describe('frame codec', () => {
-  for (const suite of SUITES) {
-    void describe(`suite ${suite.kind}`, () => {
+  for (const { name, suite, ciphers, owned } of VARIANTS) {
+    void describe(`suite ${name}`, () => {
       void it('round-trips every boundary size for several frame sizes, streaming and in memory', async () => {
         for (const frameSizeLog2 of [12, 13, 16]) {
           for (const size of sizesFor(frameSizeLog2)) {
             const plaintext = randomBytes(size);
-            const encoded = await encodeStreaming(plaintext, suite, frameSizeLog2);
+            const encoded = await encodeStreaming(plaintext, suite, frameSizeLog2, undefined, ciphers);
             assert.equal(encoded.length, encodedLength(size, suite.kind, frameSizeLog2));
             assert.equal(plaintextLengthFromEncoded(encoded.length, suite.kind, frameSizeLog2), size);
             const decoded = await decodeStreaming(encoded, {
+              ciphers,
+              owned,
               suite,
               frameSizeLog2,
               plaintextBytes: size,
@@ -162,12 +191,16 @@ void describe('frame codec', () => {
               endExclusive: size,
             });
             assert.ok(decoded.equals(plaintext), `size ${size}, frame 2^${frameSizeLog2}`);
-            const inMemory = encodeFramesSync(plaintext, { suite, context: CONTEXT, frameSizeLog2 });
+            const inMemory = encodeFramesSync(plaintext, { suite, ciphers, context: CONTEXT, frameSizeLog2 });
             assert.ok(
-              decodeFramesSync(inMemory, { suite, context: CONTEXT, frameSizeLog2 }).equals(plaintext),
+              decodeFramesSync(inMemory, { suite, ciphers, context: CONTEXT, frameSizeLog2 }).equals(
+                plaintext,
+              ),
             );
             assert.ok(
-              decodeFramesSync(encoded, { suite, context: CONTEXT, frameSizeLog2 }).equals(plaintext),
+              decodeFramesSync(encoded, { suite, ciphers, context: CONTEXT, frameSizeLog2 }).equals(
+                plaintext,
+              ),
             );
           }
         }
@@ -176,7 +209,7 @@ void describe('frame codec', () => {
       void it('writes exactly the v1 layout the spec describes', async () => {
         for (const size of sizesFor(12)) {
           const plaintext = randomBytes(size);
-          const encoded = await encodeStreaming(plaintext, suite, 12);
+          const encoded = await encodeStreaming(plaintext, suite, 12, undefined, ciphers);
           const header = parseFrameHeader(encoded);
           assert.deepEqual([header.version, header.suiteKind, header.frameSizeLog2], [1, suite.kind, 12]);
           assert.ok(encoded.equals(referenceEncode(plaintext, suite, 12, header.salt)), `size ${size}`);
@@ -184,8 +217,12 @@ void describe('frame codec', () => {
       });
 
       void it('uses a fresh salt for every blob', async () => {
-        const first = parseFrameHeader(await encodeStreaming(Buffer.from('x'), suite, 12));
-        const second = parseFrameHeader(await encodeStreaming(Buffer.from('x'), suite, 12));
+        const first = parseFrameHeader(
+          await encodeStreaming(Buffer.from('x'), suite, 12, undefined, ciphers),
+        );
+        const second = parseFrameHeader(
+          await encodeStreaming(Buffer.from('x'), suite, 12, undefined, ciphers),
+        );
         assert.notDeepEqual(first.salt, second.salt);
       });
 
@@ -200,8 +237,11 @@ void describe('frame codec', () => {
               suite,
               12,
               splitRandomly(plaintext, random, maxPieceBytes),
+              ciphers,
             );
             const decoded = await decodeStreaming(encoded, {
+              ciphers,
+              owned,
               suite,
               frameSizeLog2: 12,
               plaintextBytes: size,
@@ -216,7 +256,7 @@ void describe('frame codec', () => {
 
       void it('returns exactly the plaintext slice for every range of a one-frame object', () => {
         const plaintext = randomBytes(40);
-        const encoded = encodeFramesSync(plaintext, { suite, context: CONTEXT, frameSizeLog2: 12 });
+        const encoded = encodeFramesSync(plaintext, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 });
         for (let start = 0; start <= plaintext.length; start += 1) {
           for (let endExclusive = start; endExclusive <= plaintext.length; endExclusive += 1) {
             const slice = decodeFramesSync(encoded, {
@@ -235,7 +275,7 @@ void describe('frame codec', () => {
         const frameBytes = 4096;
         const size = 3 * frameBytes + 17;
         const plaintext = randomBytes(size);
-        const encoded = await encodeStreaming(plaintext, suite, 12);
+        const encoded = await encodeStreaming(plaintext, suite, 12, undefined, ciphers);
         const points = new Set<number>();
         for (const boundary of [0, frameBytes, 2 * frameBytes, 3 * frameBytes, size]) {
           for (const delta of [-2, -1, 0, 1, 2]) {
@@ -255,6 +295,8 @@ void describe('frame codec', () => {
             });
             assert.ok(inMemory.equals(expected), `in memory [${start}, ${endExclusive})`);
             const streamed = await decodeStreaming(encoded, {
+              ciphers,
+              owned,
               suite,
               frameSizeLog2: 12,
               plaintextBytes: size,
@@ -270,11 +312,13 @@ void describe('frame codec', () => {
         const random = seededRandom(7);
         const size = 200 * 4096 + 1234;
         const plaintext = randomBytes(size);
-        const encoded = await encodeStreaming(plaintext, suite, 12);
+        const encoded = await encodeStreaming(plaintext, suite, 12, undefined, ciphers);
         for (let sample = 0; sample < 150; sample += 1) {
           const start = random(size + 1);
           const endExclusive = start + random(size - start + 1);
           const streamed = await decodeStreaming(encoded, {
+            ciphers,
+            owned,
             suite,
             frameSizeLog2: 12,
             plaintextBytes: size,
@@ -289,7 +333,7 @@ void describe('frame codec', () => {
       void it('decodes a GET whose input starts with the header when the range begins in frame 0', async () => {
         const size = 2 * 4096 + 9;
         const plaintext = randomBytes(size);
-        const encoded = await encodeStreaming(plaintext, suite, 12);
+        const encoded = await encodeStreaming(plaintext, suite, 12, undefined, ciphers);
         const plan = planRangeRead(size, 3, 5000, suite.kind, 12);
         assert.equal(plan.firstFrame, 0);
         const decoder = createFrameDecoder({
@@ -300,8 +344,11 @@ void describe('frame codec', () => {
           plaintextBytes: size,
           start: 3,
           endExclusive: 5000,
+          ciphers,
+          inputIsOwned: owned,
         });
-        const decoded = await buffer(Readable.from([encoded.subarray(0, plan.physicalEnd)]).pipe(decoder));
+        const input = Buffer.from(encoded.subarray(0, plan.physicalEnd));
+        const decoded = await buffer(Readable.from([input]).pipe(decoder));
         assert.ok(decoded.equals(plaintext.subarray(3, 5000)));
       });
 
@@ -311,9 +358,11 @@ void describe('frame codec', () => {
         const tagBytes = suite.kind === 'crc32' ? 4 : 16;
         const frameSpan = frameBytes + tagBytes;
         const plaintext = randomBytes(size);
-        const encoded = encodeFramesSync(plaintext, { suite, context: CONTEXT, frameSizeLog2: 12 });
+        const encoded = encodeFramesSync(plaintext, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 });
         const decodeWhole = (bytes: Buffer, options: { suite?: FrameSuite; context?: Uint8Array } = {}) =>
           decodeStreaming(bytes, {
+            ciphers,
+            owned,
             suite: options.suite ?? suite,
             frameSizeLog2: 12,
             plaintextBytes: size,
@@ -347,7 +396,7 @@ void describe('frame codec', () => {
             tampered[position] = (tampered[position] ?? 0) ^ (1 << random(8));
             await expectCorrupted(() => decodeWhole(tampered));
             await expectCorrupted(() =>
-              decodeFramesSync(tampered, { suite, context: CONTEXT, frameSizeLog2: 12 }),
+              decodeFramesSync(tampered, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 }),
             );
           }
         });
@@ -365,10 +414,15 @@ void describe('frame codec', () => {
         });
 
         void it('a header that claims another valid frame size fails even when the data fits one frame', async () => {
-          const small = encodeFramesSync(Buffer.from('tiny'), { suite, context: CONTEXT, frameSizeLog2: 12 });
+          const small = encodeFramesSync(Buffer.from('tiny'), {
+            suite,
+            ciphers,
+            context: CONTEXT,
+            frameSizeLog2: 12,
+          });
           small[6] = 16;
           await expectCorrupted(() =>
-            decodeFramesSync(small, { suite, context: CONTEXT, frameSizeLog2: 12 }),
+            decodeFramesSync(small, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 }),
           );
         });
 
@@ -389,7 +443,7 @@ void describe('frame codec', () => {
           // Without a recorded size the stream looks like a whole 3-frame object; the final flag catches it.
           assert.equal(plaintextLengthFromEncoded(truncated.length, suite.kind, 12), 3 * frameBytes);
           await expectCorrupted(() =>
-            decodeFramesSync(truncated, { suite, context: CONTEXT, frameSizeLog2: 12 }),
+            decodeFramesSync(truncated, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 }),
           );
         });
 
@@ -408,10 +462,12 @@ void describe('frame codec', () => {
             fullFrames.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + frameSpan),
           ]);
           await expectCorrupted(() =>
-            decodeFramesSync(extended, { suite, context: CONTEXT, frameSizeLog2: 12 }),
+            decodeFramesSync(extended, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 }),
           );
           await expectCorrupted(() =>
             decodeStreaming(Buffer.concat([encoded, frameAt(1)]), {
+              ciphers,
+              owned,
               suite,
               frameSizeLog2: 12,
               plaintextBytes: size,
@@ -423,7 +479,7 @@ void describe('frame codec', () => {
         });
 
         void it('frames moved from another blob with the same key and context fail with DataCorrupted', async () => {
-          const other = encodeFramesSync(plaintext, { suite, context: CONTEXT, frameSizeLog2: 12 });
+          const other = encodeFramesSync(plaintext, { suite, ciphers, context: CONTEXT, frameSizeLog2: 12 });
           const mixed = Buffer.concat([
             encoded.subarray(0, FRAME_HEADER_BYTES + frameSpan),
             other.subarray(FRAME_HEADER_BYTES + frameSpan),
@@ -481,13 +537,14 @@ void describe('frame codec', () => {
         '5356524601020c000102030405060708090a0b0c0d0e0f101112131415161718' +
         '4512682677f03eecd81202425bab03d11d810699035e8f91869e79bf9c23aaa88b57b1d956',
     } satisfies Record<FrameSuiteKind, string>;
-    for (const suite of SUITES) {
+    for (const { name, suite, ciphers } of VARIANTS) {
       const decoded = decodeFramesSync(Buffer.from(golden[suite.kind], 'hex'), {
         suite,
+        ciphers,
         context,
         frameSizeLog2: 12,
       });
-      assert.ok(decoded.equals(plaintext), suite.kind);
+      assert.ok(decoded.equals(plaintext), name);
     }
   });
 

@@ -110,6 +110,49 @@ describe('network jurisdictions', () => {
     assert.equal(map.jurisdictionOf(''), 'unknown');
   });
 
+  test("the operator's range wins over a default range of the same prefix; host bits are ignored", () => {
+    const operator = new JurisdictionMap({ '10.0.0.0/8': 'AT', '198.51.100.77/24': 'CH' }, 'DE');
+    assert.equal(operator.jurisdictionOf('10.1.2.3'), 'AT');
+    assert.equal(operator.jurisdictionOf('198.51.100.1'), 'CH');
+    assert.equal(operator.jurisdictionOf('192.168.0.1'), 'DE');
+  });
+
+  test('a large map answers as a scan of every range would (longest prefix first)', () => {
+    let state = 7;
+    const random = (below: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state % below;
+    };
+    const countries = ['FR', 'BE', 'NL', 'PL', 'CZ'];
+    const ranges: Record<string, string> = {};
+    for (let index = 0; index < 20_000; index += 1) {
+      const prefix = [8, 12, 16, 20, 24, 28, 32][random(7)]!;
+      const address = [random(256), random(256), random(256), random(256)].join('.');
+      ranges[`${address}/${prefix}`] = countries[random(countries.length)]!;
+    }
+    const large = new JurisdictionMap(ranges, 'DE');
+    const toNumber = (address: string) =>
+      address.split('.').reduce((value, part) => value * 256 + Number(part), 0);
+    const scanned = Object.entries(ranges)
+      .map(([cidr, country]) => {
+        const [address = '', length = '32'] = cidr.split('/');
+        const prefix = Number(length);
+        const size = 2 ** (32 - prefix);
+        return { start: Math.floor(toNumber(address) / size) * size, size, prefix, country };
+      })
+      // Longest prefix first; among equal ones the first listed wins, as the map says.
+      .sort((a, b) => b.prefix - a.prefix);
+    for (let sample = 0; sample < 2_000; sample += 1) {
+      // Outside the private and loopback ranges, which the map gives the home jurisdiction.
+      const first = 11 + random(88);
+      const address = [first, random(256), random(256), random(256)].join('.');
+      const value = toNumber(address);
+      const expected = scanned.find((range) => value >= range.start && value < range.start + range.size);
+      const got = large.jurisdictionOf(address);
+      assert.equal(got, expected?.country ?? 'unknown', address);
+    }
+  });
+
   test('a map file with a bad range or country fails with InvalidJurisdictionMap', () => {
     assert.throws(
       () => JurisdictionMap.fromJson('{"ranges": {"1.2.3.0/33": "DE"}}', 'DE'),

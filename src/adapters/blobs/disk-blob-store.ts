@@ -10,9 +10,8 @@
 import fs from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { Readable } from 'node:stream';
 import { StorageError } from '../../domain/storage/errors.ts';
-import type { BlobStore, BlobWriter } from '../../domain/storage/ports.ts';
+import type { BlobFile, BlobStore, BlobWriter } from '../../domain/storage/ports.ts';
 import { randomHexId } from '../../platform/ids.ts';
 import { LIMITS } from '../../platform/limits.ts';
 
@@ -56,28 +55,14 @@ export class DiskBlobStore implements BlobStore {
     return new DiskBlobWriter(blobId, handle, temporaryPath, () => this.#place(temporaryPath, blobId));
   }
 
-  /**
-   * Streams bytes [start, endExclusive). Metadata said the blob exists, so a missing file is
-   * corruption: the stream errors with DataCorrupted. A file shorter than the range ends early;
-   * the frame decoder reports that as corruption too. Invalid ids and ranges throw at once.
-   */
-  openRange(blobId: string, start: number, endExclusive: number): Readable {
+  async openFile(blobId: string): Promise<BlobFile> {
     const path = this.#pathOf(blobId);
-    if (
-      !Number.isSafeInteger(start) ||
-      !Number.isSafeInteger(endExclusive) ||
-      start < 0 ||
-      endExclusive < start
-    ) {
-      throw new StorageError('InvalidArgument', 'invalid blob range', { start, endExclusive });
-    }
-    if (start === endExclusive) return emptyRangeOf(path, blobId);
-    return fs.createReadStream(path, {
-      start,
-      end: endExclusive - 1,
-      highWaterMark: LIMITS.blobReadChunkBytes,
-      fs: fileSystemReportingMissingBlobs(blobId),
-    });
+    const fd = await new Promise<number>((resolve, reject) =>
+      fs.open(path, 'r', (error, opened) =>
+        error === null ? resolve(opened) : reject(isMissing(error) ? missingBlob(blobId) : error),
+      ),
+    );
+    return new DiskBlobFile(fd);
   }
 
   async sizeOf(blobId: string): Promise<number | null> {
@@ -339,44 +324,46 @@ async function namesIn(directory: string, pattern: RegExp): Promise<string[]> {
   }
 }
 
+/**
+ * Positioned reads with the callback API: a read costs one request on the libuv pool and no
+ * promise machinery of a FileHandle. A short read before the end is read on from where it
+ * stopped, so callers see fewer bytes only at the end of the file.
+ */
+class DiskBlobFile implements BlobFile {
+  #fd: number | null;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  read(target: Buffer, position: number): Promise<number> {
+    const fd = this.#fd;
+    if (fd === null) return Promise.reject(new Error('the blob file is closed'));
+    return new Promise((resolve, reject) => {
+      let filled = 0;
+      const next = () =>
+        fs.read(fd, target, filled, target.length - filled, position + filled, (error, bytesRead) => {
+          if (error !== null) return reject(error);
+          filled += bytesRead;
+          if (bytesRead === 0 || filled === target.length) return resolve(filled);
+          next();
+        });
+      next();
+    });
+  }
+
+  close(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = null;
+    if (fd === null) return Promise.resolve();
+    return new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
+  }
+}
+
 function missingBlob(blobId: string): StorageError {
   return new StorageError('DataCorrupted', 'a blob recorded in metadata is missing', { blobId });
 }
 
-/**
- * fs.createReadStream opens the file itself; this open reports a missing file as DataCorrupted so
- * the stream's error carries the domain code.
- */
-function fileSystemReportingMissingBlobs(blobId: string) {
-  return {
-    open(
-      path: string,
-      flags: fs.OpenMode,
-      mode: fs.Mode,
-      callback: (error: Error | null, fd?: number) => void,
-    ) {
-      fs.open(path, flags, mode, (error, fd) => callback(isMissing(error) ? missingBlob(blobId) : error, fd));
-    },
-    read: fs.read,
-    close: fs.close,
-  };
-}
-
-function emptyRangeOf(path: string, blobId: string): Readable {
-  return new Readable({
-    read() {
-      stat(path).then(
-        () => this.push(null),
-        (error: unknown) => this.destroy(isMissing(error) ? missingBlob(blobId) : toError(error)),
-      );
-    },
-  });
-}
-
 function isMissing(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,5 +1,6 @@
 import type { LibraryHandle } from 'koffi';
 import type { DigestSigner } from '../../domain/kms/ports.ts';
+import { bindPrototypes, loadProcessSymbols } from '../native/process-symbols.ts';
 
 /**
  * ECDSA over a caller's SHA-256 digest through the OpenSSL that Node itself runs on, reached with
@@ -13,15 +14,10 @@ import type { DigestSigner } from '../../domain/kms/ports.ts';
  * a memory BIO that reads the caller's buffer in place, so the private key is not copied by the
  * FFI; OpenSSL clears its own copy when the EVP_PKEY is freed. Calls are synchronous: an ECDSA
  * P-256 signature takes tens of microseconds, less than a hop to a worker thread.
- *
- * The symbols are looked up in the running process (`dlopen(NULL)`): Node's binary exports its
- * statically linked OpenSSL for native addons, and a Node linked against a shared libcrypto has
- * it loaded, so no second OpenSSL is ever loaded beside Node's.
  */
 export async function openOpenSslDigestSigner(): Promise<DigestSigner> {
-  const koffi = (await import('koffi')).default;
-  const library = koffi.load(null);
-  const native = bind(library);
+  const library = await loadProcessSymbols();
+  const native = bindPrototypes<Native>(library, PROTOTYPES);
   // Resolves the symbols now, so a Node without them fails at start rather than at a request.
   if (native.EVP_sha256() === null) throw new Error('OpenSSL has no SHA-256 digest');
   return new OpenSslDigestSigner(library, native);
@@ -150,15 +146,6 @@ const PROTOTYPES: Record<keyof Native, string> = {
     'int EVP_PKEY_verify(void *ctx, const uint8_t *sig, size_t siglen, const uint8_t *tbs, size_t tbslen)',
   ERR_clear_error: 'void ERR_clear_error()',
 };
-
-function bind(library: LibraryHandle): Native {
-  const bound: Partial<Record<keyof Native, unknown>> = {};
-  for (const [name, prototype] of Object.entries(PROTOTYPES)) {
-    bound[name as keyof Native] = library.func(prototype);
-  }
-  // Each function was bound from the prototype its Native signature transcribes.
-  return bound as unknown as Native;
-}
 
 function opensslFailed(call: string): Error {
   return new Error(`OpenSSL ${call} failed`);

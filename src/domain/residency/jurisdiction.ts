@@ -33,8 +33,22 @@ const PRIVATE_RANGES = [
   'fe80::/10',
 ];
 
+/** The ranges of one family and prefix length, by network number (the address's leading bits). */
+interface PrefixTable {
+  family: 4 | 6;
+  shift: bigint;
+  networks: Map<bigint, string>;
+}
+
+/**
+ * Longest-prefix match of source addresses to countries. Ranges are grouped by family and prefix
+ * length, each group a hash table keyed by the network's leading bits, so a lookup costs one
+ * probe per distinct prefix length (at most 33 for IPv4, 129 for IPv6) however many ranges the
+ * operator maps (up to LIMITS.jurisdictionMapMaxEntries): it runs twice on every request.
+ */
 export class JurisdictionMap {
-  readonly #ranges: Range[];
+  /** Longest prefix first. */
+  readonly #tables: PrefixTable[];
   readonly #home: string;
 
   /** `ranges` maps CIDR text to a country code; `homeJurisdiction` is the platform's country ('unknown' allowed). */
@@ -46,8 +60,25 @@ export class JurisdictionMap {
     }
     const mapped = entries.map(([cidr, country]) => parseRange(cidr, checkCountry(country, cidr)));
     const home = PRIVATE_RANGES.map((cidr) => parseRange(cidr, this.#home));
-    // Longest prefix first; the operator's ranges before the defaults at equal length.
-    this.#ranges = [...mapped, ...home].sort((a, b) => b.prefixLength - a.prefixLength);
+    const tables = new Map<string, PrefixTable & { prefixLength: number }>();
+    // The operator's ranges first: a default range of the same network does not replace them.
+    for (const range of [...mapped, ...home]) {
+      const bits = range.family === 4 ? 32 : 128;
+      const id = `${range.family}/${range.prefixLength}`;
+      let table = tables.get(id);
+      if (table === undefined) {
+        table = {
+          family: range.family,
+          prefixLength: range.prefixLength,
+          shift: BigInt(bits - range.prefixLength),
+          networks: new Map(),
+        };
+        tables.set(id, table);
+      }
+      const network = range.network >> table.shift;
+      if (!table.networks.has(network)) table.networks.set(network, range.country);
+    }
+    this.#tables = [...tables.values()].sort((a, b) => b.prefixLength - a.prefixLength);
   }
 
   /** Parses the JSON file's text: `{ "ranges": { "<cidr>": "<country>" } }`. */
@@ -79,11 +110,10 @@ export class JurisdictionMap {
   jurisdictionOf(address: string): string {
     const parsed = parseAddress(address);
     if (parsed === null) return UNKNOWN_JURISDICTION;
-    for (const range of this.#ranges) {
-      if (range.family !== parsed.family) continue;
-      const bits = parsed.family === 4 ? 32 : 128;
-      const shift = BigInt(bits - range.prefixLength);
-      if (parsed.value >> shift === range.network >> shift) return range.country;
+    for (const table of this.#tables) {
+      if (table.family !== parsed.family) continue;
+      const country = table.networks.get(parsed.value >> table.shift);
+      if (country !== undefined) return country;
     }
     return UNKNOWN_JURISDICTION;
   }

@@ -18,19 +18,13 @@
  * Frames are fixed-size so a byte range maps to a contiguous run of whole frames
  * (`planRangeRead`), which is what makes ranged GETs cheap.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createSecretKey,
-  hkdfSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { LIMITS } from '../../platform/limits.ts';
 import { StorageError } from './errors.ts';
+import { nodeFrameCiphers } from './node-frame-cipher.ts';
+import type { FrameCipher, FrameCipherFactory } from './ports.ts';
 
 export const FRAME_FORMAT_VERSION = 1;
 export const FRAME_HEADER_BYTES = 32;
@@ -55,6 +49,8 @@ export interface FrameParams {
    * costs a larger buffer later, never correctness.
    */
   plaintextBytesHint?: number | null;
+  /** The AES-256-GCM implementation (default: node:crypto; the server passes the in-place one). */
+  ciphers?: FrameCipherFactory;
 }
 
 export interface FrameHeader {
@@ -91,6 +87,14 @@ export interface FrameDecoderParams {
   plaintextBytes: number;
   start: number;
   endExclusive: number;
+  /** The AES-256-GCM implementation (default: node:crypto; the server passes the in-place one). */
+  ciphers?: FrameCipherFactory;
+  /**
+   * True when nobody else holds the input chunks (a file read stream's): encrypted frames are then
+   * decrypted in them, and the plaintext goes out as views of the input. Otherwise the input is
+   * left as it is and plaintext gets buffers of its own.
+   */
+  inputIsOwned?: boolean;
 }
 
 export interface FrameBinding {
@@ -126,6 +130,12 @@ const CORRUPTED_MESSAGE = 'stored object data failed verification';
 
 function corrupted(): StorageError {
   return new StorageError('DataCorrupted', CORRUPTED_MESSAGE);
+}
+
+/** Stored bytes of one whole frame (payload and tag). */
+export function wholeFrameBytes(suiteKind: FrameSuiteKind, frameSizeLog2: number): number {
+  checkFrameSizeLog2(frameSizeLog2);
+  return 2 ** frameSizeLog2 + TAG_BYTES[suiteKind];
 }
 
 /** Physical size of the frame stream holding `plaintextBytes` bytes (header included). */
@@ -195,6 +205,11 @@ export class PushFrameEncoder {
     this.#output = new OutputChunks(OUTPUT_CHUNK_BYTES, emit);
   }
 
+  /** Plaintext bytes accepted so far. */
+  get plaintextBytes(): number {
+    return this.#writer.plaintextBytes;
+  }
+
   write(chunk: Uint8Array): void {
     this.#writer.write(asBuffer(chunk), this.#output);
     this.#output.flush();
@@ -212,6 +227,35 @@ export class PushFrameEncoder {
 
   wipe(): void {
     this.#writer.wipe();
+  }
+}
+
+/**
+ * The decoder for callers that drive their own I/O (ObjectReader): `write` verifies the frames in
+ * a chunk and hands the plaintext to `emit` synchronously, as views of the chunk when the input
+ * is owned. Given whole frames per write, it keeps no view of a chunk once `write` returns.
+ */
+export class PushFrameDecoder {
+  readonly #reader: FrameReader;
+  readonly #output: OutputChunks;
+
+  constructor(params: FrameDecoderParams, emit: (piece: Buffer) => void) {
+    this.#reader = new FrameReader(params);
+    this.#output = new OutputChunks(OUTPUT_CHUNK_BYTES, emit);
+  }
+
+  write(chunk: Buffer): void {
+    this.#reader.write(chunk, this.#output);
+    this.#output.flush();
+  }
+
+  /** DataCorrupted unless every planned frame has been verified. */
+  end(): void {
+    this.#reader.end();
+  }
+
+  wipe(): void {
+    this.#reader.wipe();
   }
 }
 
@@ -293,6 +337,7 @@ export function decodeFramesSync(
     plaintextBytes?: number;
     start?: number;
     endExclusive?: number;
+    ciphers?: FrameCipherFactory;
   },
 ): Buffer {
   const stored = asBuffer(encoded);
@@ -320,25 +365,25 @@ export function decodeFramesSync(
   }
 }
 
-/** The encoding Transform; `plaintextBytes` counts the plaintext accepted so far. */
-export class FrameEncoder extends Transform {
-  readonly #writer: FrameWriter;
-  readonly #output: OutputChunks;
+/** A push encoder or decoder (below), as the Transforms drive it. */
+interface PushCodec {
+  write(chunk: Buffer): void;
+  end(): void;
+  wipe(): void;
+}
 
-  constructor(params: FrameParams) {
+/** A Transform over a push codec: chunks in, the pieces it emits out. */
+class PushCodecTransform<Codec extends PushCodec> extends Transform {
+  protected readonly codec: Codec;
+
+  constructor(open: (emit: (piece: Buffer) => void) => Codec) {
     super();
-    this.#writer = new FrameWriter(params);
-    this.#output = new OutputChunks(OUTPUT_CHUNK_BYTES, (chunk) => this.push(chunk));
-  }
-
-  get plaintextBytes(): number {
-    return this.#writer.plaintextBytes;
+    this.codec = open((piece) => this.push(piece));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      this.#writer.write(chunk, this.#output);
-      this.#output.flush();
+      this.codec.write(chunk);
       callback();
     } catch (error) {
       callback(asError(error));
@@ -347,8 +392,7 @@ export class FrameEncoder extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.#writer.end(this.#output);
-      this.#output.flush();
+      this.codec.end();
       callback();
     } catch (error) {
       callback(asError(error));
@@ -356,45 +400,26 @@ export class FrameEncoder extends Transform {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#writer.wipe();
+    this.codec.wipe();
     callback(error);
   }
 }
 
+/** The encoding Transform; `plaintextBytes` counts the plaintext accepted so far. */
+export class FrameEncoder extends PushCodecTransform<PushFrameEncoder> {
+  constructor(params: FrameParams) {
+    super((emit) => new PushFrameEncoder(params, emit));
+  }
+
+  get plaintextBytes(): number {
+    return this.codec.plaintextBytes;
+  }
+}
+
 /** The decoding Transform; it emits only plaintext whose frame has been verified. */
-export class FrameDecoder extends Transform {
-  readonly #reader: FrameReader;
-  readonly #output: OutputChunks;
-
+export class FrameDecoder extends PushCodecTransform<PushFrameDecoder> {
   constructor(params: FrameDecoderParams) {
-    super();
-    this.#reader = new FrameReader(params);
-    this.#output = new OutputChunks(OUTPUT_CHUNK_BYTES, (chunk) => this.push(chunk));
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.#reader.write(chunk, this.#output);
-      this.#output.flush();
-      callback();
-    } catch (error) {
-      callback(asError(error));
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.#reader.end();
-      this.#output.flush();
-      callback();
-    } catch (error) {
-      callback(asError(error));
-    }
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#reader.wipe();
-    callback(error);
+    super((emit) => new PushFrameDecoder(params, emit));
   }
 }
 
@@ -457,91 +482,93 @@ function frameOffset(geometry: FrameGeometry, index: number): number {
 interface FrameSealer {
   readonly tagBytes: number;
   /**
-   * True when the stored body is the payload itself (CRC suite): `seal` returns the payload and
-   * `open` the body, so their buffers must not be reused while the result is in use.
+   * True when a frame's body is its payload as it is (CRC suite): sealing only computes the tag,
+   * so a writer may emit a view of its input, and opening never changes the body.
    */
-  readonly inPlace: boolean;
-  /** Returns the stored frame body (the payload, or its ciphertext) and its tag. */
-  seal(index: number, isFinal: boolean, payload: Buffer): { body: Buffer; tag: Buffer };
-  /** Returns the verified plaintext, or null when the frame does not verify. */
-  open(index: number, isFinal: boolean, body: Buffer, tag: Buffer): Buffer | null;
+  readonly bodyIsPayload: boolean;
   /**
-   * Set when the tag can be computed over the body in pieces (CRC suite): a frame split across
-   * two reads is then verified from views of both, without first copying it together.
+   * Seals frame `index`: writes its tag into `tag` and, unless bodyIsPayload, its body into
+   * `body`, which may be `payload` itself (sealed in place).
    */
-  readonly incremental: IncrementalTag | null;
+  seal(index: number, isFinal: boolean, payload: Buffer, body: Buffer, tag: Buffer): void;
+  /** Starts verifying frame `index`; its body follows in one or more pieces. */
+  beginOpen(index: number, isFinal: boolean): void;
+  /** Takes the next piece of the body and returns where its plaintext is (not verified yet). */
+  openPiece(piece: Buffer): Buffer;
+  /** True when the body given since beginOpen verifies against `tag`. */
+  finishOpen(tag: Buffer): boolean;
   wipe(): void;
 }
 
-interface IncrementalTag {
-  begin(index: number, isFinal: boolean): number;
-  update(state: number, piece: Buffer): number;
-  matches(state: number, tag: Buffer): boolean;
+interface SealerOptions {
+  ciphers: FrameCipherFactory;
+  direction: 'seal' | 'open';
+  /** Opening may decrypt in the body pieces themselves (the reader owns its input). */
+  openInPlace: boolean;
 }
 
-function createSealer(suite: FrameSuite, header: FrameHeader, context: Uint8Array): FrameSealer {
+function createSealer(
+  suite: FrameSuite,
+  header: FrameHeader,
+  context: Uint8Array,
+  options: SealerOptions,
+): FrameSealer {
   switch (suite.kind) {
     case 'crc32':
       return new Crc32Sealer(header.salt);
     case 'aes-256-gcm':
-      return new AesGcmSealer(suite.dataKey, header, context);
+      return new AesGcmSealer(suite.dataKey, header, context, options);
   }
 }
 
-class Crc32Sealer implements FrameSealer, IncrementalTag {
+class Crc32Sealer implements FrameSealer {
   readonly tagBytes = TAG_BYTES.crc32;
-  readonly inPlace = true;
-  readonly incremental: IncrementalTag = this;
+  readonly bodyIsPayload = true;
   readonly #saltCrc: number;
   readonly #position = Buffer.alloc(9);
+  #state = 0;
 
   constructor(salt: Buffer) {
     this.#saltCrc = crc32(salt);
   }
 
-  seal(index: number, isFinal: boolean, payload: Buffer) {
-    const tag = Buffer.allocUnsafe(this.tagBytes);
-    tag.writeUInt32BE(crc32(payload, this.begin(index, isFinal)));
-    return { body: payload, tag };
+  seal(index: number, isFinal: boolean, payload: Buffer, _body: Buffer, tag: Buffer): void {
+    tag.writeUInt32BE(crc32(payload, this.#begin(index, isFinal)));
   }
 
-  open(index: number, isFinal: boolean, body: Buffer, tag: Buffer) {
-    return this.matches(crc32(body, this.begin(index, isFinal)), tag) ? body : null;
+  beginOpen(index: number, isFinal: boolean): void {
+    this.#state = this.#begin(index, isFinal);
   }
+
+  openPiece(piece: Buffer): Buffer {
+    this.#state = crc32(piece, this.#state);
+    return piece;
+  }
+
+  finishOpen(tag: Buffer): boolean {
+    return tag.length === this.tagBytes && tag.readUInt32BE(0) === this.#state;
+  }
+
+  wipe(): void {}
 
   /** The CRC state after salt ‖ u64be(index) ‖ u8(isFinal), before the payload. */
-  begin(index: number, isFinal: boolean): number {
+  #begin(index: number, isFinal: boolean): number {
     writeU64be(this.#position, index, 0);
     this.#position[8] = isFinal ? 1 : 0;
     return crc32(this.#position, this.#saltCrc);
   }
-
-  update(state: number, piece: Buffer): number {
-    return crc32(piece, state);
-  }
-
-  matches(state: number, tag: Buffer): boolean {
-    return tag.readUInt32BE(0) === state;
-  }
-
-  wipe(): void {}
 }
 
 class AesGcmSealer implements FrameSealer {
   readonly tagBytes = TAG_BYTES['aes-256-gcm'];
-  readonly inPlace = false;
-  readonly incremental = null;
-  /**
-   * Keys go to Node's crypto as KeyObjects: given raw bytes, hkdfSync and createCipheriv prepare
-   * them again on every call, which costs about twice the HKDF itself and three times the AES-GCM
-   * of a 4 KiB frame. A KeyObject cannot be overwritten in place: wipe() drops it (Node frees
-   * the material with the object), and the sealer refuses to be used afterwards.
-   */
-  #frameKey: KeyObject | null;
+  readonly bodyIsPayload = false;
+  /** Holds the frame key's schedule for the whole object; dropped (and freed) by wipe(). */
+  #cipher: FrameCipher | null;
   readonly #aad: Buffer;
   readonly #nonce = Buffer.alloc(GCM_NONCE_BYTES);
+  readonly #openInPlace: boolean;
 
-  constructor(dataKey: Uint8Array, header: FrameHeader, context: Uint8Array) {
+  constructor(dataKey: Uint8Array, header: FrameHeader, context: Uint8Array, options: SealerOptions) {
     if (dataKey.length !== DATA_KEY_BYTES)
       throw new RangeError(`the data key must be ${DATA_KEY_BYTES} bytes`);
     if (context.length > FRAME_CONTEXT_MAX_BYTES) {
@@ -551,41 +578,46 @@ class AesGcmSealer implements FrameSealer {
     const derived = Buffer.from(
       hkdfSync('sha256', createSecretKey(dataKey), header.salt, info, DATA_KEY_BYTES),
     );
-    this.#frameKey = createSecretKey(derived);
-    derived.fill(0);
-    this.#aad = header.bytes;
-  }
-
-  seal(index: number, isFinal: boolean, payload: Buffer) {
-    if (this.#frameKey === null) throw new Error('the frame sealer has been wiped');
-    const cipher = createCipheriv('aes-256-gcm', this.#frameKey, this.#nonceOf(index, isFinal), {
-      authTagLength: this.tagBytes,
-    });
-    cipher.setAAD(this.#aad);
-    const body = cipher.update(payload);
-    cipher.final();
-    return { body, tag: cipher.getAuthTag() };
-  }
-
-  open(index: number, isFinal: boolean, body: Buffer, tag: Buffer) {
-    if (this.#frameKey === null) return null;
-    const decipher = createDecipheriv('aes-256-gcm', this.#frameKey, this.#nonceOf(index, isFinal), {
-      authTagLength: this.tagBytes,
-    });
-    decipher.setAAD(this.#aad);
-    decipher.setAuthTag(tag);
-    const plaintext = decipher.update(body);
     try {
-      decipher.final();
-    } catch {
-      plaintext.fill(0);
-      return null;
+      this.#cipher = options.ciphers.create(derived, options.direction);
+    } finally {
+      derived.fill(0);
     }
+    this.#aad = header.bytes;
+    this.#openInPlace = options.openInPlace;
+  }
+
+  seal(index: number, isFinal: boolean, payload: Buffer, body: Buffer, tag: Buffer): void {
+    const cipher = this.#live();
+    cipher.begin(this.#nonceOf(index, isFinal), this.#aad);
+    cipher.update(payload, body);
+    cipher.finishSeal(tag);
+  }
+
+  beginOpen(index: number, isFinal: boolean): void {
+    // A wiped sealer has opened its last planned frame: anything after it is not ours.
+    if (this.#cipher === null) throw corrupted();
+    this.#cipher.begin(this.#nonceOf(index, isFinal), this.#aad);
+  }
+
+  openPiece(piece: Buffer): Buffer {
+    const plaintext = this.#openInPlace ? piece : Buffer.allocUnsafe(piece.length);
+    this.#live().update(piece, plaintext);
     return plaintext;
   }
 
+  finishOpen(tag: Buffer): boolean {
+    return this.#cipher !== null && this.#cipher.finishOpen(tag);
+  }
+
   wipe(): void {
-    this.#frameKey = null;
+    this.#cipher?.dispose();
+    this.#cipher = null;
+  }
+
+  #live(): FrameCipher {
+    if (this.#cipher === null) throw new Error('the frame sealer has been wiped');
+    return this.#cipher;
   }
 
   #nonceOf(index: number, isFinal: boolean): Buffer {
@@ -614,7 +646,7 @@ class FrameWriter {
   #plaintextBytes = 0;
   #ended = false;
   readonly #plaintextBytesHint: number | null;
-  /** Whole-frame buffers given back by the consumer (in-place suites), and those we handed out. */
+  /** Whole-frame buffers given back by the consumer, and those we handed out. */
   readonly #spareFrames: Buffer[] = [];
   readonly #issuedFrames = new WeakSet<ArrayBufferLike>();
 
@@ -624,7 +656,11 @@ class FrameWriter {
     this.#frameBytes = 2 ** frameSizeLog2;
     this.#plaintextBytesHint = params.plaintextBytesHint ?? null;
     this.#header = buildHeader(params.suite.kind, frameSizeLog2, randomBytes(SALT_BYTES));
-    this.#sealer = createSealer(params.suite, this.#header, params.context);
+    this.#sealer = createSealer(params.suite, this.#header, params.context, {
+      ciphers: params.ciphers ?? nodeFrameCiphers,
+      direction: 'seal',
+      openInPlace: false,
+    });
   }
 
   get plaintextBytes(): number {
@@ -641,12 +677,7 @@ class FrameWriter {
       const remaining = chunk.length - offset;
       if (this.#pendingBytes === 0 && remaining > this.#frameBytes) {
         // A whole frame with more bytes after it: seal it straight from the input, no copy.
-        const { body, tag } = this.#sealer.seal(
-          this.#frameIndex,
-          false,
-          chunk.subarray(offset, offset + this.#frameBytes),
-        );
-        this.#emitFrame(output, body, tag);
+        this.#sealWholeFrame(chunk.subarray(offset, offset + this.#frameBytes), output);
         offset += this.#frameBytes;
         continue;
       }
@@ -703,13 +734,10 @@ class FrameWriter {
       this.#frameBytes,
       Math.max(expectedBytes, this.#pendingBytes + incomingBytes, 2 * (current?.length ?? 0)),
     );
-    let next: Buffer;
-    if (payloadBytes === this.#frameBytes) {
-      next = this.#spareFrames.pop() ?? Buffer.allocUnsafe(this.#frameBytes + tagBytes);
-      if (this.#sealer.inPlace) this.#issuedFrames.add(next.buffer);
-    } else {
-      next = Buffer.allocUnsafe(payloadBytes + tagBytes);
-    }
+    const next =
+      payloadBytes === this.#frameBytes
+        ? this.#wholeFrameBuffer()
+        : Buffer.allocUnsafe(payloadBytes + tagBytes);
     if (current !== null) current.copy(next, 0, 0, this.#pendingBytes);
     this.#pending = next;
     return next;
@@ -722,22 +750,56 @@ class FrameWriter {
     this.#headerWritten = true;
   }
 
+  /**
+   * Seals the pending frame in place: the body takes the payload's bytes, the tag the room after
+   * them, and the whole buffer goes on as one piece; the next frame gets another buffer.
+   */
   #sealPending(isFinal: boolean, output: OutputChunks): void {
-    const pending = this.#pending ?? Buffer.allocUnsafe(this.#sealer.tagBytes);
+    const tagBytes = this.#sealer.tagBytes;
+    const frame = this.#pending ?? Buffer.allocUnsafe(tagBytes);
     const payloadBytes = this.#pendingBytes;
-    const { body, tag } = this.#sealer.seal(this.#frameIndex, isFinal, pending.subarray(0, payloadBytes));
+    const payload = frame.subarray(0, payloadBytes);
+    this.#sealer.seal(
+      this.#frameIndex,
+      isFinal,
+      payload,
+      payload,
+      frame.subarray(payloadBytes, payloadBytes + tagBytes),
+    );
     this.#pendingBytes = 0;
-    if (this.#sealer.inPlace) {
-      // The body is the pending buffer itself: put the tag in the room after it and hand the
-      // whole buffer on as one piece; the next frame gets a new buffer.
-      tag.copy(pending, payloadBytes);
-      this.#pending = null;
-      this.#emitFrame(output, pending.subarray(0, payloadBytes + tag.length));
-    } else {
-      // The ciphertext is a new buffer, so the pending one is free for the next frame.
-      this.#pending = pending;
-      this.#emitFrame(output, body, tag);
+    this.#pending = null;
+    this.#emitFrame(output, frame.subarray(0, payloadBytes + tagBytes));
+  }
+
+  /**
+   * Seals a whole non-final frame taken from the caller's input, which stays as it is: a suite
+   * whose body is the payload emits the input itself, any other writes its body into a frame
+   * buffer of ours.
+   */
+  #sealWholeFrame(payload: Buffer, output: OutputChunks): void {
+    const sealer = this.#sealer;
+    if (sealer.bodyIsPayload) {
+      const tag = Buffer.allocUnsafe(sealer.tagBytes);
+      sealer.seal(this.#frameIndex, false, payload, payload, tag);
+      this.#emitFrame(output, payload, tag);
+      return;
     }
+    const frame = this.#wholeFrameBuffer();
+    sealer.seal(
+      this.#frameIndex,
+      false,
+      payload,
+      frame.subarray(0, this.#frameBytes),
+      frame.subarray(this.#frameBytes),
+    );
+    this.#emitFrame(output, frame);
+  }
+
+  /** A buffer for a whole frame and its tag: a recycled one, or a new one we will take back. */
+  #wholeFrameBuffer(): Buffer {
+    const frame = this.#spareFrames.pop() ?? Buffer.allocUnsafe(this.#frameBytes + this.#sealer.tagBytes);
+    this.#issuedFrames.add(frame.buffer);
+    return frame;
   }
 
   #emitFrame(output: OutputChunks, ...pieces: Buffer[]): void {
@@ -755,13 +817,16 @@ class FrameReader {
   /** Header bytes gathered so far when the header leads the input. */
   #headerBytes: Buffer | null = null;
   #frameIndex = 0;
-  /** Bytes of the frame being gathered when it spans input chunks. */
-  #partial: Buffer | null = null;
-  #partialBytes = 0;
+  /** Bytes of the current frame taken so far: its body, then its tag. */
+  #frameTaken = 0;
   #takeRemaining = 0;
-  /** Incremental suites: views of the body gathered so far, its running tag and the stored tag. */
-  #bodyPieces: Buffer[] = [];
-  #tagState = 0;
+  /**
+   * The current frame's plaintext so far, in pieces (views of the input, or decrypted copies):
+   * a frame that spans input chunks is verified without first being copied together, and its
+   * plaintext goes out only once the whole frame has verified.
+   */
+  #plainPieces: Buffer[] = [];
+  /** The current frame's tag when it spans input chunks. */
   #storedTag: Buffer | null = null;
 
   constructor(params: FrameDecoderParams) {
@@ -781,33 +846,7 @@ class FrameReader {
 
   write(chunk: Buffer, output: OutputChunks): void {
     let offset = this.#headerBytes === null ? 0 : this.#gatherHeader(chunk);
-    while (offset < chunk.length) {
-      const { geometry, plan, sealer } = this.#ready();
-      if (this.#frameIndex > plan.lastFrame) throw corrupted();
-      const frameBytes = framePhysicalBytes(geometry, this.#frameIndex);
-      const remaining = chunk.length - offset;
-      if (this.#partialBytes === 0 && remaining >= frameBytes) {
-        this.#openFrame(chunk.subarray(offset, offset + frameBytes), output);
-        offset += frameBytes;
-        continue;
-      }
-      if (sealer.incremental !== null) {
-        offset = this.#gatherIncrementally(chunk, offset, frameBytes, sealer.incremental, output);
-        continue;
-      }
-      const copied = Math.min(frameBytes - this.#partialBytes, remaining);
-      this.#partial ??= Buffer.allocUnsafe(geometry.frameBytes + geometry.tagBytes);
-      chunk.copy(this.#partial, this.#partialBytes, offset, offset + copied);
-      this.#partialBytes += copied;
-      offset += copied;
-      if (this.#partialBytes === frameBytes) {
-        const frame = this.#partial.subarray(0, frameBytes);
-        this.#partialBytes = 0;
-        // In-place plaintext is a view of the frame buffer, which then belongs to the output.
-        if (sealer.inPlace) this.#partial = null;
-        this.#openFrame(frame, output);
-      }
-    }
+    while (offset < chunk.length) offset = this.#take(chunk, offset, output);
   }
 
   end(): void {
@@ -817,50 +856,62 @@ class FrameReader {
 
   wipe(): void {
     this.#sealer?.wipe();
-    this.#partial = null;
-    this.#bodyPieces = [];
+    this.#dropUnverified();
   }
 
   /**
-   * Takes the next bytes of a frame that spans input chunks without copying its body: the tag is
-   * computed over views of the pieces, which are emitted only once the whole frame has verified.
+   * Takes the next bytes of the current frame from `chunk` at `offset`: body bytes go to the
+   * sealer as they come, the tag is gathered, and a complete frame is verified and emitted.
    * Returns the offset in `chunk` after what was taken.
    */
-  #gatherIncrementally(
-    chunk: Buffer,
-    offset: number,
-    frameBytes: number,
-    incremental: IncrementalTag,
-    output: OutputChunks,
-  ): number {
-    const { geometry } = this.#ready();
+  #take(chunk: Buffer, offset: number, output: OutputChunks): number {
+    const { geometry, plan, sealer } = this.#ready();
+    if (this.#frameIndex > plan.lastFrame) throw corrupted();
+    const frameBytes = framePhysicalBytes(geometry, this.#frameIndex);
     const bodyBytes = frameBytes - geometry.tagBytes;
-    if (this.#partialBytes === 0) {
-      this.#tagState = incremental.begin(this.#frameIndex, this.#frameIndex === geometry.frameCount - 1);
+    if (this.#frameTaken === 0) {
+      sealer.beginOpen(this.#frameIndex, this.#frameIndex === geometry.frameCount - 1);
     }
-    if (this.#partialBytes < bodyBytes) {
-      const taken = Math.min(bodyBytes - this.#partialBytes, chunk.length - offset);
-      const piece = chunk.subarray(offset, offset + taken);
-      this.#tagState = incremental.update(this.#tagState, piece);
-      this.#bodyPieces.push(piece);
-      this.#partialBytes += taken;
+    if (this.#frameTaken < bodyBytes) {
+      const taken = Math.min(bodyBytes - this.#frameTaken, chunk.length - offset);
+      this.#plainPieces.push(sealer.openPiece(chunk.subarray(offset, offset + taken)));
+      this.#frameTaken += taken;
       offset += taken;
     }
-    if (offset < chunk.length && this.#partialBytes >= bodyBytes) {
-      const taken = Math.min(frameBytes - this.#partialBytes, chunk.length - offset);
+    if (offset === chunk.length) return offset;
+    const tagWanted = frameBytes - this.#frameTaken;
+    const available = chunk.length - offset;
+    let tag: Buffer;
+    if (this.#frameTaken === bodyBytes && available >= tagWanted) {
+      tag = chunk.subarray(offset, offset + tagWanted);
+      offset += tagWanted;
+    } else {
+      const taken = Math.min(tagWanted, available);
       this.#storedTag ??= Buffer.alloc(geometry.tagBytes);
-      chunk.copy(this.#storedTag, this.#partialBytes - bodyBytes, offset, offset + taken);
-      this.#partialBytes += taken;
+      chunk.copy(this.#storedTag, this.#frameTaken - bodyBytes, offset, offset + taken);
+      this.#frameTaken += taken;
       offset += taken;
+      if (this.#frameTaken < frameBytes) return offset;
+      tag = this.#storedTag;
     }
-    if (this.#partialBytes === frameBytes) {
-      const pieces = this.#bodyPieces;
-      this.#bodyPieces = [];
-      this.#partialBytes = 0;
-      if (!incremental.matches(this.#tagState, this.#storedTag!)) throw corrupted();
-      this.#emitVerified(pieces, output);
+    const pieces = this.#plainPieces;
+    this.#plainPieces = [];
+    this.#frameTaken = 0;
+    if (!sealer.finishOpen(tag)) {
+      this.#plainPieces = pieces;
+      this.#dropUnverified();
+      throw corrupted();
     }
+    this.#emitVerified(pieces, output);
     return offset;
+  }
+
+  /** Forgets the current frame's plaintext; decrypted bytes that never verified are zeroed. */
+  #dropUnverified(): void {
+    if (this.#sealer !== null && !this.#sealer.bodyIsPayload) {
+      for (const piece of this.#plainPieces) piece.fill(0);
+    }
+    this.#plainPieces = [];
   }
 
   #gatherHeader(chunk: Buffer): number {
@@ -893,22 +944,16 @@ class FrameReader {
     );
     this.#frameIndex = this.#plan.firstFrame;
     this.#takeRemaining = this.#plan.takeBytes;
-    this.#sealer = createSealer(params.suite, header, params.context);
+    this.#sealer = createSealer(params.suite, header, params.context, {
+      ciphers: params.ciphers ?? nodeFrameCiphers,
+      direction: 'open',
+      openInPlace: params.inputIsOwned === true,
+    });
   }
 
   #ready(): { geometry: FrameGeometry; plan: RangeReadPlan; sealer: FrameSealer } {
     if (this.#geometry === null || this.#plan === null || this.#sealer === null) throw corrupted();
     return { geometry: this.#geometry, plan: this.#plan, sealer: this.#sealer };
-  }
-
-  #openFrame(frame: Buffer, output: OutputChunks): void {
-    const { geometry, sealer } = this.#ready();
-    const index = this.#frameIndex;
-    const bodyBytes = frame.length - geometry.tagBytes;
-    const isFinal = index === geometry.frameCount - 1;
-    const plaintext = sealer.open(index, isFinal, frame.subarray(0, bodyBytes), frame.subarray(bodyBytes));
-    if (plaintext === null) throw corrupted();
-    this.#emitVerified([plaintext], output);
   }
 
   /** Emits the wanted part of a verified frame's plaintext, given as consecutive pieces. */

@@ -1,23 +1,19 @@
-import { createHash } from 'node:crypto';
 import { finished, Readable } from 'node:stream';
 import { LIMITS } from '../../platform/limits.ts';
 import { storageError } from './errors.ts';
 import {
-  createFrameDecoder,
   decodeFramesSync,
   encodedLength,
-  FRAME_HEADER_BYTES,
   frameContextOf,
-  parseFrameHeader,
-  planRangeRead,
   PushFrameEncoder,
   type FrameBinding,
-  type FrameHeader,
   type FrameSuite,
-  type RangeReadPlan,
 } from './frame-codec.ts';
 import { createChecksumDigest, type ChecksumDigest } from './digests.ts';
-import type { BlobStore, BlobWriter } from './ports.ts';
+import { nodeFrameCiphers } from './node-frame-cipher.ts';
+import { ObjectReader, type SegmentRead } from './object-reader.ts';
+import { inThreadDigests } from './in-thread-digests.ts';
+import type { BlobStore, BlobWriter, FrameCipherFactory, UploadDigests } from './ports.ts';
 import type { BlobSegment, ChecksumAlgorithm, ObjectVersion } from './types.ts';
 
 export interface IngestRequest {
@@ -50,9 +46,17 @@ export interface IngestedData {
  */
 export class ObjectData {
   readonly #blobs: BlobStore;
+  readonly #ciphers: FrameCipherFactory;
+  readonly #digests: UploadDigests;
 
-  constructor(blobs: BlobStore) {
+  /**
+   * `ciphers` seals and opens encrypted frames, `digests` computes uploads' MD5; the server
+   * passes the in-place OpenSSL cipher and the thread-pool MD5, node:crypto's are the defaults.
+   */
+  constructor(blobs: BlobStore, options: { ciphers?: FrameCipherFactory; digests?: UploadDigests } = {}) {
     this.#blobs = blobs;
+    this.#ciphers = options.ciphers ?? nodeFrameCiphers;
+    this.#digests = options.digests ?? inThreadDigests;
   }
 
   /**
@@ -66,7 +70,7 @@ export class ObjectData {
     const inlineLimit = request.allowInline
       ? encodedLength(LIMITS.inlineObjectMaxBytes, request.suite.kind, frameSizeLog2)
       : -1;
-    const md5 = createHash('md5');
+    const md5 = this.#digests.createMd5();
     const digests = new Map<ChecksumAlgorithm, ChecksumDigest>();
     for (const algorithm of request.checksumAlgorithms)
       digests.set(algorithm, createChecksumDigest(algorithm));
@@ -78,6 +82,7 @@ export class ObjectData {
         context: frameContextFor(request.suite, request.binding),
         frameSizeLog2,
         plaintextBytesHint: declaredBytes,
+        ciphers: this.#ciphers,
       },
       (piece) => placement.add(piece),
     );
@@ -93,7 +98,8 @@ export class ObjectData {
         if (declaredBytes !== null && sizeBytes > declaredBytes) {
           throw storageError('IncompleteBody', 'The request body is longer than its declared length');
         }
-        md5.update(chunk);
+        const hashing = md5.update(chunk);
+        if (hashing !== undefined) await hashing;
         for (const digest of digests.values()) digest.update(chunk);
         encoder.write(chunk);
         await placement.store(encoder);
@@ -105,11 +111,13 @@ export class ObjectData {
         );
       }
       encoder.end();
+      const etag = await md5.digest();
       const placed = await placement.finish(encoder);
       const checksums = new Map<ChecksumAlgorithm, Buffer>();
       for (const [algorithm, digest] of digests) checksums.set(algorithm, await digest.digest());
-      return { sizeBytes, md5: md5.digest(), checksums, frameSizeLog2, ...placed };
+      return { sizeBytes, md5: etag, checksums, frameSizeLog2, ...placed };
     } catch (error) {
+      md5.discard();
       encoder.wipe();
       // As a pipeline would: a body we stop reading is destroyed, not left half-consumed.
       if (request.body instanceof Readable) request.body.destroy();
@@ -132,6 +140,7 @@ export class ObjectData {
     if (endExclusive <= start) return Buffer.alloc(0);
     return decodeFramesSync(version.inlineData, {
       suite,
+      ciphers: this.#ciphers,
       context: frameContextFor(suite, {
         bucket: version.bucket,
         objectKey: version.key,
@@ -155,114 +164,30 @@ export class ObjectData {
     if (layout.kind === 'inline') {
       return Readable.from([this.readInline(version, suite, start, endExclusive)!], { objectMode: false });
     }
-    const [only] = layout.segments;
-    if (layout.segments.length === 1 && only !== undefined && start < only.sizeBytes) {
-      const plan = planRangeRead(only.sizeBytes, start, endExclusive, suite.kind, layout.frameSizeLog2);
-      // The common case, a single blob read from its first frame, is the file stream piped into
-      // the decoder: no generator or extra stream between the disk and the consumer.
-      if (plan.firstFrame === 0) {
-        return this.#openDecoded(
-          only,
-          this.#bindingOf(version, only),
-          layout.frameSizeLog2,
-          suite,
-          start,
-          endExclusive,
-          'in-input',
-          plan,
-        );
-      }
-    }
-    return Readable.from(
-      this.#readSegments(version, layout.segments, layout.frameSizeLog2, suite, start, endExclusive),
-      {
-        objectMode: false,
-        highWaterMark: 1,
-      },
-    );
-  }
-
-  async *#readSegments(
-    version: ObjectVersion,
-    segments: readonly BlobSegment[],
-    frameSizeLog2: number,
-    suite: FrameSuite,
-    start: number,
-    endExclusive: number,
-  ): AsyncGenerator<Buffer> {
+    const segments: SegmentRead[] = [];
     let segmentStart = 0;
-    for (const segment of segments) {
+    for (const segment of layout.segments) {
       const segmentEnd = segmentStart + segment.sizeBytes;
       if (segmentEnd > start && segmentStart < endExclusive) {
-        const from = Math.max(start, segmentStart) - segmentStart;
-        const to = Math.min(endExclusive, segmentEnd) - segmentStart;
-        yield* this.#readSegment(segment, this.#bindingOf(version, segment), frameSizeLog2, suite, from, to);
+        const binding = this.#bindingOf(version, segment);
+        segments.push({
+          segment,
+          binding,
+          context: frameContextFor(suite, binding),
+          start: Math.max(start, segmentStart) - segmentStart,
+          endExclusive: Math.min(endExclusive, segmentEnd) - segmentStart,
+        });
       }
       segmentStart = segmentEnd;
       if (segmentStart >= endExclusive) break;
     }
-  }
-
-  /**
-   * Reads one blob's frames for [start, endExclusive). A read from the first frame fetches the
-   * header with the frames in one request; a later range fetches the 32-byte header first.
-   */
-  async *#readSegment(
-    segment: BlobSegment,
-    binding: FrameBinding,
-    frameSizeLog2: number,
-    suite: FrameSuite,
-    start: number,
-    endExclusive: number,
-  ): AsyncGenerator<Buffer> {
-    const plan = planRangeRead(segment.sizeBytes, start, endExclusive, suite.kind, frameSizeLog2);
-    const header =
-      plan.firstFrame === 0
-        ? ('in-input' as const)
-        : parseFrameHeader(await readAll(this.#blobs.openRange(segment.blobId, 0, FRAME_HEADER_BYTES)));
-    const decoded = this.#openDecoded(
-      segment,
-      binding,
-      frameSizeLog2,
+    return new ObjectReader({
+      blobs: this.#blobs,
+      ciphers: this.#ciphers,
       suite,
-      start,
-      endExclusive,
-      header,
-      plan,
-    );
-    for await (const chunk of decoded) yield chunk as Buffer;
-  }
-
-  /** The blob bytes of the planned frames, piped through a verifying decoder. */
-  #openDecoded(
-    segment: BlobSegment,
-    binding: FrameBinding,
-    frameSizeLog2: number,
-    suite: FrameSuite,
-    start: number,
-    endExclusive: number,
-    header: FrameHeader | 'in-input',
-    plan: RangeReadPlan,
-  ): Readable {
-    const decoder = createFrameDecoder({
-      header,
-      suite,
-      context: frameContextFor(suite, binding),
-      frameSizeLog2,
-      plaintextBytes: segment.sizeBytes,
-      start,
-      endExclusive,
+      frameSizeLog2: layout.frameSizeLog2,
+      segments,
     });
-    const source = this.#blobs.openRange(
-      segment.blobId,
-      header === 'in-input' ? 0 : plan.physicalStart,
-      plan.physicalEnd,
-    );
-    // pipe() forwards neither errors nor an early end of the consumer: do both by hand, so a
-    // failed read fails the decoder and an abandoned decoder closes the file.
-    source.on('error', (error) => decoder.destroy(error));
-    decoder.once('close', () => source.destroy());
-    return source.pipe(decoder);
   }
 
   #bindingOf(version: ObjectVersion, segment: BlobSegment): FrameBinding {
@@ -421,9 +346,3 @@ function frameContextFor(suite: FrameSuite, binding: FrameBinding): Uint8Array {
 }
 
 const NO_CONTEXT = new Uint8Array(0);
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}

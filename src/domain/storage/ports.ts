@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { AccessKeyRecord, Principal, Tenant } from '../iam/types.ts';
 import type {
   BucketRecord,
@@ -253,13 +252,27 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
+/** A committed blob open for reading. */
+export interface BlobFile {
+  /**
+   * Reads up to `target.length` bytes at `position` into `target`; fewer only at the end of the
+   * blob (0 past it).
+   */
+  read(target: Buffer, position: number): Promise<number>;
+  /** Safe to call more than once. */
+  close(): Promise<void>;
+}
+
 /** Raw byte storage for frame streams; local disk now, a shared backend at scale. */
 export interface BlobStore {
   /** Removes temporary files left by a previous process (called once at start). */
   cleanTemporary(): Promise<number>;
   createWriter(): Promise<BlobWriter>;
-  /** Streams bytes [start, endExclusive) of a committed blob. */
-  openRange(blobId: string, start: number, endExclusive: number): Readable;
+  /**
+   * Opens a committed blob for positioned reads into the caller's buffers (the GET path reuses
+   * them and decrypts frames in them). A missing blob is DataCorrupted: metadata said it exists.
+   */
+  openFile(blobId: string): Promise<BlobFile>;
   sizeOf(blobId: string): Promise<number | null>;
   delete(blobId: string): Promise<void>;
   /** Committed blobs with their modification time, for the orphan sweeper. */
@@ -287,4 +300,52 @@ export interface NotificationSink {
     signal: AbortSignal,
   ): Promise<{ acknowledged: number; error: unknown }>;
   close(): Promise<void>;
+}
+
+/**
+ * AES-256-GCM (NIST SP 800-38D) for the frames of encrypted objects, with the output buffer
+ * chosen by the caller. Output may be the input itself: frames are then sealed and opened in
+ * place, so an upload or a read allocates no buffer per frame beyond what its I/O reads (fresh
+ * ciphertext buffers per frame cost garbage collections: docs/decisions/0006).
+ */
+export interface FrameCipherFactory {
+  /** A cipher under `key` (32 bytes, copied in: the caller wipes its own copy) that seals or opens. */
+  create(key: Uint8Array, direction: 'seal' | 'open'): FrameCipher;
+}
+
+/** One AES-256-GCM context; messages (frames) go through it one after another. */
+export interface FrameCipher {
+  /** Starts a message under a 12-byte nonce, authenticating `aad`. */
+  begin(nonce: Uint8Array, aad: Uint8Array): void;
+  /**
+   * Encrypts (seal) or decrypts (open) the next `input` bytes into `output`, of the same length;
+   * `output` may be `input` itself, never a partly overlapping range.
+   */
+  update(input: Uint8Array, output: Uint8Array): void;
+  /** Seal: ends the message and writes its 16-byte tag into `tag`. */
+  finishSeal(tag: Uint8Array): void;
+  /** Open: ends the message; true when `tag` authenticates everything since `begin`. */
+  finishOpen(tag: Uint8Array): boolean;
+  /** Frees the context and its key schedule; the cipher must not be used afterwards. */
+  dispose(): void;
+}
+
+/**
+ * MD5 of an upload's bytes (its ETag), where the adapter can computed beside the event loop:
+ * MD5 runs at well under 1 GB/s on one core and was the largest single cost of a large PUT.
+ */
+export interface UploadDigests {
+  createMd5(): IncrementalDigest;
+}
+
+export interface IncrementalDigest {
+  /**
+   * Takes the next bytes. When it returns a promise, the caller must wait for it before the next
+   * update and must not change `chunk` until then; otherwise the bytes are taken already.
+   */
+  update(chunk: Uint8Array): Promise<void> | undefined;
+  /** The digest of everything given. The digest is finished afterwards. */
+  digest(): Promise<Buffer>;
+  /** Abandons an unfinished digest (after an error), releasing what it holds. */
+  discard(): void;
 }

@@ -1,7 +1,8 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { denialOf, type Authorizer } from '../../../domain/iam/authorizer.ts';
+import { ObjectReader } from '../../../domain/storage/object-reader.ts';
 import type { ObjectStore } from '../../../domain/storage/object-store.ts';
 import type { BucketRecord, ObjectVersion } from '../../../domain/storage/types.ts';
 import { isSovraError } from '../../../platform/errors.ts';
@@ -204,13 +205,60 @@ async function streamBody(
     x.res.end();
     return;
   }
-  x.res.write(first);
   try {
-    await pipeline(body, x.res);
+    if (body instanceof ObjectReader) {
+      const sink = new FlushReportingResponse(x.res, body);
+      sink.write(first);
+      await pipeline(body, sink);
+    } else {
+      x.res.write(first);
+      await pipeline(body, x.res);
+    }
   } catch (error) {
     x.res.destroy(isSovraError(error) ? error : undefined);
     if (!x.res.writableEnded) throw error;
   }
+}
+
+/**
+ * Writes an object body into the response and tells the reader which bytes the socket has taken,
+ * so the reader can reuse its buffers: res.write's callback runs "when this chunk of data is
+ * flushed" (https://nodejs.org/api/http.html#responsewritechunk-encoding-callback), and chunks
+ * complete in order. Backpressure is the response's own; a response closed before it finished
+ * (the client went away) fails the pipeline as a premature close would.
+ */
+class FlushReportingResponse extends Writable {
+  readonly #res: ServerResponse;
+  readonly #reader: ObjectReader;
+  #handed = 0;
+
+  constructor(res: ServerResponse, reader: ObjectReader) {
+    super({ decodeStrings: false });
+    this.#res = res;
+    this.#reader = reader;
+    res.once('close', () => {
+      if (!res.writableFinished) this.destroy(closedEarly());
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const upTo = (this.#handed += chunk.length);
+    const more = this.#res.write(chunk, (error) => {
+      if (error === null || error === undefined) this.#reader.flushed(upTo);
+    });
+    if (more) callback();
+    else this.#res.once('drain', () => callback());
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#res.end(() => callback());
+  }
+}
+
+function closedEarly(): Error {
+  return Object.assign(new Error('the response closed before the body was sent'), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
 }
 
 /**
