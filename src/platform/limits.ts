@@ -65,6 +65,8 @@ export const LIMITS = {
   blobGcBatch: 256,
   /** The C library's free heap pages go back to the system this often (adapters/native/heap-trimmer.ts). */
   heapTrimIntervalMs: 1_000,
+  /** Upload bytes between two young-generation collections (adapters/native/scavenge-pacer.ts). */
+  scavengeEveryIngestBytes: 4 * MiB,
   orphanBlobGraceMs: 60 * 60 * 1000,
   signingKeyCacheEntries: 1024,
   credentialCacheTtlMs: 30_000,

@@ -47,6 +47,7 @@ import { KeyUseDecisionRecorder } from '../domain/kms/decision-records.ts';
 import { KeyRing } from '../domain/kms/key-ring.ts';
 import { openOpenSslDigestSigner } from '../adapters/openssl/digest-signer.ts';
 import { startHeapTrimmer } from '../adapters/native/heap-trimmer.ts';
+import { openScavengePacer } from '../adapters/native/scavenge-pacer.ts';
 import { openOpenSslFrameCiphers } from '../adapters/openssl/frame-cipher.ts';
 import { openThreadedMd5 } from '../adapters/openssl/threaded-md5.ts';
 import type { RootOfTrust } from '../domain/kms/root-of-trust.ts';
@@ -182,6 +183,7 @@ export async function startServer(
   const data = new ObjectData(blobs, {
     ciphers: await openOpenSslFrameCiphers(),
     digests: await openThreadedMd5(),
+    pacer: openScavengePacer(LIMITS.scavengeEveryIngestBytes),
   });
   const notifications = new BucketNotifications({
     metadata,

@@ -108,6 +108,20 @@ void describe('ObjectData', () => {
     assert.deepEqual(await readdir(join(root, 'tmp')), []);
   });
 
+  void it('tells its pacer of every body byte an upload takes, as it takes them', async () => {
+    const taken: number[] = [];
+    const paced = new ObjectData(new DiskBlobStore({ root }), {
+      pacer: { took: (bytes) => taken.push(bytes) },
+    });
+    const plaintext = randomBytes(3 * MiB + 7);
+    await paced.ingest(ingestRequest(burstyBody(plaintext, 64 * 1024), plaintext.length));
+    assert.equal(
+      taken.reduce((sum, bytes) => sum + bytes, 0),
+      plaintext.length,
+    );
+    assert.ok(taken.length >= 49, `one call per piece, ${taken.length}`);
+  });
+
   void it('a body that fails mid-stream is destroyed and leaves no temporary file', async () => {
     const body = new PassThrough();
     body.write(randomBytes(MiB));

@@ -13,7 +13,7 @@ import { createChecksumDigest, type ChecksumDigest } from './digests.ts';
 import { nodeFrameCiphers } from './node-frame-cipher.ts';
 import { ObjectReader, type SegmentRead } from './object-reader.ts';
 import { inThreadDigests } from './in-thread-digests.ts';
-import type { BlobStore, BlobWriter, FrameCipherFactory, UploadDigests } from './ports.ts';
+import type { BlobStore, BlobWriter, FrameCipherFactory, IngestPacer, UploadDigests } from './ports.ts';
 import type { BlobSegment, ChecksumAlgorithm, ObjectVersion } from './types.ts';
 
 export interface IngestRequest {
@@ -48,15 +48,21 @@ export class ObjectData {
   readonly #blobs: BlobStore;
   readonly #ciphers: FrameCipherFactory;
   readonly #digests: UploadDigests;
+  readonly #pacer: IngestPacer | null;
 
   /**
-   * `ciphers` seals and opens encrypted frames, `digests` computes uploads' MD5; the server
-   * passes the in-place OpenSSL cipher and the thread-pool MD5, node:crypto's are the defaults.
+   * `ciphers` seals and opens encrypted frames, `digests` computes uploads' MD5, `pacer` is told
+   * of every upload's bytes; the server passes the in-place OpenSSL cipher, the thread-pool MD5
+   * and the scavenge pacer, node:crypto's are the defaults and there is no pacer by default.
    */
-  constructor(blobs: BlobStore, options: { ciphers?: FrameCipherFactory; digests?: UploadDigests } = {}) {
+  constructor(
+    blobs: BlobStore,
+    options: { ciphers?: FrameCipherFactory; digests?: UploadDigests; pacer?: IngestPacer } = {},
+  ) {
     this.#blobs = blobs;
     this.#ciphers = options.ciphers ?? nodeFrameCiphers;
     this.#digests = options.digests ?? inThreadDigests;
+    this.#pacer = options.pacer ?? null;
   }
 
   /**
@@ -90,6 +96,7 @@ export class ObjectData {
     try {
       for await (const chunk of chunksOf(request.body)) {
         sizeBytes += chunk.byteLength;
+        this.#pacer?.took(chunk.byteLength);
         if (sizeBytes > maxBytes) {
           throw storageError('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
             maxSizeAllowed: maxBytes,

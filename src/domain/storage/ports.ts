@@ -331,7 +331,7 @@ export interface FrameCipher {
 }
 
 /**
- * MD5 of an upload's bytes (its ETag), where the adapter can computed beside the event loop:
+ * MD5 of an upload's bytes (its ETag), which an adapter can compute beside the event loop:
  * MD5 runs at well under 1 GB/s on one core and was the largest single cost of a large PUT.
  */
 export interface UploadDigests {
@@ -348,4 +348,14 @@ export interface IncrementalDigest {
   digest(): Promise<Buffer>;
   /** Abandons an unfinished digest (after an error), releasing what it holds. */
   discard(): void;
+}
+
+/**
+ * Told how many body bytes each upload has taken, as it takes them. The server's implementation
+ * (adapters/native/scavenge-pacer.ts, decision 0008) collects V8's young generation at a pace set
+ * by those bytes, so the socket buffers an upload leaves behind are freed by cheap scavenges
+ * instead of piling up until V8's external-memory heuristic starts full collections.
+ */
+export interface IngestPacer {
+  took(bytes: number): void;
 }
