@@ -75,6 +75,8 @@ export const LIMITS = {
   bucketCacheEntries: 10_000,
   /** How long a SQLite connection waits for another process's write lock before failing. */
   sqliteBusyTimeoutMs: 5_000,
+  /** Transactions committed together by one SQLite group commit (one fsync), at most. */
+  sqliteGroupCommitMaxTransactions: 128,
   /** Prepared statements kept per metadata connection (the store's own SQL is a fixed, smaller set). */
   sqlStatementCacheEntries: 256,
   /** Runs of a PostgreSQL transaction aborted by a serialization failure or deadlock, in all. */

@@ -19,6 +19,12 @@ import { SQLITE_BOOTSTRAP } from './migrations.ts';
  *
  * synchronous=FULL makes every commit durable before it is acknowledged: in WAL mode NORMAL may
  * lose the last transactions on power loss (https://sqlite.org/pragma.html#pragma_synchronous).
+ *
+ * Group commit: transactions that queue up while one runs are run together in one SQLite
+ * transaction, each inside a savepoint of its own (https://sqlite.org/lang_savepoint.html), and
+ * committed with one fsync; each caller learns its outcome only after that commit. A callback
+ * that throws rolls back to its savepoint, so the others keep their writes. Under concurrent
+ * small PUTs the fsync per commit was the largest single cost (docs/performance.md).
  */
 export class SqliteDatabase implements SqlDatabase {
   readonly dialect = 'sqlite';
@@ -36,6 +42,10 @@ export class SqliteDatabase implements SqlDatabase {
    * context after the transaction ends, hence the flag rather than mere presence.
    */
   readonly #currentTransaction = new AsyncLocalStorage<{ open: boolean }>();
+  /** Transactions waiting for the next group commit, in arrival order. */
+  readonly #pending: PendingTransaction[] = [];
+  /** A group commit is queued on the mutex or running. */
+  #groupScheduled = false;
   #closed = false;
 
   constructor(path: string) {
@@ -89,24 +99,14 @@ export class SqliteDatabase implements SqlDatabase {
     if (this.#currentTransaction.getStore()?.open === true) {
       throw new Error('a metadata transaction was started inside another; SQLite runs them one at a time');
     }
-    return this.#exclusively(async () => {
-      const current = { open: true };
-      try {
-        if (durability === 'power-loss') {
-          return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
-        }
-        // WAL with synchronous=NORMAL: the commit is in the WAL file (the OS has it, so a killed
-        // process loses nothing) and is fsynced with the next FULL commit or checkpoint
-        // (https://sqlite.org/pragma.html#pragma_synchronous).
-        this.#writer.exec('PRAGMA synchronous = NORMAL');
-        try {
-          return await this.#currentTransaction.run(current, () => this.#runTransaction(work));
-        } finally {
-          this.#writer.exec('PRAGMA synchronous = FULL');
-        }
-      } finally {
-        current.open = false;
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({
+        work,
+        durability,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      this.#scheduleGroupCommit();
     });
   }
 
@@ -147,7 +147,11 @@ export class SqliteDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queueTail;
+    // A group commit that finds more waiting queues itself again behind the current tail.
+    for (let tail = this.#queueTail; ; tail = this.#queueTail) {
+      await tail;
+      if (tail === this.#queueTail) break;
+    }
     // The writer closes last: the last connection to close checkpoints the WAL into the database
     // and deletes it (https://sqlite.org/wal.html#the_wal_file), which a read-only one cannot do.
     // Left behind, the WAL would keep old page images — a crypto-shredded key's material among them.
@@ -155,19 +159,95 @@ export class SqliteDatabase implements SqlDatabase {
     this.#writer.close();
   }
 
-  async #runTransaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
-    await this.#beginImmediate();
-    const session = new SqliteSession(this.#writer);
+  #scheduleGroupCommit(): void {
+    if (this.#groupScheduled) return;
+    this.#groupScheduled = true;
+    void this.#exclusively(() => this.#groupCommit());
+  }
+
+  /**
+   * One SQLite transaction for the transactions waiting now and those that arrive while it runs
+   * (up to LIMITS.sqliteGroupCommitMaxTransactions, all of one durability, since the synchronous
+   * setting cannot change inside a transaction), then one COMMIT. Before committing it lets the
+   * event loop turn once, so requests handled in the same turn join. Whatever still waits
+   * afterwards queues behind other exclusive work (a checkpoint) rather than starving it.
+   */
+  async #groupCommit(): Promise<void> {
     try {
-      const result = await work(session);
-      this.#writer.exec('COMMIT');
-      return result;
+      const first = this.#pending[0];
+      if (first === undefined) return;
+      const durability = first.durability;
+      this.#writer.exec(`PRAGMA synchronous = ${durability === 'power-loss' ? 'FULL' : 'NORMAL'}`);
+      try {
+        await this.#beginImmediate();
+      } catch (error) {
+        this.#pending.shift();
+        first.reject(error);
+        return;
+      }
+      const done: { transaction: PendingTransaction; result: unknown }[] = [];
+      let failure: unknown = null;
+      for (;;) {
+        const next = this.#pending[0];
+        if (next === undefined || next.durability !== durability) {
+          if (next === undefined && done.length > 0) await new Promise((resolve) => setImmediate(resolve));
+          const joined = this.#pending[0];
+          if (joined === undefined || joined.durability !== durability) break;
+          continue;
+        }
+        if (done.length >= LIMITS.sqliteGroupCommitMaxTransactions) break;
+        this.#pending.shift();
+        const outcome = await this.#runInSavepoint(next);
+        if (outcome.ok) {
+          done.push({ transaction: next, result: outcome.result });
+        } else {
+          next.reject(outcome.error);
+          // Some errors (SQLITE_FULL, I/O errors) roll the whole transaction back.
+          if (!this.#writer.inTransaction) {
+            failure = outcome.error;
+            break;
+          }
+        }
+      }
+      if (failure === null) {
+        try {
+          this.#writer.exec('COMMIT');
+        } catch (error) {
+          failure = error;
+        }
+      }
+      if (failure !== null) {
+        // A failed COMMIT may already have rolled back; ROLLBACK without a transaction would throw.
+        if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+        for (const { transaction } of done) transaction.reject(failure);
+        return;
+      }
+      for (const { transaction, result } of done) transaction.resolve(result);
+    } finally {
+      this.#groupScheduled = false;
+      if (this.#pending.length > 0) this.#scheduleGroupCommit();
+    }
+  }
+
+  async #runInSavepoint(
+    transaction: PendingTransaction,
+  ): Promise<{ ok: true; result: unknown } | { ok: false; error: unknown }> {
+    const current = { open: true };
+    const session = new SqliteSession(this.#writer);
+    this.#writer.exec(`SAVEPOINT ${SAVEPOINT}`);
+    try {
+      const result = await this.#currentTransaction.run(current, () => transaction.work(session));
+      this.#writer.exec(`RELEASE ${SAVEPOINT}`);
+      return { ok: true, result };
     } catch (error) {
-      // A failed COMMIT may already have rolled back; ROLLBACK without a transaction would throw.
-      if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
-      throw error;
+      if (this.#writer.inTransaction) {
+        this.#writer.exec(`ROLLBACK TO ${SAVEPOINT}`);
+        this.#writer.exec(`RELEASE ${SAVEPOINT}`);
+      }
+      return { ok: false, error };
     } finally {
       session.end();
+      current.open = false;
     }
   }
 
@@ -202,6 +282,16 @@ export class SqliteDatabase implements SqlDatabase {
     if (this.#closed) throw new Error('the metadata database is closed');
   }
 }
+
+interface PendingTransaction {
+  work: (session: SqlSession) => Promise<unknown>;
+  durability: TransactionDurability;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Each transaction of a group commit runs inside this savepoint (they never nest). */
+const SAVEPOINT = 'sovra_transaction';
 
 /** The outcome of a synchronous call as a promise: its errors reject rather than throw. */
 function settled<T>(call: () => T): Promise<T> {
