@@ -93,6 +93,18 @@ void describe('SQLite group commit', () => {
       );
       assert.ok(db.isUniqueViolation((outcome(outcomes[1]) as PromiseRejectedResult).reason));
       assert.deepEqual(committedNames(path), ['a', 'c']);
+      // The first transaction of a group runs without a savepoint: its failure must not take
+      // the ones queued behind it.
+      const afterFirst = await Promise.allSettled([
+        db.transaction(insert('a')),
+        db.transaction(insert('d')),
+        db.transaction(insert('e')),
+      ]);
+      assert.deepEqual(
+        afterFirst.map((each) => each.status),
+        ['rejected', 'fulfilled', 'fulfilled'],
+      );
+      assert.deepEqual(committedNames(path), ['a', 'c', 'd', 'e']);
     });
   });
 
@@ -115,23 +127,42 @@ void describe('SQLite group commit', () => {
     });
   });
 
-  void test('power-loss and process-crash transactions never share a commit (synchronous cannot change inside one)', async () => {
+  void test('a group is fsynced when a power-loss transaction waits as it starts; process-crash ones may join it, never the reverse', async () => {
     await withDatabase(async (db) => {
-      const levels = await Promise.all(
-        (['power-loss', 'process-crash', 'power-loss', 'process-crash'] as const).map((durability) =>
-          db.transaction(async (session) => {
-            const [row] = await session.query('PRAGMA synchronous', []);
-            return [durability, Number(row?.['synchronous'])];
-          }, durability),
-        ),
-      );
+      const synchronousIn = (durability: 'power-loss' | 'process-crash') =>
+        db.transaction(async (session) => {
+          const [row] = await session.query('PRAGMA synchronous', []);
+          return [durability, Number(row?.['synchronous'])];
+        }, durability);
       // FULL = 2, NORMAL = 1 (https://sqlite.org/pragma.html#pragma_synchronous).
-      assert.deepEqual(levels, [
-        ['power-loss', 2],
-        ['process-crash', 1],
-        ['power-loss', 2],
-        ['process-crash', 1],
-      ]);
+      assert.deepEqual(
+        await Promise.all([
+          synchronousIn('process-crash'),
+          synchronousIn('power-loss'),
+          synchronousIn('process-crash'),
+        ]),
+        [
+          ['process-crash', 2],
+          ['power-loss', 2],
+          ['process-crash', 2],
+        ],
+      );
+      assert.deepEqual(await synchronousIn('process-crash'), ['process-crash', 1]);
+      // A power-loss transaction arriving while a NORMAL group runs waits for a FULL one.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const normal = db.transaction(async (session) => {
+        await held;
+        const [row] = await session.query('PRAGMA synchronous', []);
+        return Number(row?.['synchronous']);
+      }, 'process-crash');
+      await new Promise((resolve) => setImmediate(resolve));
+      const strict = synchronousIn('power-loss');
+      release();
+      assert.equal(await normal, 1);
+      assert.deepEqual(await strict, ['power-loss', 2]);
     });
   });
 

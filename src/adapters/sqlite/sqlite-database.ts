@@ -46,6 +46,8 @@ export class SqliteDatabase implements SqlDatabase {
   readonly #pending: PendingTransaction[] = [];
   /** A group commit is queued on the mutex or running. */
   #groupScheduled = false;
+  /** The write connection's synchronous setting (FULL from the constructor on). */
+  #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #closed = false;
 
   constructor(path: string) {
@@ -167,17 +169,21 @@ export class SqliteDatabase implements SqlDatabase {
 
   /**
    * One SQLite transaction for the transactions waiting now and those that arrive while it runs
-   * (up to LIMITS.sqliteGroupCommitMaxTransactions, all of one durability, since the synchronous
-   * setting cannot change inside a transaction), then one COMMIT. Before committing it lets the
-   * event loop turn once, so requests handled in the same turn join. Whatever still waits
-   * afterwards queues behind other exclusive work (a checkpoint) rather than starving it.
+   * (up to LIMITS.sqliteGroupCommitMaxTransactions), then one COMMIT. Before an fsynced commit
+   * it lets the event loop turn once, so requests handled in the same turn join. The synchronous setting
+   * cannot change inside a transaction: a group is fsynced (FULL) when a power-loss transaction
+   * is waiting as it starts, and then takes in both kinds; otherwise (NORMAL) it takes in only
+   * process-crash ones. Whatever still waits afterwards queues behind other exclusive work (a
+   * checkpoint) rather than starving it.
    */
   async #groupCommit(): Promise<void> {
     try {
       const first = this.#pending[0];
       if (first === undefined) return;
-      const durability = first.durability;
-      this.#writer.exec(`PRAGMA synchronous = ${durability === 'power-loss' ? 'FULL' : 'NORMAL'}`);
+      const fsynced = this.#pending.some((waiting) => waiting.durability === 'power-loss');
+      const joins = (waiting: PendingTransaction | undefined): waiting is PendingTransaction =>
+        waiting !== undefined && (fsynced || waiting.durability === 'process-crash');
+      this.#setSynchronous(fsynced ? 'FULL' : 'NORMAL');
       try {
         await this.#beginImmediate();
       } catch (error) {
@@ -189,17 +195,27 @@ export class SqliteDatabase implements SqlDatabase {
       let failure: unknown = null;
       for (;;) {
         const next = this.#pending[0];
-        if (next === undefined || next.durability !== durability) {
-          if (next === undefined && done.length > 0) await new Promise((resolve) => setImmediate(resolve));
-          const joined = this.#pending[0];
-          if (joined === undefined || joined.durability !== durability) break;
+        if (!joins(next)) {
+          // Only an fsync is worth waiting a turn to share: while the group is open, reads go to
+          // the read connection, whose cache every commit empties.
+          if (fsynced && next === undefined && done.length > 0) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          if (!joins(this.#pending[0])) break;
           continue;
         }
         if (done.length >= LIMITS.sqliteGroupCommitMaxTransactions) break;
         this.#pending.shift();
-        const outcome = await this.#runInSavepoint(next);
+        // The group's first transaction needs no savepoint: if it fails, nothing else is lost by
+        // rolling the whole group back.
+        const alone = done.length === 0;
+        const outcome = await this.#runTransaction(next, alone ? null : SAVEPOINT);
         if (outcome.ok) {
           done.push({ transaction: next, result: outcome.result });
+        } else if (alone) {
+          if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+          next.reject(outcome.error);
+          return;
         } else {
           next.reject(outcome.error);
           // Some errors (SQLITE_FULL, I/O errors) roll the whole transaction back.
@@ -229,26 +245,35 @@ export class SqliteDatabase implements SqlDatabase {
     }
   }
 
-  async #runInSavepoint(
+  /** Runs one transaction's callback, inside `savepoint` when given; a failure rolls back to it. */
+  async #runTransaction(
     transaction: PendingTransaction,
+    savepoint: string | null,
   ): Promise<{ ok: true; result: unknown } | { ok: false; error: unknown }> {
     const current = { open: true };
     const session = new SqliteSession(this.#writer);
-    this.#writer.exec(`SAVEPOINT ${SAVEPOINT}`);
+    if (savepoint !== null) this.#writer.exec(`SAVEPOINT ${savepoint}`);
     try {
       const result = await this.#currentTransaction.run(current, () => transaction.work(session));
-      this.#writer.exec(`RELEASE ${SAVEPOINT}`);
+      if (savepoint !== null) this.#writer.exec(`RELEASE ${savepoint}`);
       return { ok: true, result };
     } catch (error) {
-      if (this.#writer.inTransaction) {
-        this.#writer.exec(`ROLLBACK TO ${SAVEPOINT}`);
-        this.#writer.exec(`RELEASE ${SAVEPOINT}`);
+      if (savepoint !== null && this.#writer.inTransaction) {
+        this.#writer.exec(`ROLLBACK TO ${savepoint}`);
+        this.#writer.exec(`RELEASE ${savepoint}`);
       }
       return { ok: false, error };
     } finally {
       session.end();
       current.open = false;
     }
+  }
+
+  /** Outside a transaction only (SQLite refuses the change inside one). */
+  #setSynchronous(level: 'FULL' | 'NORMAL'): void {
+    if (this.#synchronous === level) return;
+    this.#writer.exec(`PRAGMA synchronous = ${level}`);
+    this.#synchronous = level;
   }
 
   async #beginImmediate(): Promise<void> {
