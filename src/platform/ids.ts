@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { publicRandomBytes } from './random-pool.ts';
 
 /** 128-bit random identifier as 32 lowercase hex characters. */
 export function randomHexId(bytes = 16): string {
-  return randomBytes(bytes).toString('hex');
+  return publicRandomBytes(bytes).toString('hex');
 }
 
 /**

@@ -1,4 +1,5 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { publicRandomBytes } from '../../platform/random-pool.ts';
 import { auditError } from './errors.ts';
 
 /**
@@ -138,23 +139,12 @@ export function recordLeaf(canonical: Uint8Array, salt: Uint8Array): Buffer {
 }
 
 /**
- * Salts are cut from one CSPRNG draw of this many bytes (2,048 salts): a call into OpenSSL's
- * generator per record cost more than the rest of sealing together (docs/performance.md).
- * Every salt is still fresh random bytes, used once; the pool is replaced, never rewritten, so
- * a salt already handed out never changes.
+ * Salts are cut from the process's pool of public random bytes (platform/random-pool.ts): a
+ * call into OpenSSL's generator per record cost more than the rest of sealing together
+ * (docs/performance.md). Every salt is still fresh random bytes, used once.
  */
-const SALT_POOL_BYTES = 64 * 1024;
-let saltPool = Buffer.alloc(0);
-let saltPoolOffset = 0;
-
 export function newSalt(): Buffer {
-  if (saltPoolOffset + AUDIT_SALT_BYTES > saltPool.length) {
-    saltPool = randomBytes(SALT_POOL_BYTES);
-    saltPoolOffset = 0;
-  }
-  const salt = saltPool.subarray(saltPoolOffset, saltPoolOffset + AUDIT_SALT_BYTES);
-  saltPoolOffset += AUDIT_SALT_BYTES;
-  return salt;
+  return publicRandomBytes(AUDIT_SALT_BYTES);
 }
 
 /** A record ready to append: canonical bytes, its salt and its leaf. */

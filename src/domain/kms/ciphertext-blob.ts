@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomFillSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { fillPublicRandom } from '../../platform/random-pool.ts';
 import { LIMITS } from '../../platform/limits.ts';
 import { kmsError, type KmsError } from './errors.ts';
 
@@ -47,7 +48,7 @@ export function sealCiphertext(
 ): Buffer {
   const blob = Buffer.allocUnsafe(CIPHERTEXT_OVERHEAD_BYTES + plaintext.length);
   writeHeader(blob, header);
-  const iv = randomFillSync(blob.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
+  const iv = fillPublicRandom(blob.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
   const cipher = createCipheriv('aes-256-gcm', material, iv);
   cipher.setAAD(additionalData(blob.subarray(0, HEADER_BYTES), context));
   cipher.update(plaintext).copy(blob, HEADER_BYTES + IV_BYTES);

@@ -18,7 +18,8 @@
  * Frames are fixed-size so a byte range maps to a contiguous run of whole frames
  * (`planRangeRead`), which is what makes ranged GETs cheap.
  */
-import { createHash, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, hkdfSync } from 'node:crypto';
+import { publicRandomBytes } from '../../platform/random-pool.ts';
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { LIMITS } from '../../platform/limits.ts';
@@ -655,7 +656,7 @@ class FrameWriter {
     checkFrameSizeLog2(frameSizeLog2);
     this.#frameBytes = 2 ** frameSizeLog2;
     this.#plaintextBytesHint = params.plaintextBytesHint ?? null;
-    this.#header = buildHeader(params.suite.kind, frameSizeLog2, randomBytes(SALT_BYTES));
+    this.#header = buildHeader(params.suite.kind, frameSizeLog2, publicRandomBytes(SALT_BYTES));
     this.#sealer = createSealer(params.suite, this.#header, params.context, {
       ciphers: params.ciphers ?? nodeFrameCiphers,
       direction: 'seal',
