@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /**
  * Random bytes that are not secret — identifiers, salts stored beside what they salt, GCM nonces
@@ -21,10 +21,7 @@ export function publicRandomBytes(length: number): Buffer {
 
 /** Fills `target` with fresh random bytes and returns it. */
 export function fillPublicRandom<T extends Uint8Array>(target: T): T {
-  if (target.length > POOL_BYTES) {
-    target.set(randomBytes(target.length));
-    return target;
-  }
+  if (target.length > POOL_BYTES) return randomFillSync(target);
   if (offset + target.length > pool.length) {
     pool = randomBytes(POOL_BYTES);
     offset = 0;

@@ -1,5 +1,9 @@
 import type { LibraryHandle } from 'koffi';
 
+/**
+ * Loaded once and held for the life of the process: koffi unloads a collected handle's library,
+ * so the functions bound from it stay valid only while it is referenced — here, always.
+ */
 let library: LibraryHandle | null = null;
 
 /**

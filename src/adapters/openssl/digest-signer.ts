@@ -1,4 +1,3 @@
-import type { LibraryHandle } from 'koffi';
 import type { DigestSigner } from '../../domain/kms/ports.ts';
 import { bindPrototypes, loadProcessSymbols } from '../native/process-symbols.ts';
 
@@ -20,19 +19,18 @@ export async function openOpenSslDigestSigner(): Promise<DigestSigner> {
   const native = bindPrototypes<Native>(library, PROTOTYPES);
   // Resolves the symbols now, so a Node without them fails at start rather than at a request.
   if (native.EVP_sha256() === null) throw new Error('OpenSSL has no SHA-256 digest');
-  return new OpenSslDigestSigner(library, native);
+  return new OpenSslDigestSigner(native);
 }
 
 class OpenSslDigestSigner implements DigestSigner {
-  /** The library stays referenced with its functions: koffi unloads a collected handle's library. */
-  readonly #binding: { library: LibraryHandle; native: Native };
+  readonly #native: Native;
 
-  constructor(library: LibraryHandle, native: Native) {
-    this.#binding = { library, native };
+  constructor(native: Native) {
+    this.#native = native;
   }
 
   signSha256Digest(privateKeyPkcs8: Uint8Array, digest: Uint8Array): Buffer {
-    const n = this.#binding.native;
+    const n = this.#native;
     try {
       return this.#withContext(privateKeyPkcs8, 'private', (ctx) => {
         if (n.EVP_PKEY_sign_init(ctx) !== 1 || n.EVP_PKEY_CTX_set_signature_md(ctx, n.EVP_sha256()) !== 1) {
@@ -55,7 +53,7 @@ class OpenSslDigestSigner implements DigestSigner {
   }
 
   verifySha256Digest(publicKeySpki: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean {
-    const n = this.#binding.native;
+    const n = this.#native;
     try {
       return this.#withContext(publicKeySpki, 'public', (ctx) => {
         if (n.EVP_PKEY_verify_init(ctx) !== 1 || n.EVP_PKEY_CTX_set_signature_md(ctx, n.EVP_sha256()) !== 1) {
@@ -75,7 +73,7 @@ class OpenSslDigestSigner implements DigestSigner {
    * crypto calls on this thread must not find them.
    */
   #withContext<T>(der: Uint8Array, kind: 'private' | 'public', use: (ctx: unknown) => T): T {
-    const n = this.#binding.native;
+    const n = this.#native;
     const bio = n.BIO_new_mem_buf(der, der.length);
     if (bio === null) throw opensslFailed('BIO_new_mem_buf');
     try {

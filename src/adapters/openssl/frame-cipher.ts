@@ -1,4 +1,3 @@
-import type { LibraryHandle } from 'koffi';
 import type { FrameCipher, FrameCipherFactory } from '../../domain/storage/ports.ts';
 import { bindPrototypes, loadProcessSymbols } from '../native/process-symbols.ts';
 
@@ -24,7 +23,7 @@ export async function openOpenSslFrameCiphers(): Promise<FrameCipherFactory> {
   const gcm = native.EVP_aes_256_gcm();
   if (gcm === null) throw new Error('OpenSSL has no AES-256-GCM');
   const unfreed = new FinalizationRegistry<unknown>((ctx) => native.EVP_CIPHER_CTX_free(ctx));
-  const binding = { library, native, gcm, unfreed };
+  const binding = { native, gcm, unfreed };
   return {
     create(key, direction) {
       return new OpenSslFrameCipher(binding, key, direction);
@@ -33,8 +32,6 @@ export async function openOpenSslFrameCiphers(): Promise<FrameCipherFactory> {
 }
 
 interface Binding {
-  /** Kept referenced with its functions: koffi unloads a collected handle's library. */
-  library: LibraryHandle;
   native: Native;
   gcm: unknown;
   unfreed: FinalizationRegistry<unknown>;

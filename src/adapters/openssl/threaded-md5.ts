@@ -1,4 +1,3 @@
-import type { LibraryHandle } from 'koffi';
 import type { IncrementalDigest, UploadDigests } from '../../domain/storage/ports.ts';
 import { bindPrototypes, loadProcessSymbols } from '../native/process-symbols.ts';
 
@@ -22,13 +21,11 @@ export async function openThreadedMd5(): Promise<UploadDigests> {
   const native = bindPrototypes<Native>(library, PROTOTYPES);
   const md5 = native.EVP_md5();
   if (md5 === null) throw new Error('OpenSSL has no MD5');
-  const binding: Binding = { library, native, md5, spare: [] };
+  const binding: Binding = { native, md5, spare: [] };
   return { createMd5: () => new ThreadedMd5(binding) };
 }
 
 interface Binding {
-  /** Kept referenced with its functions: koffi unloads a collected handle's library. */
-  library: LibraryHandle;
   native: Native;
   md5: unknown;
   spare: Buffer[];
